@@ -1,0 +1,136 @@
+//! Per-request latency of sequential GETs to a local server: a guest through the
+//! `wasi_experimental_http` import versus a native Rust client in this same process.
+//!
+//! `cargo bench -p wasi-dapr --bench outbound` (env `BENCH_REQUESTS`, default 2000).
+//! Prints one row per side and the ratio; the target is a ratio of 1.3 or less.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use wasi_dapr::config::HostConfig;
+use wasi_dapr::dapr_env::SidecarEndpoint;
+use wasi_dapr::outbound_http::OutboundHttp;
+use wasi_dapr::runtime::{HostState, Runtime, RuntimeOptions};
+use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+
+const ROUNDS: usize = 5;
+
+fn main() -> Result<()> {
+    let requests: u64 = std::env::var("BENCH_REQUESTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(bench(requests))
+}
+
+async fn serve_hello() -> Result<SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let svc = service_fn(|_req| async {
+                    Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from_static(
+                        b"hello",
+                    ))))
+                });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    Ok(addr)
+}
+
+async fn native(url: &str, n: u64) -> Result<Duration> {
+    let client = reqwest::Client::builder().no_proxy().build()?;
+    let start = Instant::now();
+    for _ in 0..n {
+        let res = client.get(url).send().await?;
+        if res.status() != 200 {
+            bail!("status {}", res.status());
+        }
+        res.bytes().await?;
+    }
+    Ok(start.elapsed())
+}
+
+async fn guest(
+    runtime: &Runtime,
+    module: &wasmtime::Module,
+    http: &OutboundHttp,
+    url: &str,
+    n: u64,
+) -> Result<Duration> {
+    let linker = runtime.linker()?;
+    let stdout = MemoryOutputPipe::new(4096);
+    let mut wasi = WasiCtxBuilder::new();
+    wasi.stdout(stdout.clone())
+        .args(&["bench_get", url, &n.to_string()]);
+    let state = HostState::new(wasi.build_p1(), http.new_ctx(), 1 << 28, None);
+    let mut store = runtime.new_store(state);
+    let start = Instant::now();
+    let instance = linker.instantiate_async(&mut store, module).await?;
+    let run = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
+    run.call_async(&mut store, ()).await?;
+    let elapsed = start.elapsed();
+    let out = String::from_utf8_lossy(&stdout.contents()).into_owned();
+    if !out.contains(&format!("requests={n}")) {
+        bail!("guest did not finish: {out}");
+    }
+    Ok(elapsed)
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+async fn bench(n: u64) -> Result<()> {
+    let addr = serve_hello().await?;
+    let url = format!("http://127.0.0.1:{}/hello", addr.port());
+    let runtime = Runtime::new(RuntimeOptions::default())?;
+    let module = runtime
+        .load_module(std::path::Path::new(wasi_dapr_test_artifacts::BENCH_GET))
+        .context("loading bench_get")?;
+    let config = HostConfig::from_toml_str(
+        &format!("allowed_hosts = [\"http://127.0.0.1:{}\"]", addr.port()),
+        "bench",
+    )?;
+    let http = OutboundHttp::new(
+        config,
+        SidecarEndpoint::parse("http://127.0.0.1:3500")?,
+        None,
+    )?;
+
+    // Warm up both sides (connections, caches, lazy init).
+    native(&url, 100).await?;
+    guest(&runtime, &module, &http, &url, 100).await?;
+
+    let (mut nat, mut gst) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        nat.push(native(&url, n).await?);
+        gst.push(guest(&runtime, &module, &http, &url, n).await?);
+    }
+    let per = |d: Duration| d.as_secs_f64() * 1e6 / n as f64;
+    let (nat, gst) = (per(median(nat)), per(median(gst)));
+    println!("outbound GET, {n} sequential requests, median of {ROUNDS} rounds");
+    println!("{:<28} {:>12}", "side", "µs/request");
+    println!("{:<28} {:>12.1}", "native reqwest (host)", nat);
+    println!("{:<28} {:>12.1}", "guest via import", gst);
+    println!("ratio guest/native = {:.2} (target <= 1.30)", gst / nat);
+    Ok(())
+}

@@ -1,0 +1,10 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
+pub mod allowlist;
+pub mod config;
+pub mod dapr_env;
+pub mod outbound_http;
+pub mod run;
+pub mod runtime;
+pub mod sidecar;

@@ -1,0 +1,193 @@
+//! `wasi-dapr run`: run a WASI command module once and report its exit code.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tracing::info;
+use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
+
+use crate::config::HostConfig;
+use crate::dapr_env::{Secret, SidecarEndpoint};
+use crate::outbound_http::{OutboundHttp, OutboundSetupError};
+use crate::runtime::{HostState, Runtime, RuntimeError};
+
+/// Exit code used when the guest traps (as a process killed by SIGABRT would report).
+pub const TRAP_EXIT_CODE: i32 = 134;
+
+/// A host directory made visible to the guest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preopen {
+    /// The directory on the host.
+    pub host: PathBuf,
+    /// Where the guest sees it.
+    pub guest: String,
+}
+
+impl std::str::FromStr for Preopen {
+    type Err = String;
+
+    /// Parses `HOST[::GUEST]`; without `::GUEST` the guest sees the host path.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (host, guest) = match s.split_once("::") {
+            Some((h, g)) => (h, g),
+            None => (s, s),
+        };
+        if host.is_empty() || guest.is_empty() {
+            return Err(format!(
+                "expected HOST[::GUEST], e.g. ./data::/data, got {s:?}"
+            ));
+        }
+        Ok(Self {
+            host: PathBuf::from(host),
+            guest: guest.to_string(),
+        })
+    }
+}
+
+/// What to run and how.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The module file (`.wasm` or `.wat`).
+    pub module: PathBuf,
+    /// Arguments after the program name.
+    pub args: Vec<String>,
+    /// Extra environment variables for the guest (the host's own environment is not
+    /// passed through; only these, plus `DAPR_HTTP_PORT` and `DAPR_HTTP_ENDPOINT`).
+    pub env: Vec<(String, String)>,
+    /// Directories to preopen.
+    pub dirs: Vec<Preopen>,
+    /// The outbound policy.
+    pub config: HostConfig,
+    /// The sidecar the guest is told about and the token is bound to.
+    pub sidecar: SidecarEndpoint,
+    /// `DAPR_API_TOKEN`, sent by the host to the sidecar only.
+    pub api_token: Option<Secret>,
+    /// Stop the guest after this long (`None`: no limit).
+    pub timeout: Option<Duration>,
+}
+
+/// A failure to run (a guest's own non-zero exit is not one of these).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Engine or module problem.
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    /// The HTTP client could not be set up.
+    #[error(transparent)]
+    Outbound(#[from] OutboundSetupError),
+    /// A preopened directory could not be opened.
+    #[error("opening directory {path} for the guest: {reason}")]
+    Preopen {
+        /// The host path.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The module could not be instantiated (missing imports, start trap, ...).
+    #[error("instantiating {module}: {reason}")]
+    Instantiate {
+        /// The module path.
+        module: PathBuf,
+        /// What wasmtime said.
+        reason: String,
+    },
+    /// The module has no `_start` export: it is not a WASI command.
+    #[error("{0} is not a WASI command module (no `_start` export)")]
+    NotACommand(PathBuf),
+}
+
+/// How the guest ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// It returned from `_start` (0) or called `proc_exit`.
+    Exited(i32),
+    /// It trapped; the message includes the wasm backtrace.
+    Trapped(String),
+    /// It ran past its deadline.
+    TimedOut,
+}
+
+impl Outcome {
+    /// The process exit code this outcome maps to.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Outcome::Exited(code) => *code,
+            Outcome::Trapped(_) | Outcome::TimedOut => TRAP_EXIT_CODE,
+        }
+    }
+}
+
+/// Runs the module once with inherited stdio.
+pub async fn run(runtime: &Runtime, options: RunOptions) -> Result<Outcome, RunError> {
+    let module = runtime.load_module(&options.module)?;
+    let linker = runtime.linker()?;
+    let outbound = OutboundHttp::new(
+        options.config.clone(),
+        options.sidecar.clone(),
+        options.api_token.clone(),
+    )?;
+
+    let mut wasi = WasiCtxBuilder::new();
+    wasi.inherit_stdio();
+    let program = options
+        .module
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    wasi.arg(&program);
+    wasi.args(&options.args);
+    for (k, v) in options.sidecar.guest_env() {
+        wasi.env(k, v);
+    }
+    for (k, v) in &options.env {
+        wasi.env(k, v);
+    }
+    for dir in &options.dirs {
+        wasi.preopened_dir(&dir.host, &dir.guest, FsPerms::ReadWrite)
+            .map_err(|e| RunError::Preopen {
+                path: dir.host.clone(),
+                reason: format!("{e:#}"),
+            })?;
+    }
+    let state = HostState::new(
+        wasi.build_p1(),
+        outbound.new_ctx(),
+        runtime.options().max_memory_bytes,
+        options.timeout,
+    );
+    let mut store = runtime.new_store(state);
+
+    let instance = linker
+        .instantiate_async(&mut store, &module)
+        .await
+        .map_err(|e| RunError::Instantiate {
+            module: options.module.clone(),
+            reason: format!("{e:#}"),
+        });
+    let instance = match instance {
+        Ok(i) => i,
+        Err(e) => return Err(e),
+    };
+    let start = instance
+        .get_typed_func::<(), ()>(&mut store, "_start")
+        .map_err(|_| RunError::NotACommand(options.module.clone()))?;
+    info!(module = %options.module.display(), "running");
+    let outcome = match start.call_async(&mut store, ()).await {
+        Ok(()) => Outcome::Exited(0),
+        Err(e) => classify(e),
+    };
+    Ok(outcome)
+}
+
+/// Turns a call error into an outcome: `proc_exit`, deadline, or trap with backtrace.
+pub fn classify(error: wasmtime::Error) -> Outcome {
+    if let Some(exit) = error.downcast_ref::<I32Exit>() {
+        return Outcome::Exited(exit.0);
+    }
+    if let Some(Trap::Interrupt) = error.downcast_ref::<Trap>() {
+        return Outcome::TimedOut;
+    }
+    Outcome::Trapped(format!("{error:?}"))
+}
+
+use wasmtime::Trap;

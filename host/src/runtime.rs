@@ -1,0 +1,237 @@
+//! The wasmtime engine (one per process), module compilation with a cache, the store's
+//! state, the linker (WASI preview 1 + the outbound HTTP import) and deadlines.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use tracing::{debug, warn};
+use wasmtime::{
+    Config, Engine, Linker, Module, Store, StoreLimits, StoreLimitsBuilder, Trap, UpdateDeadline,
+};
+use wasmtime_wasi::p1::WasiP1Ctx;
+
+use crate::outbound_http::{self, OutboundHttpCtx};
+
+/// How often the engine's epoch advances; deadlines are checked at this granularity.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// A failure to set up the engine or to load a module.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The engine configuration was refused by wasmtime.
+    #[error("configuring the wasm engine: {0}")]
+    Engine(String),
+    /// The module file could not be read.
+    #[error("reading module {path}")]
+    Read {
+        /// The module path.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The module did not compile (not wasm, invalid, or unsupported features).
+    #[error("compiling module {path}: {reason}")]
+    Compile {
+        /// The module path.
+        path: PathBuf,
+        /// What wasmtime said.
+        reason: String,
+    },
+    /// Linking the host functions failed.
+    #[error("linking host functions: {0}")]
+    Link(String),
+}
+
+/// Engine settings.
+#[derive(Debug, Clone)]
+pub struct RuntimeOptions {
+    /// Cache compiled modules on disk so a second start does not recompile (default on;
+    /// wasmtime's default cache directory unless `cache_dir` is set).
+    pub cache: bool,
+    /// Where the compiled-module cache lives.
+    pub cache_dir: Option<PathBuf>,
+    /// Use the pooling instance allocator sized for this many concurrent instances
+    /// (`serve`); `None` allocates on demand (`run`).
+    pub pooling_instances: Option<u32>,
+    /// Largest linear memory one instance may grow to, in bytes (default 1 GiB).
+    pub max_memory_bytes: usize,
+}
+
+impl Default for RuntimeOptions {
+    fn default() -> Self {
+        Self {
+            cache: true,
+            cache_dir: None,
+            pooling_instances: None,
+            max_memory_bytes: 1 << 30,
+        }
+    }
+}
+
+/// The process's wasm engine, with an epoch ticker thread that drives deadlines.
+pub struct Runtime {
+    engine: Engine,
+    options: RuntimeOptions,
+    stop: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+impl Runtime {
+    /// Builds the engine: async support, epoch interruption, optional pooling and cache.
+    pub fn new(options: RuntimeOptions) -> Result<Self, RuntimeError> {
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        if options.cache {
+            let mut cache_config = wasmtime::CacheConfig::new();
+            if let Some(dir) = &options.cache_dir {
+                cache_config.with_directory(dir.clone());
+            }
+            match wasmtime::Cache::new(cache_config) {
+                Ok(cache) => {
+                    config.cache(Some(cache));
+                }
+                Err(e) => {
+                    warn!(error = %e, "compiled-module cache unavailable; modules will be compiled on every start")
+                }
+            }
+        }
+        if let Some(instances) = options.pooling_instances {
+            let mut pool = wasmtime::PoolingAllocationConfig::default();
+            pool.total_core_instances(instances)
+                .total_memories(instances)
+                .total_tables(instances)
+                .total_stacks(instances)
+                .max_memory_size(options.max_memory_bytes);
+            config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+        }
+        let engine = Engine::new(&config).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
+
+        let stop = Arc::new(AtomicBool::new(false));
+        let ticker_engine = engine.clone();
+        let ticker_stop = stop.clone();
+        thread::Builder::new()
+            .name("wasi-dapr-epoch".into())
+            .spawn(move || {
+                while !ticker_stop.load(Ordering::Relaxed) {
+                    thread::sleep(EPOCH_TICK);
+                    ticker_engine.increment_epoch();
+                }
+            })
+            .map_err(|e| RuntimeError::Engine(format!("starting the epoch thread: {e}")))?;
+        Ok(Self {
+            engine,
+            options,
+            stop,
+        })
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The options the engine was built with.
+    pub fn options(&self) -> &RuntimeOptions {
+        &self.options
+    }
+
+    /// Reads and compiles a module (binary `.wasm`, or `.wat` text).
+    pub fn load_module(&self, path: &Path) -> Result<Module, RuntimeError> {
+        let bytes = std::fs::read(path).map_err(|source| RuntimeError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let started = Instant::now();
+        let module = Module::new(&self.engine, &bytes).map_err(|e| RuntimeError::Compile {
+            path: path.to_path_buf(),
+            reason: format!("{e:#}"),
+        })?;
+        debug!(path = %path.display(), elapsed = ?started.elapsed(), "module ready");
+        Ok(module)
+    }
+
+    /// A linker with WASI preview 1 and the outbound HTTP import.
+    pub fn linker(&self) -> Result<Linker<HostState>, RuntimeError> {
+        let mut linker = Linker::new(&self.engine);
+        wasmtime_wasi::p1::add_to_linker_async(&mut linker, |s: &mut HostState| &mut s.wasi)
+            .map_err(|e| RuntimeError::Link(format!("{e:#}")))?;
+        outbound_http::add_to_linker(&mut linker, |s: &mut HostState| &mut s.http)
+            .map_err(|e| RuntimeError::Link(format!("{e:#}")))?;
+        Ok(linker)
+    }
+
+    /// A store for one instance, with memory limits and the deadline armed.
+    pub fn new_store(&self, state: HostState) -> Store<HostState> {
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limits);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|ctx| {
+            match ctx.data().deadline {
+                Some(deadline) if Instant::now() >= deadline => Err(Trap::Interrupt.into()),
+                // Yield on every tick so a busy guest never starves the async runtime.
+                _ => Ok(UpdateDeadline::Yield(1)),
+            }
+        });
+        store
+    }
+}
+
+/// Everything one instance's store holds.
+pub struct HostState {
+    /// The WASI preview 1 context (args, env, stdio, preopens).
+    pub wasi: WasiP1Ctx,
+    /// The outbound HTTP import's handle table.
+    pub http: OutboundHttpCtx,
+    /// Memory and table limits.
+    pub limits: StoreLimits,
+    /// When the instance must stop; `None` runs without a deadline.
+    pub deadline: Option<Instant>,
+}
+
+impl std::fmt::Debug for HostState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostState")
+            .field("http", &self.http)
+            .field("deadline", &self.deadline)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HostState {
+    /// State for one instance: `max_memory_bytes` caps linear memory growth.
+    pub fn new(
+        wasi: WasiP1Ctx,
+        http: OutboundHttpCtx,
+        max_memory_bytes: usize,
+        timeout: Option<Duration>,
+    ) -> Self {
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(max_memory_bytes)
+            .instances(4)
+            .trap_on_grow_failure(false)
+            .build();
+        Self {
+            wasi,
+            http,
+            limits,
+            deadline: timeout.map(|t| Instant::now() + t),
+        }
+    }
+}

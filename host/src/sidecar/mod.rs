@@ -1,0 +1,1 @@
+//! The embedded Dapr sidecar (in progress).

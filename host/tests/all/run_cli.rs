@@ -1,0 +1,192 @@
+//! `wasi-dapr run` as a user meets it: exit codes, traps, deadlines, arguments,
+//! environment, directories, and clear errors for bad input.
+
+use crate::util::{allowlist, guests, output, run_guest, wasi_dapr};
+
+#[tokio::test]
+async fn exit_code_args_and_env_pass_through() {
+    let out = run_guest(
+        guests::ENV_DUMP,
+        None,
+        &["--env", "GREETING=hi there"],
+        &["one", "two words", "--exit", "7"],
+        &[],
+    )
+    .await;
+    assert_eq!(out.code, Some(7), "{out}");
+    assert!(out.stdout.contains("arg=one\narg=two words\n"), "{out}");
+    assert!(out.stdout.contains("env GREETING=hi there"), "{out}");
+    assert!(out.stdout.contains("env DAPR_HTTP_PORT=3500"), "{out}");
+    assert!(
+        out.stdout
+            .contains("env DAPR_HTTP_ENDPOINT=http://127.0.0.1:3500"),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn host_environment_is_not_leaked_to_the_guest() {
+    let out = run_guest(
+        guests::ENV_DUMP,
+        None,
+        &[],
+        &[],
+        &[("HOST_ONLY_SECRET", "x"), ("DAPR_API_TOKEN", "tok")],
+    )
+    .await;
+    out.assert_success();
+    assert!(!out.stdout.contains("HOST_ONLY_SECRET"), "{out}");
+    assert!(!out.stdout.contains("DAPR_API_TOKEN"), "{out}");
+}
+
+#[tokio::test]
+async fn dapr_port_from_the_host_is_handed_to_the_guest() {
+    let out = run_guest(
+        guests::ENV_DUMP,
+        None,
+        &[],
+        &[],
+        &[("DAPR_HTTP_PORT", "3999")],
+    )
+    .await;
+    assert!(out.stdout.contains("env DAPR_HTTP_PORT=3999"), "{out}");
+    assert!(
+        out.stdout
+            .contains("env DAPR_HTTP_ENDPOINT=http://127.0.0.1:3999"),
+        "{out}"
+    );
+    let out = run_guest(
+        guests::ENV_DUMP,
+        None,
+        &[],
+        &[],
+        &[("DAPR_HTTP_PORT", "not-a-port")],
+    )
+    .await;
+    assert_eq!(out.code, Some(1), "{out}");
+    assert!(out.stderr.contains("DAPR_HTTP_PORT"), "{out}");
+}
+
+#[tokio::test]
+async fn preopened_directory_is_visible() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("hello.txt"), "x").expect("write");
+    let spec = format!("{}::/data", dir.path().display());
+    let out = run_guest(guests::ENV_DUMP, None, &["--dir", &spec], &[], &[]).await;
+    out.assert_success();
+    assert!(out.stdout.contains("file hello.txt"), "{out}");
+}
+
+#[tokio::test]
+async fn trap_prints_a_wasm_backtrace_and_fails() {
+    let out = run_guest(guests::TRAP, None, &[], &["panic"], &[]).await;
+    assert_eq!(out.code, Some(134), "{out}");
+    assert!(out.stderr.contains("trapped"), "{out}");
+    assert!(out.stderr.contains("wasm backtrace"), "{out}");
+    assert!(
+        out.stderr.contains("deep"),
+        "the backtrace names guest functions\n{out}"
+    );
+}
+
+#[tokio::test]
+async fn timeout_stops_an_endless_guest() {
+    let started = std::time::Instant::now();
+    let out = run_guest(guests::TRAP, None, &["--timeout", "300ms"], &["loop"], &[]).await;
+    assert_eq!(out.code, Some(134), "{out}");
+    assert!(out.stderr.contains("--timeout"), "{out}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+}
+
+#[tokio::test]
+async fn memory_cap_stops_a_memory_bomb() {
+    let out = run_guest(
+        guests::TRAP,
+        None,
+        &["--max-memory-mib", "64"],
+        &["oom"],
+        &[],
+    )
+    .await;
+    assert_ne!(out.code, Some(0), "{out}");
+    assert!(
+        out.stderr.contains("trapped") || out.stderr.contains("memory"),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn missing_module_is_a_clear_error() {
+    let out = run_guest("/nonexistent/app.wasm", None, &[], &[], &[]).await;
+    assert_eq!(out.code, Some(1), "{out}");
+    assert!(out.stderr.contains("/nonexistent/app.wasm"), "{out}");
+}
+
+#[tokio::test]
+async fn non_wasm_file_is_a_clear_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("app.wasm");
+    std::fs::write(&path, "definitely not wasm").expect("write");
+    let out = run_guest(path.to_str().expect("utf8"), None, &[], &[], &[]).await;
+    assert_eq!(out.code, Some(1), "{out}");
+    assert!(out.stderr.contains("compiling module"), "{out}");
+}
+
+#[tokio::test]
+async fn module_without_start_is_not_a_command() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("lib.wat");
+    std::fs::write(&path, "(module (func (export \"f\")))").expect("write");
+    let out = run_guest(path.to_str().expect("utf8"), None, &[], &[], &[]).await;
+    assert_eq!(out.code, Some(1), "{out}");
+    assert!(out.stderr.contains("not a WASI command"), "{out}");
+}
+
+#[tokio::test]
+async fn bad_allowlist_names_the_file_and_entry() {
+    let allow = allowlist(&["http://example.com/path".into()], "");
+    let out = run_guest(guests::ENV_DUMP, Some(&allow), &[], &[], &[]).await;
+    assert_eq!(out.code, Some(1), "{out}");
+    assert!(out.stderr.contains("allowlist.toml"), "{out}");
+    assert!(out.stderr.contains("http://example.com/path"), "{out}");
+}
+
+#[tokio::test]
+async fn unknown_allowlist_key_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("allowlist.toml");
+    std::fs::write(&path, "allowed_host = []\n").expect("write");
+    let mut cmd = wasi_dapr();
+    cmd.arg("run")
+        .arg("--allowlist")
+        .arg(&path)
+        .arg(guests::ENV_DUMP);
+    let out = output(cmd).await;
+    assert_eq!(out.code, Some(1), "{out}");
+    assert!(out.stderr.contains("allowed_host"), "{out}");
+}
+
+#[tokio::test]
+async fn second_start_uses_the_compiled_module_cache() {
+    let cache = tempfile::tempdir().expect("tempdir");
+    for _ in 0..2 {
+        let mut cmd = wasi_dapr();
+        cmd.arg("run")
+            .arg("--cache-dir")
+            .arg(cache.path())
+            .arg(guests::ENV_DUMP);
+        output(cmd).await.assert_success();
+    }
+    let mut files = 0;
+    let mut stack = vec![cache.path().to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(dir).expect("read cache").flatten() {
+            if e.path().is_dir() {
+                stack.push(e.path())
+            } else {
+                files += 1
+            }
+        }
+    }
+    assert!(files >= 1, "the compiled module is cached on disk");
+}
