@@ -4,7 +4,9 @@
 pub mod allowlist;
 pub mod config;
 pub mod dapr_env;
+pub mod dev;
 pub mod outbound_http;
 pub mod run;
 pub mod runtime;
+pub mod serve;
 pub mod sidecar;

@@ -11,8 +11,11 @@ use tracing_subscriber::EnvFilter;
 
 use wasi_dapr::config::{ConfigSource, HostConfig};
 use wasi_dapr::dapr_env::{Secret, SidecarEndpoint};
+use wasi_dapr::dev;
+use wasi_dapr::sidecar::{Sidecar, SidecarOptions};
 use wasi_dapr::run::{Outcome, Preopen, RunOptions};
 use wasi_dapr::runtime::{Runtime, RuntimeOptions};
+use wasi_dapr::serve::{ServeLimits, ServeOptions, Server};
 
 #[derive(Parser)]
 #[command(
@@ -29,6 +32,85 @@ struct Cli {
 enum Command {
     /// Run a WASI command module once and exit with its exit code.
     Run(RunArgs),
+    /// Serve HTTP with a fresh instance of the module per request (the app side of Dapr).
+    Serve(ServeArgs),
+    /// Serve Dapr's HTTP API locally: an embedded stand-in for daprd.
+    Sidecar(SidecarArgs),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// The module handling requests (a WASI command; CGI on stdin/stdout).
+    module: PathBuf,
+    /// Address to listen on (daprd's --app-port points here).
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    listen: std::net::SocketAddr,
+    /// Outbound policy file (default: ./allowlist.toml if present, else deny all).
+    #[arg(long, value_name = "FILE")]
+    allowlist: Option<PathBuf>,
+    /// Environment variable for every instance (repeatable).
+    #[arg(long = "env", value_name = "K=V", value_parser = parse_env)]
+    env: Vec<(String, String)>,
+    /// Deadline for one request, e.g. 30s.
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    request_timeout: Duration,
+    /// Linear-memory cap per instance, in MiB.
+    #[arg(long, default_value_t = 128, value_name = "MIB")]
+    max_memory_mib: usize,
+    /// Largest request body accepted, in bytes (larger gets 413).
+    #[arg(long, default_value_t = 4 << 20, value_name = "BYTES")]
+    max_request_body_bytes: usize,
+    /// Largest response a handler may write, in bytes.
+    #[arg(long, default_value_t = 16 << 20, value_name = "BYTES")]
+    max_response_bytes: usize,
+    /// Instances running at once; excess requests wait up to --queue-timeout, then get 503.
+    #[arg(long, default_value_t = 64, value_name = "N")]
+    max_concurrent: u32,
+    /// How long a request may wait for a free instance.
+    #[arg(long, default_value = "1s", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    queue_timeout: Duration,
+    /// Liveness path answered by the host (200) without running the module.
+    #[arg(long, default_value = "/healthz", value_name = "PATH")]
+    health_path: String,
+    /// Readiness path: 200 once the sidecar's /v1.0/healthz/outbound answers, else 503.
+    #[arg(long, default_value = "/readyz", value_name = "PATH")]
+    ready_path: String,
+    #[command(flatten)]
+    engine: EngineArgs,
+    #[command(flatten)]
+    dev: DevArgs,
+}
+
+#[derive(Args)]
+struct DevArgs {
+    /// Start the embedded sidecar if no Dapr sidecar answers on DAPR_HTTP_PORT / DAPR_HTTP_ENDPOINT.
+    #[arg(long)]
+    dev: bool,
+    /// With --dev: the component folder for the embedded sidecar.
+    #[arg(long, value_name = "DIR", requires = "dev")]
+    resources_path: Option<PathBuf>,
+    /// With --dev: the app id of the embedded sidecar.
+    #[arg(long, value_name = "ID", requires = "dev")]
+    app_id: Option<String>,
+}
+
+#[derive(Args)]
+struct SidecarArgs {
+    /// HTTP port to listen on (0 picks a free port, which is logged).
+    #[arg(long, default_value_t = 3500, env = "DAPR_HTTP_PORT")]
+    dapr_http_port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1", value_name = "IP")]
+    listen_address: std::net::IpAddr,
+    /// The app id (state keys are stored as `<app-id>||<key>`).
+    #[arg(long, default_value = "app", env = "APP_ID")]
+    app_id: String,
+    /// The app's port on 127.0.0.1, for subscriptions, pub/sub delivery and invocation.
+    #[arg(long, env = "APP_PORT")]
+    app_port: Option<u16>,
+    /// Folder of Dapr component YAML files (as `dapr run --resources-path`).
+    #[arg(long, value_name = "DIR")]
+    resources_path: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -62,6 +144,8 @@ struct RunArgs {
     max_memory_mib: usize,
     #[command(flatten)]
     engine: EngineArgs,
+    #[command(flatten)]
+    dev: DevArgs,
     /// Arguments for the guest, after `--`.
     #[arg(last = true, value_name = "ARGS")]
     args: Vec<String>,
@@ -81,6 +165,7 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -105,6 +190,8 @@ fn main() -> ExitCode {
 async fn dispatch(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Run(args) => run(args).await,
+        Command::Serve(args) => serve(args).await,
+        Command::Sidecar(args) => sidecar(args).await,
     }
 }
 
@@ -137,8 +224,19 @@ fn engine_options(engine: &EngineArgs, max_memory_mib: usize) -> RuntimeOptions 
 }
 
 async fn run(args: RunArgs) -> Result<u8> {
-    let config = load_config(args.allowlist.as_deref())?;
+    let mut config = load_config(args.allowlist.as_deref())?;
     let sidecar = SidecarEndpoint::from_env()?;
+    let embedded = if args.dev.dev {
+        dev::allow_sidecar(&mut config, &sidecar)?;
+        let options = dev::DevOptions {
+            resources_path: args.dev.resources_path,
+            app_id: args.dev.app_id,
+            app_port: None,
+        };
+        dev::ensure_sidecar(&sidecar, options).await?
+    } else {
+        None
+    };
     let runtime = Runtime::new(engine_options(&args.engine, args.max_memory_mib))?;
     let options = RunOptions {
         module: args.module,
@@ -150,11 +248,102 @@ async fn run(args: RunArgs) -> Result<u8> {
         api_token: Secret::from_env("DAPR_API_TOKEN"),
         timeout: args.timeout,
     };
-    let outcome = wasi_dapr::run::run(&runtime, options).await?;
+    let outcome = wasi_dapr::run::run(&runtime, options).await;
+    if let Some(embedded) = embedded {
+        embedded.shutdown().await;
+    }
+    let outcome = outcome?;
     match &outcome {
         Outcome::Exited(_) => {}
         Outcome::Trapped(trace) => eprintln!("error: the guest trapped:\n{trace}"),
         Outcome::TimedOut => eprintln!("error: the guest ran past its --timeout and was stopped"),
     }
     Ok(u8::try_from(outcome.exit_code() & 0xff).unwrap_or(1))
+}
+
+async fn sidecar(args: SidecarArgs) -> Result<u8> {
+    let options = SidecarOptions {
+        listen: std::net::SocketAddr::new(args.listen_address, args.dapr_http_port),
+        app_id: args.app_id,
+        app_port: args.app_port,
+        resources_path: args.resources_path,
+        api_token: Secret::from_env("DAPR_API_TOKEN").map(|s| s.expose().to_string()),
+        app_api_token: Secret::from_env("APP_API_TOKEN").map(|s| s.expose().to_string()),
+    };
+    let sidecar = Sidecar::start(options).await.context("starting the sidecar")?;
+    println!("wasi-dapr sidecar listening on http://{}", sidecar.local_addr());
+    tokio::select! {
+        () = sidecar.wait() => info!("shut down through /v1.0/shutdown"),
+        () = shutdown_signal() => info!("shutting down on signal"),
+    }
+    Ok(0)
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<u8> {
+    let mut config = load_config(args.allowlist.as_deref())?;
+    let sidecar_endpoint = SidecarEndpoint::from_env()?;
+    if args.dev.dev {
+        dev::allow_sidecar(&mut config, &sidecar_endpoint)?;
+    }
+    for path in [&args.health_path, &args.ready_path] {
+        anyhow::ensure!(path.starts_with('/'), "--health-path and --ready-path must start with '/', got {path:?}");
+    }
+    let mut options = ServeOptions::new(args.module, config, sidecar_endpoint.clone());
+    options.listen = args.listen;
+    options.api_token = Secret::from_env("DAPR_API_TOKEN");
+    options.app_api_token = Secret::from_env("APP_API_TOKEN");
+    options.env = args.env;
+    options.health_path = args.health_path;
+    options.ready_path = args.ready_path;
+    options.cache = !args.engine.no_cache;
+    options.cache_dir = args.engine.cache_dir;
+    options.limits = ServeLimits {
+        request_timeout: args.request_timeout,
+        max_memory_bytes: args.max_memory_mib.saturating_mul(1 << 20),
+        max_request_body_bytes: args.max_request_body_bytes,
+        max_response_bytes: args.max_response_bytes,
+        max_concurrent: args.max_concurrent.max(1),
+        queue_timeout: args.queue_timeout,
+    };
+    let server = Server::start(options).await.context("starting the server")?;
+    println!("wasi-dapr serve listening on http://{}", server.local_addr());
+    let embedded = if args.dev.dev {
+        let options = dev::DevOptions {
+            resources_path: args.dev.resources_path,
+            app_id: args.dev.app_id,
+            app_port: Some(server.local_addr().port()),
+        };
+        dev::ensure_sidecar(&sidecar_endpoint, options).await?
+    } else {
+        None
+    };
+    shutdown_signal().await;
+    info!("shutting down: finishing in-flight requests");
+    server.shutdown().await;
+    if let Some(embedded) = embedded {
+        embedded.shutdown().await;
+    }
+    Ok(0)
 }

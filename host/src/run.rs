@@ -136,12 +136,8 @@ pub async fn run(runtime: &Runtime, options: RunOptions) -> Result<Outcome, RunE
         .unwrap_or_default();
     wasi.arg(&program);
     wasi.args(&options.args);
-    for (k, v) in options.sidecar.guest_env() {
-        wasi.env(k, v);
-    }
-    for (k, v) in &options.env {
-        wasi.env(k, v);
-    }
+    let env = merge_env([options.sidecar.guest_env().to_vec(), options.env.clone()]);
+    wasi.envs(&env);
     for dir in &options.dirs {
         wasi.preopened_dir(&dir.host, &dir.guest, FsPerms::ReadWrite)
             .map_err(|e| RunError::Preopen {
@@ -179,6 +175,19 @@ pub async fn run(runtime: &Runtime, options: RunOptions) -> Result<Outcome, RunE
     Ok(outcome)
 }
 
+/// Concatenates variable lists where a later list wins: one entry per name, in the order
+/// names first appear. (`--env DAPR_HTTP_PORT=...` overrides the host's value.)
+pub fn merge_env<const N: usize>(lists: [Vec<(String, String)>; N]) -> Vec<(String, String)> {
+    let mut merged: Vec<(String, String)> = Vec::new();
+    for (k, v) in lists.into_iter().flatten() {
+        match merged.iter_mut().find(|(name, _)| *name == k) {
+            Some(slot) => slot.1 = v,
+            None => merged.push((k, v)),
+        }
+    }
+    merged
+}
+
 /// Turns a call error into an outcome: `proc_exit`, deadline, or trap with backtrace.
 pub fn classify(error: wasmtime::Error) -> Outcome {
     if let Some(exit) = error.downcast_ref::<I32Exit>() {
@@ -187,7 +196,30 @@ pub fn classify(error: wasmtime::Error) -> Outcome {
     if let Some(Trap::Interrupt) = error.downcast_ref::<Trap>() {
         return Outcome::TimedOut;
     }
-    Outcome::Trapped(format!("{error:?}"))
+    Outcome::Trapped(format!("{error:#}"))
 }
 
 use wasmtime::Trap;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn later_env_wins_once() {
+        let a = vec![("A".to_string(), "1".to_string()), ("B".to_string(), "2".to_string())];
+        let b = vec![("A".to_string(), "3".to_string()), ("C".to_string(), "4".to_string())];
+        let merged = merge_env([a, b]);
+        assert_eq!(merged, [("A".into(), "3".into()), ("B".into(), "2".into()), ("C".into(), "4".into())]);
+    }
+
+    #[test]
+    fn preopen_parsing() {
+        let p: Preopen = "./data::/data".parse().unwrap();
+        assert_eq!((p.host.to_str().unwrap(), p.guest.as_str()), ("./data", "/data"));
+        let p: Preopen = "/tmp".parse().unwrap();
+        assert_eq!(p.guest, "/tmp");
+        assert!("::/x".parse::<Preopen>().is_err());
+        assert!("/x::".parse::<Preopen>().is_err());
+    }
+}

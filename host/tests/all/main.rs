@@ -3,6 +3,10 @@
 mod abi;
 mod outbound_http;
 mod run_cli;
+mod serve;
+mod sdk_rust;
 mod sidecar_state;
 mod sidecar_util;
 mod util;
+mod sidecar_pubsub;
+mod sidecar_api;

@@ -1,0 +1,49 @@
+//! wasi-dapr AssemblyScript SDK: everything in one import.
+
+export * from "./result";
+export * from "./http";
+export * from "./url";
+export * from "./dapr";
+export { environment, getEnv, sleepMillis, nowMillis } from "./wasi";
+export {
+  JSON,
+  isValidJson,
+  jsonString,
+  jsonEquals,
+  canonicalJson,
+  parseObject,
+  parseArray,
+  member,
+  memberString,
+  decodeString,
+  stringMapOf,
+  stringMapToJson,
+  JsonObjectWriter,
+  jsonArray,
+} from "./json";
+export { encodeBase64 } from "./base64";
+export {
+  App,
+  AppRequest,
+  AppResponse,
+  TopicEvent,
+  TopicStatus,
+  TopicHandler,
+  SubscribeOptions,
+  Subscription,
+  RoutingRule,
+  BindingEvent,
+  BindingHandler,
+  ConfigurationUpdate,
+  ConfigurationHandler,
+  InvokeHandler,
+  logLine,
+  topicStatusJson,
+  decodeCloudEvent,
+  decodeConfigurationUpdate,
+  decodeBase64,
+  requestFromCgi,
+  toCgi,
+  readStdin,
+  parseQuery,
+} from "./app";

@@ -1,0 +1,82 @@
+//! A served app for tests/e2e.sh: every kind of `App` handler, each logging what it got
+//! to stderr (the host prints `guest: ...`), so the test can check the real round trip
+//! through `wasi-dapr sidecar` and `wasi-dapr serve`.
+
+import {
+  App,
+  AppRequest,
+  AppResponse,
+  BindingEvent,
+  ConfigurationUpdate,
+  JsonObjectWriter,
+  SubscribeOptions,
+  TopicEvent,
+  TopicStatus,
+  logLine,
+} from "../assembly/index";
+
+/** Echoes the invoked request as JSON, status 201, header `X-Echo: 1`. */
+function echo(req: AppRequest): AppResponse {
+  const query = new Map<string, string>();
+  const params = req.queryParams();
+  for (let i = 0; i < params.length; i++) query.set(params[i].key, params[i].value);
+  const custom = req.header("x-custom");
+  const body = new JsonObjectWriter()
+    .string("method", req.method)
+    .string("path", req.path)
+    .optStringMap("query", query)
+    .string("xCustom", custom != null ? custom : "")
+    .string("contentType", req.contentType)
+    .string("body", req.text())
+    .build();
+  logLine("invoke: " + body);
+  return AppResponse.json(201, body).header("X-Echo", "1");
+}
+
+function onTick(e: BindingEvent): bool {
+  logLine("binding " + e.name + ": " + e.data.length.toString() + " bytes, content-type " + e.request.contentType);
+  return true;
+}
+
+function onConfig(u: ConfigurationUpdate): bool {
+  const keys = u.items.keys();
+  let s = "configuration " + u.store + "/" + u.key + " id=" + u.id;
+  for (let i = 0; i < keys.length; i++) s += " " + keys[i] + "=" + u.items.get(keys[i]).value;
+  logLine(s);
+  return true;
+}
+
+function onRoutedDefault(e: TopicEvent): TopicStatus {
+  logLine("routed default: type=" + e.type + " data=" + e.text());
+  return TopicStatus.Success;
+}
+
+function onRoutedV2(e: TopicEvent): TopicStatus {
+  logLine("routed v2: type=" + e.type + " data=" + e.text());
+  return TopicStatus.Success;
+}
+
+function onRaw(e: TopicEvent): TopicStatus {
+  logLine("raw: binary=" + (e.isBinary ? "true" : "false") + " datacontenttype=" + e.datacontenttype + " text=" + e.text());
+  return TopicStatus.Success;
+}
+
+function onText(e: TopicEvent): TopicStatus {
+  logLine("text: datacontenttype=" + e.datacontenttype + " text=" + e.text());
+  return TopicStatus.Success;
+}
+
+new App()
+  .subscribe(
+    "pubsub",
+    "routed",
+    "/routed",
+    onRoutedDefault,
+    new SubscribeOptions().rule('event.type == "v2"', "/routed/v2", onRoutedV2),
+  )
+  .subscribe("pubsub", "raw", "/raw", onRaw, new SubscribeOptions().rawPayload())
+  .subscribe("pubsub", "text", "/text", onText)
+  .onBinding("ticks", onTick)
+  .onConfiguration("configstore", onConfig)
+  .onInvoke("*", "/echo*", echo)
+  .run();

@@ -1,0 +1,345 @@
+#!/usr/bin/env bash
+# End-to-end tests of the AS guests through the real host: `wasi-dapr run` against
+# `wasi-dapr sidecar` started here on a free port with tests/components/.
+#
+#   1. tests/dapr scenario (dapr_as.wasm) prints "Test successfully!" and exits 0;
+#   2. the sidecar then holds weapon = "Death Star", planets = {"name":"Tatooine","test":123};
+#   3. the SDK integration module, CASE=sidecar (every client method, error answers);
+#   4. CASE=down: the sidecar address is allowed but nothing listens (transport errors);
+#   5. CASE=denied: the allowlist does not allow the sidecar (code 7, no abort);
+#   6. examples/state-as and examples/publish-as exit 0;
+#   7. examples/pubsub-as, the full loop: the subscriber served by `wasi-dapr serve`, a
+#      second `wasi-dapr sidecar --app-port` pointing at it, the publisher through
+#      `wasi-dapr run`; checks the subscribe answer, each order's delivery in the serve
+#      log, the DROP one dead-lettered and not redelivered, the RETRY one delivered twice;
+#   8. the App router through the real host (tests/app-fixture.ts, served): invocation
+#      through the sidecar (verb, path, query, headers, body, status), an input binding
+#      (cron: OPTIONS probe, then events), a configuration update, routing rules, a
+#      rawPayload subscription, a text event, a 404.
+# Prints "N passed, N failed" last; exits non-zero on any failure.
+#
+# Environment: WASI_DAPR (default target/debug/wasi-dapr, built with cargo if missing),
+# AS_E2E_NO_BUILD=1 (use the already built guests), AS_E2E_FAKE=1 (use the node fake of
+# tests/fake-sidecar-server.mjs instead of `wasi-dapr sidecar`; state/publish only).
+set -uo pipefail
+
+sdk="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+root="$(dirname "$sdk")"
+bin="${WASI_DAPR:-$root/target/debug/wasi-dapr}"
+work="$(mktemp -d)"
+sidecar_pid=""
+pids=()
+passed=0
+failed=0
+
+cleanup() {
+  for p in "${pids[@]}"; do
+    kill "$p" 2>/dev/null
+    wait "$p" 2>/dev/null
+  done
+  if [[ -n "$sidecar_pid" ]]; then
+    kill "$sidecar_pid" 2>/dev/null
+    wait "$sidecar_pid" 2>/dev/null
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+ok() { passed=$((passed + 1)); echo "ok - $1"; }
+not_ok() {
+  failed=$((failed + 1))
+  echo "not ok - $1"
+  [[ -f "$2" ]] && sed 's/^/    | /' "$2"
+  [[ -s "$2.err" ]] && tail -n 20 "$2.err" | sed 's/^/    ! /'
+  return 0
+}
+
+free_port() {
+  node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+}
+
+if [[ ! -x "$bin" ]]; then
+  echo "as-sdk e2e: $bin not found; building it: cargo build -p wasi-dapr" >&2
+  (cd "$root" && cargo build -p wasi-dapr) || exit 1
+fi
+if [[ "${AS_E2E_NO_BUILD:-}" != 1 ]]; then
+  bash "$sdk/build-guests.sh" || exit 1
+fi
+
+port="$(free_port)"
+down_port="$(free_port)"
+printf 'allowed_hosts = ["http://127.0.0.1:%s", "http://127.0.0.1:%s"]\n' "$port" "$down_port" >"$work/allow.toml"
+printf 'allowed_hosts = ["http://127.0.0.1:1"]\n' >"$work/deny.toml"
+
+# Start the sidecar.
+if [[ "${AS_E2E_FAKE:-}" == 1 ]]; then
+  echo "# sidecar: node fake (tests/fake-sidecar-server.mjs) on 127.0.0.1:$port"
+  node "$sdk/tests/fake-sidecar-server.mjs" "$port" >"$work/sidecar.log" 2>&1 &
+  sidecar_pid=$!
+else
+  if ! "$bin" sidecar --help >/dev/null 2>&1; then
+    echo "as-sdk e2e: '$bin sidecar' is not available (set AS_E2E_FAKE=1 to use the node fake)" >&2
+    exit 1
+  fi
+  args=(sidecar --dapr-http-port "$port")
+  if "$bin" sidecar --help 2>&1 | grep -q -- "--resources-path"; then
+    args+=(--resources-path "$sdk/tests/components")
+  fi
+  echo "# sidecar: $bin ${args[*]}"
+  "$bin" "${args[@]}" >"$work/sidecar.log" 2>&1 &
+  sidecar_pid=$!
+fi
+for _ in $(seq 1 100); do
+  if curl -fsS -o /dev/null "http://127.0.0.1:$port/v1.0/healthz/outbound" 2>/dev/null; then break; fi
+  if ! kill -0 "$sidecar_pid" 2>/dev/null; then
+    echo "as-sdk e2e: the sidecar exited:" >&2
+    cat "$work/sidecar.log" >&2
+    exit 1
+  fi
+  sleep 0.2
+done
+
+# run OUT_FILE ALLOWLIST PORT [wasi-dapr run args...]
+run_guest() {
+  local out="$1" allow="$2" p="$3"
+  shift 3
+  DAPR_HTTP_PORT="$p" "$bin" run --allowlist "$allow" "$@" >"$out" 2>"$out.err"
+}
+
+# 1. the scenario
+if run_guest "$work/scenario.out" "$work/allow.toml" "$port" "$root/tests/dapr/build/dapr_as.wasm" &&
+  grep -qx "Test successfully!" "$work/scenario.out"; then
+  ok "tests/dapr AS scenario prints Test successfully! and exits 0"
+else
+  not_ok "tests/dapr AS scenario" "$work/scenario.out"
+fi
+
+# 2. what the sidecar recorded
+weapon="$(curl -fsS "http://127.0.0.1:$port/v1.0/state/statestore/weapon" 2>&1)"
+planets="$(curl -fsS "http://127.0.0.1:$port/v1.0/state/statestore/planets" 2>&1)"
+if [[ "$weapon" == '"Death Star"' && "$planets" == '{"name":"Tatooine","test":123}' ]]; then
+  ok "sidecar state after the scenario: weapon and planets as saved"
+else
+  printf 'weapon: %s\nplanets: %s\n' "$weapon" "$planets" >"$work/state.out"
+  not_ok "sidecar state after the scenario" "$work/state.out"
+fi
+
+# 3-5. the SDK integration module
+integration="$root/tests/dapr/build/sdk_integration_as.wasm"
+secret_env=(--env SECRET_STORE=localsecrets --env SECRET_NAME=api-key)
+[[ "${AS_E2E_FAKE:-}" == 1 ]] && secret_env=()
+if run_guest "$work/it.out" "$work/allow.toml" "$port" --env CASE=sidecar "${secret_env[@]}" "$integration"; then
+  ok "SDK integration against the sidecar ($(tail -n 1 "$work/it.out"))"
+else
+  not_ok "SDK integration against the sidecar" "$work/it.out"
+fi
+if run_guest "$work/down.out" "$work/allow.toml" "$down_port" --env CASE=down "$integration"; then
+  ok "SDK integration, sidecar down ($(tail -n 1 "$work/down.out"))"
+else
+  not_ok "SDK integration, sidecar down" "$work/down.out"
+fi
+if run_guest "$work/denied.out" "$work/deny.toml" "$port" --env CASE=denied "$integration"; then
+  ok "SDK integration, denied by the allowlist ($(tail -n 1 "$work/denied.out"))"
+else
+  not_ok "SDK integration, denied by the allowlist" "$work/denied.out"
+fi
+
+# 6. the examples
+for ex in state-as publish-as; do
+  if run_guest "$work/$ex.out" "$work/allow.toml" "$port" "$root/examples/build/$ex.wasm"; then
+    ok "examples/$ex"
+  else
+    not_ok "examples/$ex" "$work/$ex.out"
+  fi
+done
+
+# Helpers for the served steps.
+# wait_http URL STATUS SECONDS: polls until URL answers STATUS.
+wait_http() {
+  local i
+  for ((i = 0; i < $3 * 5; i++)); do
+    [[ "$(curl -s -o /dev/null -w '%{http_code}' "$1" 2>/dev/null)" == "$2" ]] && return 0
+    sleep 0.2
+  done
+  return 1
+}
+# wait_log FILE SECONDS PATTERN...: polls until FILE has every fixed-string PATTERN.
+wait_log() {
+  local file="$1" secs="$2" i p all
+  shift 2
+  for ((i = 0; i < secs * 5; i++)); do
+    all=1
+    for p in "$@"; do grep -qF -- "$p" "$file" 2>/dev/null || all=0; done
+    [[ $all == 1 ]] && return 0
+    sleep 0.2
+  done
+  return 1
+}
+count() { grep -cF -- "$2" "$1"; }
+
+if [[ "${AS_E2E_FAKE:-}" == 1 ]]; then
+  echo "# steps 7-8 (served apps) need wasi-dapr sidecar: skipped with AS_E2E_FAKE=1"
+else
+  # 7. examples/pubsub-as: publisher -> wasi-dapr sidecar -> subscriber under wasi-dapr serve.
+  sub_port="$(free_port)"
+  ps_port="$(free_port)"
+  printf 'allowed_hosts = ["http://127.0.0.1:%s"]\n' "$ps_port" >"$work/ps-allow.toml"
+  sub_log="$work/subscriber.log"
+  DAPR_HTTP_PORT="$ps_port" "$bin" serve --listen "127.0.0.1:$sub_port" --allowlist "$work/ps-allow.toml" \
+    "$root/examples/build/pubsub-as-subscriber.wasm" >"$sub_log" 2>&1 &
+  pids+=($!)
+  "$bin" sidecar --dapr-http-port "$ps_port" --app-port "$sub_port" --resources-path "$sdk/tests/components" \
+    >"$work/ps-sidecar.log" 2>&1 &
+  pids+=($!)
+  echo "# pubsub-as: subscriber served on 127.0.0.1:$sub_port, sidecar on $ps_port (--app-port $sub_port)"
+  if ! wait_http "http://127.0.0.1:$ps_port/v1.0/healthz" 204 30; then
+    cp "$work/ps-sidecar.log" "$work/ps.out"
+    not_ok "pubsub-as: the sidecar became ready (it read the subscriber's /dapr/subscribe)" "$work/ps.out"
+  else
+    subs="$(curl -s "http://127.0.0.1:$sub_port/dapr/subscribe")"
+    want='[{"pubsubname":"pubsub","topic":"orders","route":"/orders","deadLetterTopic":"orders-dead"},{"pubsubname":"pubsub","topic":"orders-dead","route":"/orders-dead"}]'
+    if [[ "$subs" == "$want" ]] && grep -q "loaded the app's subscriptions count=2" "$work/ps-sidecar.log"; then
+      ok "pubsub-as: GET /dapr/subscribe answers both subscriptions; the sidecar loaded 2"
+    else
+      printf 'got:  %s\nwant: %s\n' "$subs" "$want" >"$work/subs.out"
+      not_ok "pubsub-as: GET /dapr/subscribe" "$work/subs.out"
+    fi
+    if run_guest "$work/publisher.out" "$work/ps-allow.toml" "$ps_port" "$root/examples/build/pubsub-as-publisher.wasm" &&
+      [[ "$(grep -c '^published {' "$work/publisher.out")" == 5 ]]; then
+      ok "pubsub-as: the publisher published 5 orders and exited 0"
+    else
+      not_ok "pubsub-as: publisher" "$work/publisher.out"
+    fi
+    o1="guest: order 1: 1 x lightsaber (pubsub/orders, application/json) -> SUCCESS"
+    o2="guest: order 2: 2 x blaster (pubsub/orders, application/json) -> SUCCESS"
+    o3="guest: order 3: 1 x thermal detonator (pubsub/orders, application/json) -> DROP (invalid)"
+    o4a="guest: order 4: 1 x astromech droid (pubsub/orders, application/json) -> RETRY (flaky, first attempt)"
+    o4b="guest: order 4: 1 x astromech droid (pubsub/orders, application/json) -> SUCCESS (flaky, second attempt)"
+    o5="guest: order 5: 3 x x-wing (pubsub/orders, application/json) -> SUCCESS"
+    dl="guest: dead letter: "
+    wait_log "$sub_log" 20 "$o1" "$o2" "$o3" "$o4a" "$o4b" "$o5" "$dl"
+    # Redeliveries come after 200 ms, 400 ms, ...: give a wrongly redelivered message time to show.
+    sleep 1.5
+    if [[ "$(count "$sub_log" "$o1")$(count "$sub_log" "$o2")$(count "$sub_log" "$o5")" == 111 ]]; then
+      ok "pubsub-as: orders 1, 2, 5 delivered once each as CloudEvents (pubsub/orders, application/json), SUCCESS"
+    else
+      grep -F "guest:" "$sub_log" >"$work/sub.out"
+      not_ok "pubsub-as: orders 1, 2, 5" "$work/sub.out"
+    fi
+    if [[ "$(count "$sub_log" "$o3")" == 1 && "$(count "$sub_log" "$dl")" == 1 ]] &&
+      grep -F "$dl" "$sub_log" | grep -qF '"orderId":3'; then
+      ok "pubsub-as: DROP: order 3 delivered once, not redelivered, sent to the dead-letter topic"
+    else
+      grep -F "guest:" "$sub_log" >"$work/sub.out"
+      not_ok "pubsub-as: DROP" "$work/sub.out"
+    fi
+    if [[ "$(count "$sub_log" "$o4a")$(count "$sub_log" "$o4b")" == 11 && "$(count "$sub_log" "guest: order 4:")" == 2 ]]; then
+      ok "pubsub-as: RETRY: order 4 delivered twice (RETRY, then SUCCESS)"
+    else
+      grep -F "guest:" "$sub_log" >"$work/sub.out"
+      not_ok "pubsub-as: RETRY" "$work/sub.out"
+    fi
+    if [[ "$(count "$sub_log" "guest: order ")" == 6 ]]; then
+      ok "pubsub-as: 6 deliveries in all"
+    else
+      grep -F "guest:" "$sub_log" >"$work/sub.out"
+      not_ok "pubsub-as: 6 deliveries in all" "$work/sub.out"
+    fi
+    bad="$(curl -s -X POST -H 'Content-Type: application/cloudevents+json' --data-binary '{"id":' "http://127.0.0.1:$sub_port/orders")"
+    nf="$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary '{}' "http://127.0.0.1:$sub_port/no-such-route")"
+    if [[ "$bad" == '{"status":"DROP"}' && "$nf" == 404 ]] &&
+      wait_log "$sub_log" 5 "guest: app: dropping a message on /orders: the body is not a JSON object (answered DROP)"; then
+      ok "pubsub-as: a malformed CloudEvent is answered DROP (and logged); an unknown route 404"
+    else
+      printf 'malformed: %s\nunknown route: %s\n' "$bad" "$nf" >"$work/bad.out"
+      not_ok "pubsub-as: malformed CloudEvent, unknown route" "$work/bad.out"
+    fi
+  fi
+
+  # 8. The App router through the real host: tests/app-fixture.ts served.
+  fx_port="$(free_port)"
+  fx_dapr="$(free_port)"
+  fx_log="$work/fixture.log"
+  mkdir -p "$work/fx-components"
+  cp "$sdk/tests/components/pubsub.yaml" "$work/fx-components/"
+  cat >"$work/fx-components/ticks.yaml" <<'YAML'
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: ticks
+spec:
+  type: bindings.cron
+  version: v1
+  metadata:
+  - name: schedule
+    value: "@every 300ms"
+YAML
+  printf 'allowed_hosts = ["http://127.0.0.1:%s"]\n' "$fx_dapr" >"$work/fx-allow.toml"
+  DAPR_HTTP_PORT="$fx_dapr" "$bin" serve --listen "127.0.0.1:$fx_port" --allowlist "$work/fx-allow.toml" \
+    "$root/tests/dapr/build/sdk_app_as.wasm" >"$fx_log" 2>&1 &
+  pids+=($!)
+  "$bin" sidecar --dapr-http-port "$fx_dapr" --app-port "$fx_port" --app-id fixture \
+    --resources-path "$work/fx-components" >"$work/fx-sidecar.log" 2>&1 &
+  pids+=($!)
+  echo "# app fixture: served on 127.0.0.1:$fx_port, sidecar on $fx_dapr (--app-port $fx_port)"
+  if ! wait_http "http://127.0.0.1:$fx_dapr/v1.0/healthz" 204 30; then
+    cp "$work/fx-sidecar.log" "$work/fx.out"
+    not_ok "app fixture: the sidecar became ready" "$work/fx.out"
+  else
+    echo_out="$(curl -s -i -X PUT -H 'X-Custom: v 1' -H 'Content-Type: text/plain' --data-binary 'hello body' \
+      "http://127.0.0.1:$fx_dapr/v1.0/invoke/fixture/method/echo/a%20b?x=1&y=t%C3%A9" | tr -d '\r')"
+    want='{"method":"PUT","path":"/echo/a b","query":{"x":"1","y":"té"},"xCustom":"v 1","contentType":"text/plain","body":"hello body"}'
+    if head -n 1 <<<"$echo_out" | grep -q " 201" && grep -qix 'x-echo: 1' <<<"$echo_out" &&
+      [[ "$(tail -n 1 <<<"$echo_out")" == "$want" ]]; then
+      ok "app: invocation through the sidecar: verb, decoded path, query, headers, body in; 201, header, JSON out"
+    else
+      printf '%s\n--- want body:\n%s\n' "$echo_out" "$want" >"$work/echo.out"
+      not_ok "app: invocation through the sidecar" "$work/echo.out"
+    fi
+    if wait_log "$fx_log" 10 "guest: binding ticks: 0 bytes, content-type application/json"; then
+      ok "app: input binding: the OPTIONS probe answered, cron events delivered to the handler"
+    else
+      { grep -F "guest:" "$fx_log"; grep -i ticks "$work/fx-sidecar.log"; } >"$work/ticks.out"
+      not_ok "app: input binding" "$work/ticks.out"
+    fi
+    cfg="$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+      --data-binary '{"id":"sub-1","items":{"feature":{"value":"on","version":"2"}}}' \
+      "http://127.0.0.1:$fx_port/configuration/configstore/feature")"
+    if [[ "$cfg" == 200 ]] && wait_log "$fx_log" 5 "guest: configuration configstore/feature id=sub-1 feature=on"; then
+      ok "app: configuration update answered exactly 200, items decoded"
+    else
+      echo "status $cfg" >"$work/cfg.out"
+      not_ok "app: configuration update" "$work/cfg.out"
+    fi
+    pub() { curl -s -o /dev/null -w '%{http_code}' -X POST -H "Content-Type: $2" --data-binary "$3" "http://127.0.0.1:$fx_dapr/v1.0/publish/pubsub/$1"; }
+    codes="$(pub routed application/json '{"n":1}')"
+    codes+=" $(pub routed application/cloudevents+json '{"specversion":"1.0","id":"r-2","source":"e2e","type":"v2","datacontenttype":"application/json","data":{"n":2}}')"
+    codes+=" $(pub raw application/json '{"n":3}')"
+    codes+=" $(pub text text/plain 'plain words')"
+    if [[ "$codes" == "204 204 204 204" ]] &&
+      wait_log "$fx_log" 10 'guest: routed default: type=com.dapr.event.sent data={"n":1}' \
+        'guest: routed v2: type=v2 data={"n":2}' \
+        'guest: raw: binary=true datacontenttype=application/octet-stream text={' \
+        'guest: text: datacontenttype=text/plain text=plain words' &&
+      grep -F 'guest: raw: ' "$fx_log" | grep -qF '"data":{"n":3}'; then
+      ok "app: routing rules (default and v2 paths), rawPayload as data_base64, text data"
+    else
+      { echo "publish: $codes"; grep -F "guest:" "$fx_log"; } >"$work/routes.out"
+      not_ok "app: routing rules, rawPayload, text" "$work/routes.out"
+    fi
+    nf="$(curl -s -w ' %{http_code}' "http://127.0.0.1:$fx_port/nope")"
+    if [[ "$nf" == $'no handler for GET /nope\n 404' ]]; then
+      ok "app: an unknown route is 404"
+    else
+      echo "$nf" >"$work/nf.out"
+      not_ok "app: an unknown route is 404" "$work/nf.out"
+    fi
+  fi
+fi
+
+if [[ $failed -gt 0 ]]; then
+  echo "# sidecar log:"
+  tail -n 40 "$work/sidecar.log" | sed 's/^/    | /'
+fi
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 ]]

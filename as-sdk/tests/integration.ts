@@ -1,0 +1,288 @@
+//! Integration tests of the AS SDK through the real host (`wasi-dapr run`) against
+//! `wasi-dapr sidecar` (or daprd). `tests/e2e.sh` runs it three ways, chosen by `CASE`:
+//! - `sidecar` (default): every client method against a live sidecar, plus the error
+//!   paths it can answer (unknown store, etag conflict, unknown pub/sub, ...);
+//! - `down`: nothing listens at the sidecar address: every call is a transport error;
+//! - `denied`: the allowlist does not allow the sidecar: every call is a denial (code 7).
+//! Components: `STATE_STORE` (default `statestore`), `PUBSUB_NAME` (default `pubsub`);
+//! `SECRET_STORE` + `SECRET_NAME`, `CONFIG_STORE`, `LOCK_STORE` enable those tests.
+
+import {
+  Concurrency,
+  Consistency,
+  DaprClient,
+  DaprError,
+  DaprErrorKind,
+  ErrorCode,
+  InvokeOptions,
+  Method,
+  PublishOptions,
+  StateItem,
+  StateOptions,
+  TransactionOperation,
+  BulkPublishEntry,
+  UnlockStatus,
+  getEnv,
+  jsonEquals,
+  stringToBytes,
+} from "../assembly/index";
+
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+let currentFailed = false;
+
+function check(cond: bool, what: string): void {
+  if (!cond) {
+    currentFailed = true;
+    console.log("    FAIL: " + what);
+  }
+}
+
+function test(name: string, f: () => void): void {
+  currentFailed = false;
+  f();
+  if (currentFailed) {
+    failed++;
+    console.log("not ok - " + name);
+  } else {
+    passed++;
+    console.log("ok - " + name);
+  }
+}
+
+function skip(name: string, why: string): void {
+  skipped++;
+  console.log("skip - " + name + " (" + why + ")");
+}
+
+function envOr(name: string, fallback: string): string {
+  const v = getEnv(name);
+  return v != null && v.length > 0 ? v : fallback;
+}
+
+function str(e: DaprError | null): string {
+  return e != null ? e.toString() : "null";
+}
+
+const dapr = new DaprClient();
+const store = envOr("STATE_STORE", "statestore");
+const pubsub = envOr("PUBSUB_NAME", "pubsub");
+const mode = envOr("CASE", "sidecar");
+const secretStore = envOr("SECRET_STORE", "");
+const secretName = envOr("SECRET_NAME", "");
+const configStore = envOr("CONFIG_STORE", "");
+const lockStore = envOr("LOCK_STORE", "");
+console.log("# CASE=" + mode + " sidecar=" + dapr.endpoint);
+
+if (mode == "down") {
+  test("sidecar down: calls are transport errors, not aborts", (): void => {
+    const e = dapr.getState(store, "k").error;
+    check(e != null && e.kind == DaprErrorKind.Transport, "getState: " + str(e));
+    check(e != null && e.httpError != null && e.httpError!.code == ErrorCode.RequestError, "code 11: " + str(e));
+    const s = dapr.saveStateString(store, "k", "v");
+    check(s != null && s.isTransport(), "save: " + str(s));
+    const p = dapr.publishText(pubsub, "t", "x");
+    check(p != null && p.isTransport(), "publish: " + str(p));
+  });
+  test("sidecar down: waitForSidecar times out with a message", (): void => {
+    const e = dapr.waitForSidecar(300, 50);
+    check(e != null && e.message.includes("not ready within 300 ms"), "wait: " + str(e));
+  });
+} else if (mode == "denied") {
+  test("denied by the allowlist: code 7 on every call, no retry loop", (): void => {
+    const e = dapr.getState(store, "k").error;
+    check(e != null && e.isDenied(), "getState: " + str(e));
+    check(e != null && e.httpError!.code == ErrorCode.DestinationNotAllowed, "code 7");
+    const s = dapr.saveStateString(store, "k", "v");
+    check(s != null && s.isDenied(), "save: " + str(s));
+    const w = dapr.waitForSidecar(60_000);
+    check(w != null && w.isDenied(), "waitForSidecar fails at once: " + str(w));
+  });
+} else {
+  runSidecarTests();
+}
+
+function runSidecarTests(): void {
+  test("health: waitForSidecar, healthz, healthz/outbound", (): void => {
+    check(dapr.waitForSidecar(10_000) == null, "ready");
+    check(dapr.healthz() == null, "healthz: " + str(dapr.healthz()));
+    check(dapr.healthzOutbound() == null, "outbound");
+  });
+
+  test("state: save on 204, get with etag, 204 is null, values verbatim", (): void => {
+    check(dapr.saveStateString(store, "it-weapon", "Death Star") == null, "save string");
+    check(dapr.saveState(store, "it/planet 1", '{"name":"Tatooine","test":123}') == null, "save object, key with / and space");
+    const w = dapr.getState(store, "it-weapon");
+    check(w.error == null && w.value != null, "get: " + str(w.error));
+    if (w.value != null) {
+      check(w.value!.value == '"Death Star"', "stored with quotes: " + w.value!.value);
+      check(w.value!.etag != null && w.value!.etag!.length > 0, "etag present");
+    }
+    const p = dapr.getState(store, "it/planet 1", Consistency.Strong);
+    check(p.value != null && jsonEquals(p.value!.value, '{"name":"Tatooine","test":123}'), "object round trip");
+    const missing = dapr.getState(store, "it-never-saved");
+    check(missing.error == null && missing.value == null, "missing key is null");
+  });
+
+  test("state: etag conflict on save and delete, first-write", (): void => {
+    check(dapr.saveState(store, "it-etag", "1") == null, "save");
+    const got = dapr.getState(store, "it-etag").value;
+    check(got != null && got.etag != null, "etag");
+    if (got == null) return;
+    const etag = got.etag;
+    check(dapr.saveState(store, "it-etag", "2", etag, new StateOptions(Concurrency.FirstWrite)) == null, "update with etag");
+    const stale = dapr.saveState(store, "it-etag", "3", etag);
+    check(stale != null && stale.isEtagMismatch(), "stale save is an etag mismatch: " + str(stale));
+    const staleDel = dapr.deleteState(store, "it-etag", etag);
+    check(staleDel != null && staleDel.isEtagMismatch(), "stale delete: " + str(staleDel));
+    const now = dapr.getState(store, "it-etag").value;
+    check(now != null && now.value == "2", "value is 2");
+    if (now != null) check(dapr.deleteState(store, "it-etag", now.etag) == null, "delete with If-Match");
+    const gone = dapr.getState(store, "it-etag");
+    check(gone.error == null && gone.value == null, "gone");
+  });
+
+  test("state: bulk save, bulk get in key order, missing keys", (): void => {
+    const e = dapr.saveBulkState(store, [
+      StateItem.ofString("it-b1", "one"),
+      StateItem.ofJson("it-b2", "[1,2,3]").withMetadata("ttlInSeconds", "600"),
+    ]);
+    check(e == null, "bulk save: " + str(e));
+    const r = dapr.getBulkState(store, ["it-b2", "it-missing", "it-b1"], 2);
+    check(r.error == null, "bulk get: " + str(r.error));
+    if (r.error != null) return;
+    const items = r.value!;
+    check(items.length == 3, "three items");
+    if (items.length != 3) return;
+    check(items[0].key == "it-b2" && items[0].value != null && jsonEquals(items[0].value!, "[1,2,3]"), "b2");
+    check(items[1].key == "it-missing" && !items[1].found, "missing");
+    check(items[2].valueString() != null && items[2].valueString()! == "one", "b1");
+  });
+
+  test("state: transaction upsert + delete; etag mismatch inside a transaction", (): void => {
+    check(dapr.saveStateString(store, "it-t2", "to delete") == null, "seed");
+    const e = dapr.executeStateTransaction(store, [
+      TransactionOperation.upsert(StateItem.ofString("it-t1", "upserted")),
+      TransactionOperation.remove("it-t2"),
+    ]);
+    check(e == null, "transaction: " + str(e));
+    const t1 = dapr.getState(store, "it-t1").value;
+    check(t1 != null && t1.valueString() != null && t1.valueString()! == "upserted", "t1 upserted");
+    const t2 = dapr.getState(store, "it-t2");
+    check(t2.error == null && t2.value == null, "t2 deleted");
+    const bad = dapr.executeStateTransaction(store, [
+      TransactionOperation.upsert(StateItem.ofString("it-t1", "x").withEtag("not-the-etag")),
+    ]);
+    check(bad != null && bad.isEtagMismatch(), "mismatch: " + str(bad));
+  });
+
+  test("state: query (alpha) by a field", (): void => {
+    check(dapr.saveState(store, "it-q1", '{"city":"Mos Eisley","n":1}') == null, "seed");
+    const r = dapr.queryStateAlpha1(store, '{"filter":{"EQ":{"city":"Mos Eisley"}},"page":{"limit":10}}');
+    check(r.error == null, "query: " + str(r.error));
+    if (r.error != null) return;
+    const res = r.value!.results;
+    let found = false;
+    for (let i = 0; i < res.length; i++) {
+      if (res[i].key == "it-q1" && res[i].value != null && jsonEquals(res[i].value!, '{"city":"Mos Eisley","n":1}')) found = true;
+    }
+    check(found, "it-q1 among " + res.length.toString() + " results");
+  });
+
+  test("state: unknown store is ERR_STATE_STORE_NOT_FOUND (400)", (): void => {
+    const e = dapr.getState("no-such-store", "k").error;
+    check(e != null && e.status == 400, "status: " + str(e));
+    check(e != null && e.errorCode != null && e.errorCode! == "ERR_STATE_STORE_NOT_FOUND", "code: " + str(e));
+    const s = dapr.saveStateString("no-such-store", "k", "v");
+    check(s != null && s.errorCode != null && s.errorCode! == "ERR_STATE_STORE_NOT_FOUND", "save: " + str(s));
+  });
+
+  test("publish: JSON, text, bytes, CloudEvent, metadata; unknown pubsub", (): void => {
+    check(dapr.publishJson(pubsub, "it-orders", '{"id":1}') == null, "json: " + str(dapr.publishJson(pubsub, "it-orders", '{"id":1}')));
+    check(dapr.publishText(pubsub, "it-orders", "two") == null, "text");
+    check(dapr.publishBytes(pubsub, "it/orders", stringToBytes("three")) == null, "bytes, topic with /");
+    check(dapr.publishJson(pubsub, "it-orders", '{"id":4}', new PublishOptions().rawPayload().ttlInSeconds(60)) == null, "raw + ttl");
+    check(dapr.publishCloudEvent(pubsub, "it-orders", '{"specversion":"1.0","id":"5","source":"it","type":"t","data":{}}') == null, "cloudevent");
+    const e = dapr.publishText("no-such-pubsub", "t", "x");
+    check(e != null && e.errorCode != null && e.errorCode! == "ERR_PUBSUB_NOT_FOUND", "unknown: " + str(e));
+  });
+
+  test("publish bulk (alpha)", (): void => {
+    const r = dapr.publishBulkAlpha1(pubsub, "it-bulk", [
+      BulkPublishEntry.json("1", '{"a":1}'),
+      BulkPublishEntry.text("2", "b"),
+      BulkPublishEntry.bytes("3", stringToBytes("c")),
+    ]);
+    check(r.error == null && r.value!.length == 0, "published: " + str(r.error));
+  });
+
+  test("invoke: an unknown app id is daprd's ERR_DIRECT_INVOKE", (): void => {
+    const r = dapr.invoke("no-such-app", Method.POST, "orders/1", new InvokeOptions().withJson("{}"));
+    check(r.error != null, "error");
+    if (r.error != null) check(r.error!.status >= 400, "status " + r.error!.status.toString());
+  });
+
+  test("bindings: an unknown binding is a typed error", (): void => {
+    const r = dapr.invokeBinding("no-such-binding", "create", '{"x":1}');
+    check(r.error != null && r.error!.kind == DaprErrorKind.Api, "error: " + str(r.error));
+  });
+
+  test("metadata: get and set", (): void => {
+    check(dapr.setMetadata("it-key", "it-value") == null, "set");
+    const md = dapr.getMetadata();
+    check(md.error == null, "get: " + str(md.error));
+    if (md.error != null) return;
+    const m = md.value!;
+    check(m.extended.has("it-key") && m.extended.get("it-key") == "it-value", "extended: " + m.json);
+    let found = false;
+    for (let i = 0; i < m.components.length; i++) if (m.components[i].name == store) found = true;
+    check(found, "state store listed: " + m.json);
+  });
+
+  if (secretStore.length > 0 && secretName.length > 0) {
+    test("secrets: one, bulk, unknown store", (): void => {
+      const one = dapr.getSecret(secretStore, secretName);
+      check(one.error == null && one.value!.size > 0, "one: " + str(one.error));
+      const all = dapr.getBulkSecret(secretStore);
+      check(all.error == null && all.value!.has(secretName), "bulk: " + str(all.error));
+      const e = dapr.getSecret("no-such-secrets", "x").error;
+      check(e != null && e.status == 401, "unknown store is 401: " + str(e));
+    });
+  } else {
+    skip("secrets", "SECRET_STORE/SECRET_NAME not set");
+  }
+
+  if (configStore.length > 0) {
+    test("configuration: get, subscribe, unsubscribe", (): void => {
+      const c = dapr.getConfiguration(configStore, []);
+      check(c.error == null, "get: " + str(c.error));
+      const id = dapr.subscribeConfiguration(configStore, ["k"]);
+      check(id.error == null, "subscribe: " + str(id.error));
+      if (id.error == null) check(dapr.unsubscribeConfiguration(configStore, id.value!) == null, "unsubscribe");
+    });
+  } else {
+    test("configuration: unknown store is an error", (): void => {
+      const e = dapr.getConfiguration("no-such-config", ["k"]).error;
+      check(e != null && e.kind == DaprErrorKind.Api, "error: " + str(e));
+    });
+  }
+
+  if (lockStore.length > 0) {
+    test("lock (alpha): lock, refuse another owner, unlock", (): void => {
+      const a = dapr.tryLockAlpha1(lockStore, "it-res", "a", 10);
+      check(a.error == null && a.value!.success, "a locks");
+      const b = dapr.tryLockAlpha1(lockStore, "it-res", "b", 10);
+      check(b.error == null && !b.value!.success, "b refused");
+      const u = dapr.unlockAlpha1(lockStore, "it-res", "a");
+      check(u.error == null && u.value!.status == UnlockStatus.Success, "unlock");
+    });
+  } else {
+    skip("lock", "LOCK_STORE not set");
+  }
+}
+
+console.log(
+  passed.toString() + " passed, " + failed.toString() + " failed, " + skipped.toString() + " skipped",
+);
+process.exit(failed > 0 ? 1 : 0);

@@ -1,0 +1,994 @@
+//! AS unit tests: header parsing, URL building, JSON wire shapes, and every client call
+//! against the scripted ABI mock of `tests/run-unit.mjs` (which records each request).
+
+import {
+  ErrorCode,
+  Header,
+  HttpError,
+  Method,
+  RequestBuilder,
+  Response,
+  bytesToString,
+  encodeHeaderLines,
+  equalsIgnoreCase,
+  parseHeaderLines,
+  stringToBytes,
+} from "../assembly/http";
+import { UrlBuilder, encodeComponent, encodePath, encodeQuery, QueryParam } from "../assembly/url";
+import {
+  BulkPublishEntry,
+  Concurrency,
+  Consistency,
+  DaprClient,
+  DaprError,
+  DaprErrorKind,
+  InvokeOptions,
+  PublishOptions,
+  StateItem,
+  StateOptions,
+  TransactionOperation,
+  UnlockStatus,
+  metadataFromHeaders,
+  parseBulkItem,
+  resolveEndpoint,
+} from "../assembly/dapr";
+import { canonicalJson, jsonEquals, isValidJson, member, memberString, parseObject, jsonString } from "../assembly/json";
+import { encodeBase64 } from "../assembly/base64";
+import { ok, err } from "../assembly/result";
+import {
+  App,
+  AppRequest,
+  AppResponse,
+  BindingEvent,
+  ConfigurationUpdate,
+  SubscribeOptions,
+  TopicEvent,
+  TopicStatus,
+  decodeBase64,
+  decodeCloudEvent,
+  decodeConfigurationUpdate,
+  parseQuery,
+  requestFromCgi,
+  toCgi,
+  topicStatusJson,
+} from "../assembly/app";
+
+// ----- the scripted mock (tests/run-unit.mjs) ---------------------------------------
+
+// @ts-ignore: decorator
+@external("test_mock", "enqueue")
+declare function mock_enqueue(status: u32, h: usize, hl: usize, b: usize, bl: usize): void;
+// @ts-ignore: decorator
+@external("test_mock", "enqueue_error")
+declare function mock_enqueue_error(code: u32): void;
+// @ts-ignore: decorator
+@external("test_mock", "last_request")
+declare function mock_last_request(buf: usize, len: usize): u32;
+// @ts-ignore: decorator
+@external("test_mock", "request_count")
+declare function mock_request_count(): u32;
+// @ts-ignore: decorator
+@external("test_mock", "open_handles")
+declare function mock_open_handles(): u32;
+// @ts-ignore: decorator
+@external("test_mock", "reset")
+declare function mock_reset(): void;
+
+function answer(status: u32, headers: string = "", body: string = ""): void {
+  const h = String.UTF8.encode(headers);
+  const b = String.UTF8.encode(body);
+  mock_enqueue(status, changetype<usize>(h), h.byteLength, changetype<usize>(b), b.byteLength);
+}
+
+class Sent {
+  constructor(
+    public method: string,
+    public url: string,
+    public headers: string,
+    public body: string,
+  ) {}
+}
+
+function last(): Sent {
+  let buf = new ArrayBuffer(4096);
+  let n = mock_last_request(changetype<usize>(buf), buf.byteLength);
+  if (<i32>n > buf.byteLength) {
+    buf = new ArrayBuffer(<i32>n);
+    n = mock_last_request(changetype<usize>(buf), buf.byteLength);
+  }
+  const obj = parseObject(String.UTF8.decodeUnsafe(changetype<usize>(buf), n));
+  if (obj == null) return new Sent("", "", "", "");
+  return new Sent(
+    orEmpty(memberString(obj, "method")),
+    orEmpty(memberString(obj, "url")),
+    orEmpty(memberString(obj, "headers")),
+    orEmpty(memberString(obj, "body")),
+  );
+}
+
+function orEmpty(s: string | null): string {
+  return s != null ? s : "";
+}
+
+// ----- a tiny test runner -------------------------------------------------------
+
+let passed = 0;
+let failed = 0;
+let currentFailed = false;
+
+function check(cond: bool, what: string): void {
+  if (!cond) {
+    currentFailed = true;
+    console.log("    FAIL: " + what);
+  }
+}
+
+function eq(actual: string, expected: string, what: string): void {
+  if (actual != expected) {
+    currentFailed = true;
+    console.log("    FAIL: " + what + "\n      expected: " + expected + "\n      actual:   " + actual);
+  }
+}
+
+function eqInt(actual: i64, expected: i64, what: string): void {
+  eq(actual.toString(), expected.toString(), what);
+}
+
+function isNull<T>(v: T): bool {
+  return changetype<usize>(v) == 0;
+}
+
+function test(name: string, f: () => void): void {
+  currentFailed = false;
+  mock_reset();
+  f();
+  if (mock_open_handles() != 0) {
+    currentFailed = true;
+    console.log("    FAIL: " + mock_open_handles().toString() + " response handle(s) left open");
+  }
+  if (currentFailed) {
+    failed++;
+    console.log("not ok - " + name);
+  } else {
+    passed++;
+    console.log("ok - " + name);
+  }
+}
+
+// ----- Result ----------------------------------------------------------------------
+
+test("result: ok, err, valueOr", (): void => {
+  const a = ok<string, HttpError>("v");
+  check(a.isOk && !a.isErr && a.valueOr("x") == "v", "ok");
+  const b = err<string, HttpError>(new HttpError(7, "denied"));
+  check(b.isErr && isNull(b.value) && b.valueOr("x") == "x", "err");
+  check(ok<string, HttpError>(null).valueOr("d") == "d", "ok(null)");
+});
+
+// ----- header parsing -----------------------------------------------------------
+
+test("headers: name:value lines, split on the first colon", (): void => {
+  const hs = parseHeaderLines("Content-Type:application/json\nLocation:http://h:80/a?b=c:d\n");
+  eqInt(hs.length, 2, "count");
+  eq(hs[0].name, "Content-Type", "name 0");
+  eq(hs[0].value, "application/json", "value 0");
+  eq(hs[1].name, "Location", "name 1");
+  eq(hs[1].value, "http://h:80/a?b=c:d", "value with colons");
+});
+
+test("headers: repeated names stay repeated, in order", (): void => {
+  const hs = parseHeaderLines("Set-Cookie:a=1\nX:1\nSet-Cookie:b=2\n");
+  eqInt(hs.length, 3, "count");
+  eq(hs[0].value + "," + hs[2].value, "a=1,b=2", "both cookies");
+});
+
+test("headers: bad lines are skipped (no colon, empty name, blank), CR and spaces trimmed", (): void => {
+  const hs = parseHeaderLines("no-colon-here\n:orphan\n\nEtag: \"1\" \r\nEmpty:\n");
+  eqInt(hs.length, 2, "count");
+  eq(hs[0].name, "Etag", "name");
+  eq(hs[0].value, '"1"', "value trimmed");
+  eq(hs[1].value, "", "empty value kept");
+  eqInt(parseHeaderLines("").length, 0, "empty block");
+});
+
+test("headers: encode is the inverse of parse", (): void => {
+  const block = encodeHeaderLines([new Header("a", "1"), new Header("b", "x:y")]);
+  eq(block, "a:1\nb:x:y\n", "block");
+  const back = parseHeaderLines(block);
+  eq(back[1].value, "x:y", "round trip");
+});
+
+test("headers: case-insensitive names and Metadata.* headers", (): void => {
+  check(equalsIgnoreCase("ETag", "etag"), "ETag == etag");
+  check(!equalsIgnoreCase("ETag", "etags"), "length differs");
+  const md = metadataFromHeaders([
+    new Header("Metadata.ttlexpiretime", "2030"),
+    new Header("metadata.other", "x"),
+    new Header("Etag", "1"),
+  ]);
+  eqInt(md.size, 2, "two metadata entries");
+  eq(md.get("ttlexpiretime"), "2030", "ttl");
+});
+
+// ----- URLs ---------------------------------------------------------------------
+
+test("url: components encode everything but unreserved characters", (): void => {
+  eq(encodeComponent("AZaz09-._~"), "AZaz09-._~", "unreserved untouched");
+  eq(encodeComponent("a b/c?d#e%f&g=h+i"), "a%20b%2Fc%3Fd%23e%25f%26g%3Dh%2Bi", "reserved");
+  eq(encodeComponent("é😀"), "%C3%A9%F0%9F%98%80", "UTF-8 bytes");
+  eq(encodeComponent("a||b"), "a%7C%7Cb", "pipes");
+  eq(encodeComponent(""), "", "empty");
+});
+
+test("url: multi-segment paths keep their slashes", (): void => {
+  eq(encodePath("orders/eu west"), "orders/eu%20west", "topic");
+  eq(encodePath("/api/v1/items?x"), "api/v1/items%3Fx", "leading slash dropped");
+  eq(encodePath("a/"), "a/", "trailing slash kept");
+});
+
+test("url: builder joins base, segments and query", (): void => {
+  const u = new UrlBuilder("http://127.0.0.1:3500/")
+    .raw("v1.0/state")
+    .segment("my store")
+    .segment("k/1")
+    .query("consistency", "strong")
+    .query("metadata.a b", "c&d")
+    .build();
+  eq(u, "http://127.0.0.1:3500/v1.0/state/my%20store/k%2F1?consistency=strong&metadata.a%20b=c%26d", "url");
+  eq(encodeQuery([new QueryParam("key", "a"), new QueryParam("key", "b")]), "key=a&key=b", "repeated keys");
+});
+
+test("endpoint: DAPR_HTTP_ENDPOINT, then DAPR_HTTP_PORT, then 127.0.0.1:3500", (): void => {
+  eq(resolveEndpoint("http://dapr:3501/", "1"), "http://dapr:3501", "endpoint wins, slash trimmed");
+  eq(resolveEndpoint(null, "3600"), "http://127.0.0.1:3600", "port");
+  eq(resolveEndpoint("", "3600"), "http://127.0.0.1:3600", "empty endpoint ignored");
+  eq(resolveEndpoint(null, null), "http://127.0.0.1:3500", "default");
+  eq(resolveEndpoint(null, " "), "http://127.0.0.1:3500", "blank port ignored");
+  eq(new DaprClient().endpoint, "http://127.0.0.1:3999", "from the env (runner sets DAPR_HTTP_PORT=3999)");
+  eq(new DaprClient("http://x:1").endpoint, "http://x:1", "explicit");
+});
+
+// ----- JSON shapes ---------------------------------------------------------------
+
+test("json: a string state value is sent as a JSON string", (): void => {
+  eq(StateItem.ofString("weapon", "Death Star").toJson(), '{"key":"weapon","value":"Death Star"}', "item");
+  eq(StateItem.ofString("q", 'say "hi"\n').toJson(), '{"key":"q","value":"say \\"hi\\"\\n"}', "escaped");
+});
+
+test("json: object value, etag, metadata and options", (): void => {
+  const it = StateItem.ofJson("planets", '{"name":"Tatooine","test":123}')
+    .withEtag("e-1")
+    .withMetadata("ttlInSeconds", "60")
+    .withOptions(new StateOptions(Concurrency.FirstWrite, Consistency.Strong));
+  eq(
+    it.toJson(),
+    '{"key":"planets","value":{"name":"Tatooine","test":123},"etag":"e-1","metadata":{"ttlInSeconds":"60"},"options":{"concurrency":"first-write","consistency":"strong"}}',
+    "item",
+  );
+  eq(new StateOptions(null, Consistency.Eventual).toJson(), '{"consistency":"eventual"}', "partial options");
+});
+
+test("json: transaction operations", (): void => {
+  eq(
+    TransactionOperation.upsert(StateItem.ofJson("a", "1")).toJson(),
+    '{"operation":"upsert","request":{"key":"a","value":1}}',
+    "upsert",
+  );
+  eq(
+    TransactionOperation.remove("b", "7").toJson(),
+    '{"operation":"delete","request":{"key":"b","etag":"7"}}',
+    "delete has no value",
+  );
+});
+
+test("json: bulk publish entries and base64", (): void => {
+  eq(BulkPublishEntry.text("1", "hi").toJson(), '{"entryId":"1","event":"hi","contentType":"text/plain"}', "text");
+  eq(
+    BulkPublishEntry.bytes("2", stringToBytes("hello")).toJson(),
+    '{"entryId":"2","event":"aGVsbG8=","contentType":"application/octet-stream"}',
+    "bytes",
+  );
+  eq(encodeBase64(stringToBytes("")), "", "b64 empty");
+  eq(encodeBase64(stringToBytes("f")), "Zg==", "b64 1");
+  eq(encodeBase64(stringToBytes("fo")), "Zm8=", "b64 2");
+  eq(encodeBase64(stringToBytes("foobar")), "Zm9vYmFy", "b64 6");
+});
+
+test("json: validation and equality", (): void => {
+  check(isValidJson('"Death Star"'), "string");
+  check(isValidJson(' {"a":[1,2]} '), "object");
+  check(!isValidJson("Death Star"), "bare words");
+  check(!isValidJson(""), "empty");
+  check(!isValidJson('{"a":'), "truncated");
+  check(jsonEquals('{"name":"Tatooine","test":123}', '{ "name": "Tatooine", "test": 123 }'), "whitespace");
+  check(!jsonEquals('{"name":"Tatooine","test":123}', '{"name":"Tatooine","test":124}'), "differs");
+  check(jsonEquals('{"b":[1,2.0,"x"],"a":null}', '{"a":null,"b":[1.0,2,"\\u0078"]}'), "order, numbers, escapes");
+  check(!jsonEquals('[1,2]', '[2,1]'), "array order matters");
+  eq(canonicalJson(' { "z" : 1e2 , "a" : [ true ] } ')!, '{"a":[true],"z":100.0}', "canonical");
+  check(canonicalJson("nope") == null, "canonical of invalid");
+  check(parseObject("[1]") == null, "array is not an object");
+  check(parseObject("invalid api token") == null, "text is not an object");
+});
+
+test("json: bulk items keep data verbatim; missing and failed keys", (): void => {
+  const a = parseBulkItem('{"key":"p","data":{"name":"Tatooine","test":1.0e2},"etag":"3","metadata":{"m":"v"}}')!;
+  eq(a.key, "p", "key");
+  eq(a.value!, '{"name":"Tatooine","test":1.0e2}', "data verbatim");
+  eq(a.etag!, "3", "etag");
+  eq(a.metadata.get("m"), "v", "metadata");
+  const b = parseBulkItem('{"key":"gone"}')!;
+  check(!b.found && isNull(b.value) && isNull(b.etag), "missing key");
+  const c = parseBulkItem('{"key":"x","error":"boom"}')!;
+  eq(c.error!, "boom", "error");
+  check(parseBulkItem("nope") == null, "not an object");
+});
+
+// ----- the HTTP client against the ABI mock --------------------------------------
+
+test("http: request goes out exactly as built", (): void => {
+  answer(200, "Content-Type:text/plain\n", "hello");
+  const r = new RequestBuilder("http://127.0.0.1:3999/x")
+    .method(Method.POST)
+    .header("A", "1")
+    .header("A", "2")
+    .bodyText("héllo")
+    .send();
+  check(r.isOk, "sent");
+  const s = last();
+  eq(s.method, "POST", "method");
+  eq(s.url, "http://127.0.0.1:3999/x", "url");
+  eq(s.headers, "A:1\nA:2\n", "repeated header lines");
+  eq(s.body, "héllo", "UTF-8 body");
+  const res = r.value!;
+  eqInt(res.status, 200, "status");
+  eq(res.bodyText().value!, "hello", "body");
+  check(res.close() == null, "close");
+});
+
+test("http: every method is spelled correctly", (): void => {
+  const methods = [
+    Method.GET, Method.HEAD, Method.POST, Method.PUT, Method.DELETE,
+    Method.PATCH, Method.OPTIONS, Method.TRACE, Method.CONNECT,
+  ];
+  let seen = "";
+  for (let i = 0; i < methods.length; i++) {
+    answer(204);
+    const r = new RequestBuilder("http://h/").method(methods[i]).send();
+    if (r.isOk) r.value!.close();
+    seen += last().method + " ";
+  }
+  eq(seen, "GET HEAD POST PUT DELETE PATCH OPTIONS TRACE CONNECT ", "methods on the wire");
+});
+
+test("http: a denied URL is an error value with code 7, not an abort", (): void => {
+  mock_enqueue_error(ErrorCode.DestinationNotAllowed);
+  const r = new RequestBuilder("http://evil.example/").send();
+  check(r.isErr && isNull(r.value), "error");
+  const e = r.error!;
+  eqInt(e.code, 7, "code");
+  check(e.isDenied(), "isDenied");
+  check(e.message.includes("destination not allowed") && e.message.includes("http://evil.example/"), "message: " + e.message);
+});
+
+test("http: header injection is refused before sending", (): void => {
+  const r = new RequestBuilder("http://h/").header("X", "a\nEvil:1").send();
+  eqInt(r.error!.code, ErrorCode.InvalidHeader, "code");
+  const r2 = new RequestBuilder("http://h/").header("Bad Name", "v").send();
+  eqInt(r2.error!.code, ErrorCode.InvalidHeader, "bad name");
+  eqInt(mock_request_count(), 0, "nothing sent");
+});
+
+test("http: header(), absent header, and buffer growth for long values", (): void => {
+  const long = "x".repeat(5000);
+  answer(200, "ETag:\"e1\"\nX-Long:" + long + "\n");
+  const res = new RequestBuilder("http://h/").send().value!;
+  eq(res.header("etag").value!, '"e1"', "case-insensitive");
+  const missing = res.header("nope");
+  check(missing.isOk && isNull(missing.value), "absent is null, not an error");
+  eqInt(res.header("x-long").value!.length, 5000, "grown buffer");
+  eqInt(res.headers().value!.length, 2, "headers() with a 5 KB block");
+  res.close();
+});
+
+test("http: headers() returns every value, including repeated ones", (): void => {
+  answer(200, "Set-Cookie:a=1\nSet-Cookie:b=2\nLink:<http://x:1/>; rel=next\n");
+  const res = new RequestBuilder("http://h/").send().value!;
+  const vals = res.headerValues("set-cookie").value!;
+  eq(vals.join("|"), "a=1|b=2", "both values");
+  eq(res.headers().value![2].value, "<http://x:1/>; rel=next", "colon in value");
+  res.close();
+});
+
+test("http: chunked reads end with an empty chunk; bodyAll joins chunks", (): void => {
+  answer(200, "", "0123456789abcdefghij"); // the mock hands out 7 bytes per read
+  const res = new RequestBuilder("http://h/").send().value!;
+  const first = res.read(4).value!;
+  eq(bytesToString(first), "0123", "first chunk capped by max");
+  const rest = res.bodyAll().value!;
+  eq(bytesToString(rest), "456789abcdefghij", "rest");
+  eqInt(res.read().value!.length, 0, "end");
+  res.close();
+});
+
+test("http: body limit, close twice, use after close, unknown handle", (): void => {
+  answer(200, "", "0123456789");
+  const res = new RequestBuilder("http://h/").send().value!;
+  eqInt(res.bodyAll(5).error!.code, ErrorCode.TooLarge, "limit");
+  check(res.close() == null, "close");
+  check(res.close() == null, "second close is a no-op");
+  eqInt(res.read().error!.code, ErrorCode.Closed, "read after close");
+  eqInt(res.header("a").error!.code, ErrorCode.Closed, "header after close");
+  const bogus = new Response(200, 4242, "GET http://h/");
+  eqInt(bogus.close()!.code, ErrorCode.InvalidHandle, "unknown handle");
+  eqInt(new HttpError(13, "x").code, ErrorCode.TooManySessions, "code 13");
+});
+
+// ----- the Dapr client against the ABI mock ----------------------------------------
+
+const dapr = new DaprClient("http://127.0.0.1:3500");
+
+test("state get: value verbatim, ETag, metadata; key percent-encoded", (): void => {
+  answer(200, "Content-Type:application/json\nEtag:abc-1\nMetadata.ttlexpiretime:2030\n", '"Death Star"');
+  const m = new Map<string, string>();
+  m.set("partitionKey", "p 1");
+  const r = dapr.getState("statestore", "a/b c", Consistency.Strong, m);
+  const s = last();
+  eq(s.method, "GET", "method");
+  eq(s.url, "http://127.0.0.1:3500/v1.0/state/statestore/a%2Fb%20c?consistency=strong&metadata.partitionKey=p%201", "url");
+  const st = r.value!;
+  eq(st.value, '"Death Star"', "stored JSON text");
+  eq(st.valueString()!, "Death Star", "decoded");
+  eq(st.etag!, "abc-1", "etag");
+  eq(st.metadata.get("ttlexpiretime"), "2030", "metadata");
+});
+
+test("state get: 204 is a missing key (null), not an error", (): void => {
+  answer(204);
+  const r = dapr.getState("statestore", "nope");
+  check(r.isOk && isNull(r.value), "null value");
+});
+
+test("state get: Dapr error JSON becomes a typed error; extra fields ignored", (): void => {
+  answer(400, "Content-Type:application/json\n",
+    '{"errorCode":"ERR_STATE_STORE_NOT_FOUND","message":"state store nope is not found","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"DAPR_STATE_NOT_FOUND"}]}');
+  const e = dapr.getState("nope", "k").error!;
+  eqInt(e.kind, DaprErrorKind.Api, "kind");
+  eqInt(e.status, 400, "status");
+  eq(e.errorCode!, "ERR_STATE_STORE_NOT_FOUND", "errorCode");
+  eq(e.message, "state store nope is not found", "message");
+  eq(e.toString(), "dapr error 400 ERR_STATE_STORE_NOT_FOUND: state store nope is not found", "toString");
+  check(!e.isEtagMismatch(), "not an etag mismatch");
+});
+
+test("errors: 401 text/plain, transport failure, denied, empty names", (): void => {
+  answer(401, "Content-Type:text/plain\n", "invalid api token");
+  const e = dapr.healthz()!;
+  eqInt(e.status, 401, "status");
+  check(isNull(e.errorCode), "no errorCode");
+  eq(e.message, "invalid api token", "message");
+  mock_enqueue_error(ErrorCode.RequestError);
+  const t = dapr.getState("s", "k").error!;
+  eqInt(t.kind, DaprErrorKind.Transport, "transport");
+  eqInt(t.httpError!.code, 11, "code 11");
+  check(t.message.includes("http://127.0.0.1:3500/v1.0/state/s/k"), "message names the URL: " + t.message);
+  mock_enqueue_error(ErrorCode.DestinationNotAllowed);
+  check(dapr.healthz()!.isDenied(), "denied");
+  eqInt(dapr.getState("", "k").error!.kind, DaprErrorKind.InvalidArgument, "empty store");
+  eqInt(dapr.saveStateString("s", "", "v")!.kind, DaprErrorKind.InvalidArgument, "empty key");
+  eqInt(mock_request_count(), 3, "invalid arguments send nothing");
+});
+
+test("state save: exact body, POST, JSON content type, success on 204", (): void => {
+  answer(204);
+  check(dapr.saveStateString("statestore", "weapon", "Death Star") == null, "saved");
+  const s = last();
+  eq(s.method, "POST", "method");
+  eq(s.url, "http://127.0.0.1:3500/v1.0/state/statestore", "url");
+  eq(s.headers, "Content-Type:application/json\n", "headers");
+  eq(s.body, '[{"key":"weapon","value":"Death Star"}]', "body");
+  answer(200);
+  check(dapr.saveState("statestore", "n", "42") == null, "200 is success too");
+});
+
+test("state save: bulk, etag/options, invalid JSON refused, 409 is an etag mismatch", (): void => {
+  answer(204);
+  const items = [
+    StateItem.ofJson("planets", '{"name":"Tatooine","test":123}'),
+    StateItem.ofString("weapon", "Death Star").withEtag("9"),
+  ];
+  check(dapr.saveBulkState("statestore", items) == null, "saved");
+  eq(last().body, '[{"key":"planets","value":{"name":"Tatooine","test":123}},{"key":"weapon","value":"Death Star","etag":"9"}]', "body");
+  const bad = dapr.saveState("statestore", "k", "Death Star")!;
+  eqInt(bad.kind, DaprErrorKind.InvalidArgument, "not JSON");
+  answer(409, "", '{"errorCode":"ERR_STATE_SAVE","message":"failed saving state in state store statestore: possible etag mismatch"}');
+  const e = dapr.saveState("statestore", "k", "1", "stale", new StateOptions(Concurrency.FirstWrite))!;
+  check(e.isEtagMismatch(), "etag mismatch");
+  eq(last().body, '[{"key":"k","value":1,"etag":"stale","options":{"concurrency":"first-write"}}]', "etag body");
+});
+
+test("state bulk get: request shape and answers in key order", (): void => {
+  answer(200, "Content-Type:application/json\n",
+    '[{"key":"weapon","data":"Death Star","etag":"1"},{"key":"planets","data":{"name":"Tatooine","test":123},"etag":"2"},{"key":"gone"}]');
+  const r = dapr.getBulkState("statestore", ["weapon", "planets", "gone"], 2);
+  const s = last();
+  eq(s.url, "http://127.0.0.1:3500/v1.0/state/statestore/bulk", "url");
+  eq(s.method, "POST", "method");
+  eq(s.body, '{"keys":["weapon","planets","gone"],"parallelism":2}', "body");
+  const items = r.value!;
+  eqInt(items.length, 3, "count");
+  eq(items[0].valueString()!, "Death Star", "weapon");
+  eq(items[1].value!, '{"name":"Tatooine","test":123}', "planets");
+  check(!items[2].found, "missing");
+  answer(200, "", "not json");
+  eqInt(dapr.getBulkState("statestore", ["a"]).error!.kind, DaprErrorKind.InvalidResponse, "bad answer");
+  eq(last().body, '{"keys":["a"]}', "no parallelism when 0");
+});
+
+test("state delete: DELETE, If-Match, concurrency/consistency query", (): void => {
+  answer(204);
+  check(dapr.deleteState("statestore", "k 1", "etag-7", new StateOptions(Concurrency.FirstWrite, Consistency.Strong)) == null, "deleted");
+  const s = last();
+  eq(s.method, "DELETE", "method");
+  eq(s.url, "http://127.0.0.1:3500/v1.0/state/statestore/k%201?concurrency=first-write&consistency=strong", "url");
+  eq(s.headers, "If-Match:etag-7\n", "If-Match");
+  answer(409, "", '{"errorCode":"ERR_STATE_DELETE","message":"possible etag mismatch"}');
+  check(dapr.deleteState("statestore", "k", "x")!.isEtagMismatch(), "conflict");
+});
+
+test("state transaction: body shape; 500 ERR_STATE_TRANSACTION etag is a mismatch", (): void => {
+  answer(204);
+  const m = new Map<string, string>();
+  m.set("partitionKey", "p");
+  const ops = [
+    TransactionOperation.upsert(StateItem.ofString("a", "x").withEtag("1")),
+    TransactionOperation.remove("b"),
+  ];
+  check(dapr.executeStateTransaction("statestore", ops, m) == null, "ok");
+  const s = last();
+  eq(s.url, "http://127.0.0.1:3500/v1.0/state/statestore/transaction", "url");
+  eq(s.body, '{"operations":[{"operation":"upsert","request":{"key":"a","value":"x","etag":"1"}},{"operation":"delete","request":{"key":"b"}}],"metadata":{"partitionKey":"p"}}', "body");
+  answer(500, "", '{"errorCode":"ERR_STATE_TRANSACTION","message":"error while executing state transaction: possible etag mismatch. error from state store: ..."}');
+  check(dapr.executeStateTransaction("statestore", ops)!.isEtagMismatch(), "mismatch");
+});
+
+test("state query (alpha): request and results; 204 is empty", (): void => {
+  answer(200, "", '{"results":[{"key":"a","data":{"x":1},"etag":"1"}],"token":"t2"}');
+  const q = dapr.queryStateAlpha1("statestore", '{"filter":{"EQ":{"x":1}},"page":{"limit":10}}').value!;
+  eq(last().url, "http://127.0.0.1:3500/v1.0-alpha1/state/statestore/query", "url");
+  eq(last().body, '{"filter":{"EQ":{"x":1}},"page":{"limit":10}}', "body");
+  eqInt(q.results.length, 1, "one");
+  eq(q.results[0].value!, '{"x":1}', "data");
+  eq(q.token!, "t2", "token");
+  answer(204);
+  eqInt(dapr.queryStateAlpha1("statestore", "{}").value!.results.length, 0, "none");
+});
+
+test("publish: JSON/text/bytes/CloudEvent content types, metadata query, topic with /", (): void => {
+  answer(204);
+  const opts = new PublishOptions().rawPayload().ttlInSeconds(30).cloudEvent("type", "my.type");
+  check(dapr.publishJson("pubsub", "orders/eu", '{"id":1}', opts) == null, "json");
+  let s = last();
+  eq(s.url, "http://127.0.0.1:3500/v1.0/publish/pubsub/orders/eu?metadata.rawPayload=true&metadata.ttlInSeconds=30&metadata.cloudevent.type=my.type", "url");
+  eq(s.headers, "Content-Type:application/json\n", "json ct");
+  eq(s.body, '{"id":1}', "json body");
+  answer(204);
+  check(dapr.publishText("pubsub", "t", "hello") == null, "text");
+  eq(last().headers, "Content-Type:text/plain\n", "text ct");
+  answer(204);
+  check(dapr.publishBytes("pubsub", "t", stringToBytes("raw")) == null, "bytes");
+  eq(last().headers, "Content-Type:application/octet-stream\n", "bytes ct");
+  answer(204);
+  check(dapr.publishCloudEvent("pubsub", "t", '{"specversion":"1.0","id":"1","source":"s","type":"t","data":{}}') == null, "ce");
+  eq(last().headers, "Content-Type:application/cloudevents+json\n", "ce ct");
+  eqInt(dapr.publishJson("pubsub", "t", "not json")!.kind, DaprErrorKind.InvalidArgument, "bad json");
+  answer(404, "", '{"errorCode":"ERR_PUBSUB_NOT_FOUND","message":"pubsub nope not found"}');
+  eq(dapr.publishText("nope", "t", "x")!.errorCode!, "ERR_PUBSUB_NOT_FOUND", "unknown pubsub");
+});
+
+test("publish bulk (alpha): body; partial failure lists the failed entries", (): void => {
+  answer(204);
+  const entries = [BulkPublishEntry.json("1", '{"a":1}'), BulkPublishEntry.text("2", "hi")];
+  eqInt(dapr.publishBulkAlpha1("pubsub", "t", entries).value!.length, 0, "all published");
+  eq(last().url, "http://127.0.0.1:3500/v1.0-alpha1/publish/bulk/pubsub/t", "url");
+  eq(last().body, '[{"entryId":"1","event":{"a":1},"contentType":"application/json"},{"entryId":"2","event":"hi","contentType":"text/plain"}]', "body");
+  answer(500, "", '{"failedEntries":[{"entryId":"2","error":"boom"}],"errorCode":"ERR_PUBSUB_PUBLISH_MESSAGE"}');
+  const f = dapr.publishBulkAlpha1("pubsub", "t", entries).value!;
+  eq(f[0].entryId + ":" + f[0].error, "2:boom", "failure");
+});
+
+test("invoke: any verb, encoded path, query, headers, body; app 4xx is a reply", (): void => {
+  answer(201, "Content-Type:application/json\nX-App:1\n", '{"ok":true}');
+  const o = new InvokeOptions().withQuery("q", "a b").withHeader("X-Trace", "t1").withJson('{"n":1}');
+  const r = dapr.invoke("order app", Method.PATCH, "api/v1/items 1", o).value!;
+  const s = last();
+  eq(s.method, "PATCH", "verb");
+  eq(s.url, "http://127.0.0.1:3500/v1.0/invoke/order%20app/method/api/v1/items%201?q=a%20b", "url");
+  eq(s.headers, "Content-Type:application/json\nX-Trace:t1\n", "headers");
+  eq(s.body, '{"n":1}', "body");
+  eqInt(r.status, 201, "status");
+  eq(r.header("x-app")!, "1", "app header");
+  eq(r.text(), '{"ok":true}', "app body");
+  answer(404, "", "no such item");
+  const nf = dapr.invoke("app", Method.DELETE, "items/9");
+  check(nf.isOk && nf.value!.status == 404, "app 404 is a reply");
+  eq(last().method, "DELETE", "DELETE spelled right");
+  answer(500, "", '{"errorCode":"ERR_DIRECT_INVOKE","message":"failed to invoke, id: nope, err: ..."}');
+  eq(dapr.invoke("nope", Method.GET, "x").error!.errorCode!, "ERR_DIRECT_INVOKE", "daprd's own error");
+});
+
+test("bindings: body shape and the component's answer", (): void => {
+  answer(200, "", "created");
+  const m = new Map<string, string>();
+  m.set("key", "v");
+  const r = dapr.invokeBinding("store-out", "create", '{"x":1}', m).value!;
+  eq(last().url, "http://127.0.0.1:3500/v1.0/bindings/store-out", "url");
+  eq(last().body, '{"data":{"x":1},"metadata":{"key":"v"},"operation":"create"}', "body");
+  eq(r.text(), "created", "answer");
+  answer(204);
+  eqInt(dapr.invokeBinding("b", "delete").value!.body.length, 0, "204");
+  eq(last().body, '{"operation":"delete"}', "default body");
+  eqInt(dapr.invokeBinding("b", "create", "not json").error!.kind, DaprErrorKind.InvalidArgument, "bad data");
+});
+
+test("secrets: one and bulk; 204 empty; 401 unknown store", (): void => {
+  answer(200, "", '{"user":"admin","pass":"s3cr:t"}');
+  const one = dapr.getSecret("local secrets", "db").value!;
+  eq(last().url, "http://127.0.0.1:3500/v1.0/secrets/local%20secrets/db", "url");
+  eq(one.get("pass"), "s3cr:t", "value");
+  answer(204);
+  eqInt(dapr.getSecret("s", "empty").value!.size, 0, "empty");
+  answer(200, "", '{"db":{"user":"admin"},"api":{"key":"k","other":"o"}}');
+  const all = dapr.getBulkSecret("s").value!;
+  eq(last().url, "http://127.0.0.1:3500/v1.0/secrets/s/bulk", "bulk url");
+  eq(all.get("api").get("other"), "o", "bulk value");
+  answer(401, "", '{"errorCode":"ERR_SECRET_STORE_NOT_FOUND","message":"failed getting secret store nope"}');
+  eq(dapr.getSecret("nope", "x").error!.errorCode!, "ERR_SECRET_STORE_NOT_FOUND", "unknown store");
+});
+
+test("configuration: key query, items, subscribe/unsubscribe", (): void => {
+  answer(200, "", '{"a":{"value":"1","version":"v1","metadata":{"m":"x"}},"b":{"value":"2","version":""}}');
+  const c = dapr.getConfiguration("cfg", ["a", "b"]).value!;
+  eq(last().url, "http://127.0.0.1:3500/v1.0/configuration/cfg?key=a&key=b", "url");
+  eq(c.get("a").value + c.get("a").version + c.get("a").metadata.get("m"), "1v1x", "item a");
+  eq(c.get("b").value, "2", "item b");
+  answer(200, "", '{"id":"sub-1"}');
+  eq(dapr.subscribeConfiguration("cfg", ["a"]).value!, "sub-1", "subscribe");
+  eq(last().url, "http://127.0.0.1:3500/v1.0/configuration/cfg/subscribe?key=a", "subscribe url");
+  answer(200, "", '{"ok":true}');
+  check(dapr.unsubscribeConfiguration("cfg", "sub-1") == null, "unsubscribe");
+  eq(last().url, "http://127.0.0.1:3500/v1.0/configuration/cfg/sub-1/unsubscribe", "unsubscribe url");
+});
+
+test("lock (alpha): lock and unlock shapes and answers", (): void => {
+  answer(200, "", '{"success":true}');
+  check(dapr.tryLockAlpha1("lockstore", "res", "me", 10).value!.success, "locked");
+  eq(last().url, "http://127.0.0.1:3500/v1.0-alpha1/lock/lockstore", "url");
+  eq(last().body, '{"resourceId":"res","lockOwner":"me","expiryInSeconds":10}', "body");
+  answer(200, "", '{"status":2}');
+  eqInt(dapr.unlockAlpha1("lockstore", "res", "you").value!.status, UnlockStatus.LockBelongsToOthers, "unlock");
+  eq(last().body, '{"resourceId":"res","lockOwner":"you"}', "unlock body");
+});
+
+test("metadata, health, shutdown", (): void => {
+  answer(200, "", '{"id":"app1","runtimeVersion":"1.14.0","components":[{"name":"statestore","type":"state.in-memory","version":"v1","capabilities":["ETAG","TRANSACTIONAL"]}],"extended":{"k":"v"}}');
+  const md = dapr.getMetadata().value!;
+  eq(md.id + " " + md.runtimeVersion, "app1 1.14.0", "id, version");
+  eq(md.components[0].type + " " + md.components[0].capabilities.join(","), "state.in-memory ETAG,TRANSACTIONAL", "component");
+  eq(md.extended.get("k"), "v", "extended");
+  answer(204);
+  check(dapr.setMetadata("k", "v 2") == null, "set");
+  eq(last().method + " " + last().url + " " + last().body, "PUT http://127.0.0.1:3500/v1.0/metadata/k v 2", "set request");
+  answer(204);
+  check(dapr.healthz() == null, "healthy");
+  answer(500, "", '{"errorCode":"ERR_HEALTH_NOT_READY","message":"dapr is not ready"}');
+  eq(dapr.healthz()!.errorCode!, "ERR_HEALTH_NOT_READY", "not ready");
+  answer(204);
+  check(dapr.shutdown() == null, "shutdown");
+  eq(last().method + " " + last().url, "POST http://127.0.0.1:3500/v1.0/shutdown", "shutdown request");
+});
+
+test("waitForSidecar: retries until healthz/outbound answers; denied fails at once", (): void => {
+  mock_enqueue_error(ErrorCode.RequestError);
+  answer(500, "", '{"errorCode":"ERR_HEALTH_NOT_READY","message":"not ready"}');
+  answer(204);
+  check(dapr.waitForSidecar(5000, 1) == null, "ready on the third try");
+  eqInt(mock_request_count(), 3, "three probes");
+  eq(last().url, "http://127.0.0.1:3500/v1.0/healthz/outbound", "probe url");
+  mock_reset();
+  mock_enqueue_error(ErrorCode.DestinationNotAllowed);
+  check(dapr.waitForSidecar(5000, 1)!.isDenied(), "denied");
+  eqInt(mock_request_count(), 1, "no retry when denied");
+  mock_reset();
+  const e = dapr.waitForSidecar(20, 5)!; // nothing queued: the mock answers 599
+  check(e.message.includes("not ready within 20 ms"), "timeout message: " + e.message);
+});
+
+test("api token from the guest env is sent when set", (): void => {
+  const c = new DaprClient("http://127.0.0.1:3500");
+  c.apiToken = "tok";
+  answer(204);
+  c.healthz();
+  eq(last().headers, "dapr-api-token:tok\n", "header");
+});
+
+// ----- app: the inbound router (assembly/app.ts) ---------------------------------------
+
+function appReq(method: string, path: string, body: string = "", query: string = ""): AppRequest {
+  return new AppRequest(method, path, query, [new Header("content-type", "application/cloudevents+json")], stringToBytes(body));
+}
+
+let gotEvent: TopicEvent | null = null;
+let gotEvents: i32 = 0;
+function keepEvent(e: TopicEvent): TopicStatus {
+  gotEvent = e;
+  gotEvents++;
+  const d = e.dataObject();
+  if (d != null && d.has("answer")) {
+    const a = memberString(d, "answer");
+    if (a == "retry") return TopicStatus.Retry;
+    if (a == "drop") return TopicStatus.Drop;
+  }
+  return TopicStatus.Success;
+}
+let v2Events: i32 = 0;
+function onV2(e: TopicEvent): TopicStatus {
+  v2Events++;
+  return TopicStatus.Success;
+}
+let gotBinding: BindingEvent | null = null;
+function onBinding(e: BindingEvent): bool {
+  gotBinding = e;
+  return e.text() != "fail";
+}
+let gotUpdate: ConfigurationUpdate | null = null;
+function onConfig(u: ConfigurationUpdate): bool {
+  gotUpdate = u;
+  return u.id != "fail";
+}
+let gotInvoke: AppRequest | null = null;
+function onEcho(req: AppRequest): AppResponse {
+  gotInvoke = req;
+  return AppResponse.text(201, "echo " + req.method + " " + req.path + " " + req.text()).header("X-Echo", "1");
+}
+
+function testApp(): App {
+  return new App()
+    .subscribe("pubsub", "orders", "orders", keepEvent)
+    .subscribe(
+      "pubsub",
+      "events",
+      "/events",
+      keepEvent,
+      new SubscribeOptions()
+        .rule('event.type == "v2"', "/events/v2", onV2)
+        .rule('event.type == "v3"', "events/v3")
+        .deadLetterTopic("events-dead")
+        .rawPayload(),
+    )
+    .onBinding("cron", onBinding)
+    .onConfiguration("config", onConfig)
+    .onInvoke("GET", "/echo", onEcho)
+    .onInvoke("*", "/any/*", onEcho);
+}
+
+test("app: GET /dapr/subscribe answers the registered topics (route, routes, deadLetterTopic, metadata)", (): void => {
+  const res = testApp().handle(appReq("GET", "/dapr/subscribe"));
+  eqInt(res.status, 200, "status");
+  eq(res.headerValue("content-type")!, "application/json", "content type");
+  eq(
+    res.bodyText(),
+    '[{"pubsubname":"pubsub","topic":"orders","route":"/orders"},' +
+      '{"pubsubname":"pubsub","topic":"events","routes":{"rules":[{"match":"event.type == \\"v2\\"","path":"/events/v2"},' +
+      '{"match":"event.type == \\"v3\\"","path":"events/v3"}],"default":"/events"},' +
+      '"deadLetterTopic":"events-dead","metadata":{"rawPayload":"true"}}]',
+    "subscriptions",
+  );
+  check(isValidJson(res.bodyText()), "valid JSON");
+  eq(new App().handle(appReq("GET", "/dapr/subscribe")).bodyText(), "[]", "no subscriptions: []");
+  const bad = new App().subscribe("", "t", "/r", keepEvent).subscribe("p", "t", "/", keepEvent);
+  eq(bad.subscriptionsJson(), "[]", "empty pubsub or route ignored");
+});
+
+test("app: a CloudEvent with JSON data is decoded and SUCCESS answered", (): void => {
+  gotEvent = null;
+  const ce =
+    '{"specversion":"1.0","id":"ev-1","source":"pub","type":"com.dapr.event.sent","datacontenttype":"application/json",' +
+    '"topic":"orders","pubsubname":"pubsub","time":"2024-01-01T00:00:00Z","traceparent":"00-abc-def-01","data":{"orderId":7,"item":"x"},"ext":"e"}';
+  const res = testApp().handle(appReq("POST", "/orders", ce));
+  eqInt(res.status, 200, "status");
+  eq(res.bodyText(), '{"status":"SUCCESS"}', "answer");
+  eq(res.headerValue("Content-Type")!, "application/json", "content type");
+  check(gotEvent != null, "handler called");
+  const e = gotEvent!;
+  eq(e.id + "|" + e.source + "|" + e.type + "|" + e.specversion, "ev-1|pub|com.dapr.event.sent|1.0", "attributes");
+  eq(e.topic + "|" + e.pubsubname + "|" + e.datacontenttype + "|" + e.route, "orders|pubsub|application/json|/orders", "topic, pubsub");
+  eq(e.time + "|" + e.traceparent, "2024-01-01T00:00:00Z|00-abc-def-01", "time, traceparent");
+  eq(e.data!, '{"orderId":7,"item":"x"}', "data as JSON text");
+  eq(e.text(), '{"orderId":7,"item":"x"}', "text");
+  check(!e.isBinary, "not binary");
+  eq(member(e.dataObject()!, "orderId")!, "7", "dataObject");
+  eq(e.attribute("ext")!, '"e"', "extension attribute");
+  check(isNull(e.attribute("nope")), "absent attribute");
+});
+
+test("app: CloudEvent data: text, data_base64, absent, null", (): void => {
+  const text = decodeCloudEvent('{"id":"1","datacontenttype":"text/plain","data":"order \\"2\\": blaster"}');
+  check(text.isOk, "text ok");
+  eq(text.value!.text(), 'order "2": blaster', "string data decoded");
+  eq(text.value!.data!, '"order \\"2\\": blaster"', "data keeps its JSON text");
+  check(isNull(text.value!.dataObject()), "a string is not an object");
+  const bin = decodeCloudEvent('{"id":"2","datacontenttype":"application/octet-stream","data_base64":"AAEC/w=="}');
+  check(bin.isOk && bin.value!.isBinary, "binary");
+  const b = bin.value!.bytes;
+  eq(b.length.toString() + ":" + b[0].toString() + "," + b[1].toString() + "," + b[2].toString() + "," + b[3].toString(), "4:0,1,2,255", "bytes");
+  check(isNull(bin.value!.data), "no data");
+  const raw = decodeCloudEvent('{"id":"3","data_base64":"eyJvcmRlcklkIjo0fQ=="}');
+  eq(raw.value!.text(), '{"orderId":4}', "raw payload text");
+  eq(member(raw.value!.dataObject()!, "orderId")!, "4", "raw payload as object");
+  const none = decodeCloudEvent('{"id":"4"}');
+  check(none.isOk && isNull(none.value!.data) && none.value!.bytes.length == 0 && none.value!.type == "", "no data, empty attributes");
+  const nul = decodeCloudEvent('{"id":"5","data":null,"data_base64":null}');
+  check(nul.isOk && isNull(nul.value!.data) && !nul.value!.isBinary, "null data");
+  const num = decodeCloudEvent('{"data":42}');
+  eq(num.value!.text(), "42", "number data");
+});
+
+test("app: malformed CloudEvents are errors, answered DROP without calling the handler", (): void => {
+  check(decodeCloudEvent("not json").isErr, "not JSON");
+  check(decodeCloudEvent("[1,2]").isErr, "an array");
+  check(decodeCloudEvent("").isErr, "empty");
+  check(decodeCloudEvent('{"data_base64":"@@@"}').isErr, "bad base64");
+  check(decodeCloudEvent('{"data_base64":7}').isErr, "base64 not a string");
+  eq(decodeCloudEvent('{"a":').error!, "the body is not a JSON object", "message");
+  gotEvents = 0;
+  const app = testApp();
+  const res = app.handle(appReq("POST", "/orders", '{"id":"x","data":'));
+  eqInt(res.status, 200, "status");
+  eq(res.bodyText(), '{"status":"DROP"}', "DROP");
+  eqInt(gotEvents, 0, "handler not called");
+  eq(app.handle(appReq("POST", "/orders", '{"data_base64":"%%"}')).bodyText(), '{"status":"DROP"}', "bad base64 dropped");
+});
+
+test("app: handler results map to SUCCESS, RETRY, DROP", (): void => {
+  const app = testApp();
+  eq(app.handle(appReq("POST", "/orders", '{"data":{"answer":"ok"}}')).bodyText(), '{"status":"SUCCESS"}', "success");
+  eq(app.handle(appReq("POST", "/orders", '{"data":{"answer":"retry"}}')).bodyText(), '{"status":"RETRY"}', "retry");
+  eq(app.handle(appReq("POST", "/orders", '{"data":{"answer":"drop"}}')).bodyText(), '{"status":"DROP"}', "drop");
+  eq(topicStatusJson(TopicStatus.Success) + topicStatusJson(TopicStatus.Retry) + topicStatusJson(TopicStatus.Drop),
+    '{"status":"SUCCESS"}{"status":"RETRY"}{"status":"DROP"}', "topicStatusJson");
+});
+
+test("app: rule paths reach their own handler, or the subscription's", (): void => {
+  const app = testApp();
+  v2Events = 0;
+  gotEvents = 0;
+  eq(app.handle(appReq("POST", "/events/v2", '{"type":"v2"}')).bodyText(), '{"status":"SUCCESS"}', "v2");
+  eqInt(v2Events, 1, "v2 handler");
+  app.handle(appReq("POST", "/events/v3", '{"type":"v3"}'));
+  app.handle(appReq("POST", "/events", '{"type":"v1"}'));
+  eqInt(gotEvents, 2, "v3 and default go to the subscription's handler");
+  eqInt(v2Events, 1, "v2 handler not called again");
+});
+
+test("app: unknown routes are 404; a topic route answers POST only", (): void => {
+  const app = testApp();
+  const res = app.handle(appReq("POST", "/nope", "{}"));
+  eqInt(res.status, 404, "unknown path");
+  eq(res.bodyText(), "no handler for POST /nope\n", "404 body");
+  eqInt(app.handle(appReq("GET", "/orders")).status, 404, "GET on a topic route");
+  eqInt(app.handle(appReq("POST", "/dapr/subscribe")).status, 404, "POST /dapr/subscribe");
+  eqInt(app.handle(appReq("OPTIONS", "/other")).status, 404, "OPTIONS for an unknown binding");
+  eqInt(app.handle(appReq("POST", "/configuration/unknown/k", "{}")).status, 404, "unknown configuration store");
+  eqInt(app.handle(appReq("POST", "/orders/")).status, 404, "trailing slash is another path");
+});
+
+test("app: input bindings: OPTIONS probe 200, POST delivers the bytes, false is 500", (): void => {
+  const app = testApp();
+  const probe = app.handle(appReq("OPTIONS", "/cron"));
+  eqInt(probe.status, 200, "probe");
+  eqInt(probe.body.length, 0, "empty probe body");
+  gotBinding = null;
+  const req = new AppRequest("POST", "/cron", "", [new Header("content-type", "application/json"), new Header("timestamp", "t1")], stringToBytes('{"tick":1}'));
+  eqInt(app.handle(req).status, 200, "handled");
+  check(gotBinding != null, "handler called");
+  eq(gotBinding!.name + " " + gotBinding!.text() + " " + gotBinding!.request.header("Timestamp")!, 'cron {"tick":1} t1', "event");
+  eqInt(app.handle(appReq("POST", "/cron", "fail")).status, 500, "handler failure");
+  eqInt(app.handle(appReq("GET", "/cron")).status, 404, "GET is not a binding call");
+});
+
+test("app: configuration updates: exactly 200, decoded items; 400 for a bad body", (): void => {
+  const app = testApp();
+  gotUpdate = null;
+  const res = app.handle(
+    appReq("POST", "/configuration/config/feature", '{"id":"sub-1","items":{"feature":{"value":"on","version":"3","metadata":{"a":"b"}},"bad":7}}'),
+  );
+  eqInt(res.status, 200, "exactly 200");
+  eqInt(res.body.length, 0, "no body");
+  const u = gotUpdate!;
+  eq(u.store + " " + u.key + " " + u.id, "config feature sub-1", "store, key, id");
+  eqInt(u.items.size, 1, "one well-formed item");
+  const item = u.items.get("feature");
+  eq(item.value + " " + item.version + " " + item.metadata.get("a"), "on 3 b", "item");
+  eqInt(app.handle(appReq("POST", "/configuration/config/k", '{"id":"fail","items":{}}')).status, 500, "handler failure");
+  gotUpdate = null;
+  eqInt(app.handle(appReq("POST", "/configuration/config/k", "nope")).status, 400, "bad body");
+  check(gotUpdate == null, "handler not called for a bad body");
+  const noItems = decodeConfigurationUpdate("s", "k", '{"id":"x","items":[1]}')!;
+  eqInt(noItems.items.size, 0, "items not an object: empty");
+});
+
+test("app: invoked methods get method, path, query, headers, body; 405 lists Allow", (): void => {
+  const app = testApp();
+  gotInvoke = null;
+  const req = new AppRequest("GET", "/echo", "a=1&b=x%20y+z&a=2&flag&=v&", [new Header("x-caller", "me")], stringToBytes("hi"));
+  const res = app.handle(req);
+  eqInt(res.status, 201, "status");
+  eq(res.bodyText(), "echo GET /echo hi", "body");
+  eq(res.headerValue("x-echo")!, "1", "header");
+  const q = gotInvoke!.queryParams();
+  eqInt(q.length, 5, "query params");
+  eq(q[1].key + "=" + q[1].value, "b=x y z", "decoded");
+  eq(gotInvoke!.queryParam("a")!, "1", "first a");
+  eq(q[3].key + "=" + q[3].value, "flag=", "no value");
+  check(isNull(gotInvoke!.queryParam("zz")), "absent");
+  eq(gotInvoke!.header("X-Caller")!, "me", "header");
+  const wrong = app.handle(appReq("DELETE", "/echo"));
+  eqInt(wrong.status, 405, "wrong method");
+  eq(wrong.headerValue("Allow")!, "GET", "Allow");
+  eqInt(app.handle(appReq("PATCH", "/any/thing/deep")).status, 201, "prefix and any method");
+  eqInt(app.handle(appReq("PATCH", "/anything")).status, 404, "prefix stops at the slash");
+  eq(parseQuery("p=%E2%82%AC%2F%zz")[0].value, "€/%zz", "UTF-8 and a bad escape kept");
+});
+
+test("app: requestFromCgi reads the WAGI environment", (): void => {
+  const env = new Map<string, string>();
+  env.set("REQUEST_METHOD", "POST");
+  env.set("PATH_INFO", "/orders");
+  env.set("QUERY_STRING", "x=1");
+  env.set("CONTENT_TYPE", "application/cloudevents+json");
+  env.set("CONTENT_LENGTH", "2");
+  env.set("HTTP_PUBSUBNAME", "pubsub");
+  env.set("HTTP_X_MULTI_WORD", "a, b");
+  env.set("DAPR_HTTP_PORT", "3500");
+  const r = requestFromCgi(env, stringToBytes("{}"));
+  eq(r.method + " " + r.path + "?" + r.query, "POST /orders?x=1", "request line");
+  eq(r.contentType, "application/cloudevents+json", "content type");
+  eq(r.header("pubsubName")!, "pubsub", "pubsubname header");
+  eq(r.header("x-multi-word")!, "a, b", "underscores become dashes, joined values kept");
+  eq(r.header("content-length")!, "2", "content length");
+  eqInt(r.headers.length, 4, "only request headers");
+  eq(r.text(), "{}", "body");
+  const d = requestFromCgi(new Map<string, string>(), new Uint8Array(0));
+  eq(d.method + " " + d.path + " [" + d.query + "]", "GET / []", "defaults");
+  const env2 = new Map<string, string>();
+  env2.set("PATH_INFO", "x");
+  eq(requestFromCgi(env2, new Uint8Array(0)).path, "/x", "leading slash added");
+});
+
+test("app: toCgi writes Status, headers, a blank line, the body; bad headers left out", (): void => {
+  const res = AppResponse.json(200, '{"status":"SUCCESS"}').header("X-A", "1").header("X-A", "2");
+  eq(bytesToString(toCgi(res)), 'Status: 200\nContent-Type: application/json\nX-A: 1\nX-A: 2\n\n{"status":"SUCCESS"}', "cgi");
+  const bad = AppResponse.empty(204).header("Bad Name", "x").header("X-Inject", "a\r\nSet-Cookie: x").header("Status", "500");
+  eq(bytesToString(toCgi(bad)), "Status: 204\n\n", "bad headers dropped");
+  eq(bytesToString(toCgi(AppResponse.empty(42))), "Status: 500\n\n", "bad status becomes 500");
+  const bin = toCgi(AppResponse.bytes(200, Uint8Array.wrap(String.UTF8.encode("\x00\xff"))));
+  check(bin.length > 2 && bin[bin.length - 1] == 0xbf, "bytes body kept");
+});
+
+test("app: decodeBase64: standard, URL-safe, unpadded; bad input is null", (): void => {
+  eq(bytesToString(decodeBase64("aGVsbG8=")!), "hello", "padded");
+  eq(bytesToString(decodeBase64("aGVsbG8")!), "hello", "unpadded");
+  eq(bytesToString(decodeBase64("aGk=")!), "hi", "two bytes");
+  eqInt(decodeBase64("")!.length, 0, "empty");
+  eq(encodeBase64(decodeBase64("-_8=")!), "+/8=", "URL-safe alphabet");
+  check(isNull(decodeBase64("a")), "length 1 mod 4");
+  check(isNull(decodeBase64("aGk=x")), "data after padding");
+  check(isNull(decodeBase64("aG k=")), "space");
+  check(isNull(decodeBase64("aGVsbG8==")), "padding with a bad length");
+});
+
+// Keep `jsonString` and `DaprError` referenced for the type checker.
+check(jsonString("a") == '"a"' && DaprError.invalidArgument("x").kind == 3, "sanity");
+
+console.log(passed.toString() + " passed, " + failed.toString() + " failed");
+process.exit(failed > 0 ? 1 : 0);

@@ -1,0 +1,65 @@
+//! pubsub-as subscriber: served by `wasi-dapr serve`, subscribes to `orders` on pubsub
+//! `pubsub` and logs each order to stderr (the host prints it as `guest: ...`). An order
+//! marked `invalid` is dropped (to the dead-letter topic `orders-dead`), one marked `flaky`
+//! asks for a retry on its first delivery, every other order succeeds.
+
+import {
+  App,
+  DaprClient,
+  SubscribeOptions,
+  TopicEvent,
+  TopicStatus,
+  logLine,
+  member,
+  memberString,
+} from "../../as-sdk/assembly/index";
+
+/** Every request runs a fresh instance, so the flaky order's first attempt is remembered in state. */
+const STATE_STORE = "statestore";
+
+function onOrder(event: TopicEvent): TopicStatus {
+  const order = event.dataObject();
+  if (order == null) {
+    logLine("not an order (" + event.datacontenttype + "): " + event.text() + " -> DROP");
+    return TopicStatus.Drop;
+  }
+  const id = member(order, "orderId");
+  const item = memberString(order, "item");
+  const quantity = member(order, "quantity");
+  const what =
+    "order " + (id != null ? id : "?") + ": " + (quantity != null ? quantity : "1") + " x " +
+    (item != null ? item : "?") + " (" + event.pubsubname + "/" + event.topic + ", " + event.datacontenttype + ")";
+
+  if (member(order, "invalid") == "true") {
+    logLine(what + " -> DROP (invalid)");
+    return TopicStatus.Drop;
+  }
+  if (member(order, "flaky") == "true") {
+    const dapr = new DaprClient();
+    const key = "pubsub-as-attempted-" + event.id;
+    const seen = dapr.getState(STATE_STORE, key);
+    if (seen.error != null) {
+      logLine(what + " -> RETRY (state store: " + seen.error!.toString() + ")");
+      return TopicStatus.Retry;
+    }
+    if (seen.value == null) {
+      const e = dapr.saveState(STATE_STORE, key, "true");
+      logLine(what + " -> RETRY (flaky, first attempt)" + (e != null ? "; saving state failed: " + e.toString() : ""));
+      return TopicStatus.Retry;
+    }
+    logLine(what + " -> SUCCESS (flaky, second attempt)");
+    return TopicStatus.Success;
+  }
+  logLine(what + " -> SUCCESS");
+  return TopicStatus.Success;
+}
+
+function onDeadLetter(event: TopicEvent): TopicStatus {
+  logLine("dead letter: " + event.text());
+  return TopicStatus.Success;
+}
+
+new App()
+  .subscribe("pubsub", "orders", "/orders", onOrder, new SubscribeOptions().deadLetterTopic("orders-dead"))
+  .subscribe("pubsub", "orders-dead", "/orders-dead", onDeadLetter)
+  .run();

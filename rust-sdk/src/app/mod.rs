@@ -1,0 +1,850 @@
+//! The inbound side for `wasi-dapr serve`: a router for topic subscriptions, invoked
+//! methods, input bindings and configuration updates.
+//!
+//! `wasi-dapr serve` runs the module once per request (CGI: the request in environment
+//! variables and stdin, the response on stdout). Register handlers on an [`App`] and call
+//! [`App::run`] from `main`; it reads the request, calls the matching handler and writes
+//! the answer daprd expects.
+//!
+//! ```no_run
+//! use wasi_dapr_sdk::app::{App, Response, TopicEvent, TopicResult};
+//!
+//! fn on_order(event: &TopicEvent) -> TopicResult {
+//!     match event.data_json::<serde_json::Value>() {
+//!         Ok(order) => {
+//!             eprintln!("order received: {order}");
+//!             TopicResult::Success
+//!         }
+//!         Err(_) => TopicResult::Drop,
+//!     }
+//! }
+//!
+//! fn main() {
+//!     let mut app = App::new();
+//!     app.subscribe("pubsub", "orders", "/orders", on_order)
+//!         .dead_letter_topic("orders-dead");
+//!     app.on_invoke("hello", |_request| Response::text("hello"));
+//!     app.run();
+//! }
+//! ```
+
+mod binding;
+mod cgi;
+mod configuration;
+mod topic;
+
+use std::fmt;
+use std::io::{Read, Write};
+
+use serde_json::Value;
+
+pub use binding::BindingEvent;
+pub use cgi::{Request, Response};
+pub use configuration::ConfigurationUpdate;
+pub use topic::{EventData, Rule, Subscription, TopicEvent, TopicResult};
+
+use cgi::normalize_path;
+
+/// What binding and configuration handlers return: `Ok(())` answers 200; an error
+/// answers 500 (its message goes to stderr), which daprd treats as a failed delivery.
+pub type HandlerResult = Result<(), Box<dyn std::error::Error>>;
+
+/// An error reading a request or decoding what daprd sent.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// `REQUEST_METHOD` is not set: the module was not started by `wasi-dapr serve`.
+    #[error(
+        "not a CGI request (REQUEST_METHOD is not set): serve this module with `wasi-dapr serve MODULE.wasm`"
+    )]
+    NotCgi,
+    /// stdin could not be read.
+    #[error("reading the request body from stdin: {0}")]
+    ReadBody(#[source] std::io::Error),
+    /// The request body is not UTF-8 text.
+    #[error("the request body is not UTF-8 text")]
+    BodyNotUtf8,
+    /// The request body is not the expected JSON.
+    #[error("the request body is not the expected JSON: {0}")]
+    BodyNotJson(#[source] serde_json::Error),
+    /// A pub/sub delivery whose body is not a CloudEvent: not a JSON object, or a
+    /// `data_base64` that is not a base64 string.
+    #[error("malformed CloudEvent: {0}")]
+    MalformedEvent(String),
+    /// The event data is not the expected JSON.
+    #[error("the event data is not the expected JSON: {0}")]
+    DataNotJson(#[source] serde_json::Error),
+    /// The event data is not UTF-8 text.
+    #[error("the event data is not UTF-8 text")]
+    DataNotUtf8,
+}
+
+type TopicHandler = Box<dyn Fn(&TopicEvent) -> TopicResult>;
+type InvokeHandler = Box<dyn Fn(&Request) -> Response>;
+type BindingHandler = Box<dyn Fn(&BindingEvent) -> HandlerResult>;
+type ConfigurationHandler = Box<dyn Fn(&ConfigurationUpdate) -> HandlerResult>;
+
+/// A route that receives pub/sub deliveries.
+struct TopicRoute {
+    path: String,
+    pubsub_name: String,
+    topic: String,
+    handler: TopicHandler,
+}
+
+/// An invoked-method route: an exact path, or every path under a prefix (`orders/*`).
+enum Pattern {
+    Exact(String),
+    Prefix(String),
+}
+
+impl Pattern {
+    fn parse(path: &str) -> Pattern {
+        let path = normalize_path(path);
+        match path.strip_suffix('*') {
+            Some(prefix) if prefix.ends_with('/') => Pattern::Prefix(prefix.to_owned()),
+            _ => Pattern::Exact(path),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            Pattern::Exact(p) | Pattern::Prefix(p) => p,
+        }
+    }
+}
+
+struct InvokeRoute {
+    pattern: Pattern,
+    handler: InvokeHandler,
+}
+
+/// The app's router: register handlers, then [`App::run`] (or [`App::handle`] in tests).
+///
+/// | request | answer |
+/// |---|---|
+/// | `GET /dapr/subscribe` | 200, the JSON array of [`App::subscriptions`] (`[]` if none) |
+/// | `POST` to a subscription's route or rule path | the handler's [`TopicResult`] as `{"status":"SUCCESS"\|"RETRY"\|"DROP"}`; a malformed CloudEvent is answered `DROP` (see below) |
+/// | `POST /configuration/<store>/<key>`, store registered | 200 (empty body) when the handler returns `Ok`; 500 on its error; 400 if the body is not an update |
+/// | `OPTIONS /<binding>` | 200, so daprd counts the input binding as subscribed |
+/// | `POST` or `PUT /<binding>` | 200 when the handler returns `Ok`, 500 on its error |
+/// | any method to an [`App::on_invoke`] path | the handler's [`Response`] |
+/// | anything else | 404 |
+///
+/// Paths are compared percent-decoded, with a leading `/` and without a trailing one, so
+/// `orders`, `/orders` and `/orders/` are the same route.
+///
+/// **Malformed CloudEvents** (a body that is not a JSON object, or a `data_base64` that
+/// is not base64) are answered `DROP` and a line `wasi-dapr-sdk: dropping a malformed
+/// CloudEvent ...` is written to stderr: redelivering the same bytes could never
+/// succeed, and DROP sends the message to the dead-letter topic when the subscription
+/// has one, where it can be inspected. The handler is not called.
+#[derive(Default)]
+pub struct App {
+    subscriptions: Vec<Subscription>,
+    topic_routes: Vec<TopicRoute>,
+    invoke_routes: Vec<InvokeRoute>,
+    bindings: Vec<(String, BindingHandler)>,
+    configurations: Vec<(String, ConfigurationHandler)>,
+}
+
+impl fmt::Debug for App {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("App")
+            .field("subscriptions", &self.subscriptions)
+            .field(
+                "invoke_routes",
+                &self
+                    .invoke_routes
+                    .iter()
+                    .map(|r| r.pattern.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .field(
+                "bindings",
+                &self.bindings.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
+            .field(
+                "configurations",
+                &self.configurations.iter().map(|(s, _)| s).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl App {
+    /// An app with no handlers: it answers `GET /dapr/subscribe` with `[]` and 404 to
+    /// everything else.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Subscribes to `topic` on the pub/sub component `pubsub`: daprd delivers its
+    /// messages to `route` (a path on this app, e.g. `/orders`), where `handler` gets
+    /// each one as a [`TopicEvent`].
+    ///
+    /// The returned builder adds routing rules, a dead-letter topic and metadata.
+    pub fn subscribe<F>(
+        &mut self,
+        pubsub: &str,
+        topic: &str,
+        route: &str,
+        handler: F,
+    ) -> SubscriptionBuilder<'_>
+    where
+        F: Fn(&TopicEvent) -> TopicResult + 'static,
+    {
+        let route = normalize_path(route);
+        self.topic_routes.push(TopicRoute {
+            path: route.clone(),
+            pubsub_name: pubsub.to_owned(),
+            topic: topic.to_owned(),
+            handler: Box::new(handler),
+        });
+        self.subscriptions.push(Subscription {
+            pubsub_name: pubsub.to_owned(),
+            topic: topic.to_owned(),
+            route,
+            rules: Vec::new(),
+            dead_letter_topic: None,
+            metadata: Default::default(),
+        });
+        let index = self.subscriptions.len() - 1;
+        SubscriptionBuilder { app: self, index }
+    }
+
+    /// Handles invocations of `path` (any method): daprd forwards
+    /// `/v1.0/invoke/<this app>/method/<path>` here.
+    ///
+    /// `path` is exact (`hello`, `orders/new`) or ends in `/*` for every path below it
+    /// (`orders/*` matches `/orders/17` but not `/orders`); `*` alone matches every path.
+    /// An exact match wins, then the longest prefix.
+    pub fn on_invoke<F>(&mut self, path: &str, handler: F) -> &mut Self
+    where
+        F: Fn(&Request) -> Response + 'static,
+    {
+        self.invoke_routes.push(InvokeRoute {
+            pattern: Pattern::parse(path),
+            handler: Box::new(handler),
+        });
+        self
+    }
+
+    /// Handles the input binding `name`: answers daprd's `OPTIONS /<name>` probe with 200
+    /// and passes each `POST /<name>` to `handler`.
+    pub fn on_binding<F>(&mut self, name: &str, handler: F) -> &mut Self
+    where
+        F: Fn(&BindingEvent) -> HandlerResult + 'static,
+    {
+        let name = name.trim_matches('/').to_owned();
+        self.bindings.push((name, Box::new(handler)));
+        self
+    }
+
+    /// Handles configuration updates of `store`: `POST /configuration/<store>/<key>`,
+    /// answered exactly 200 when `handler` returns `Ok`.
+    pub fn on_configuration<F>(&mut self, store: &str, handler: F) -> &mut Self
+    where
+        F: Fn(&ConfigurationUpdate) -> HandlerResult + 'static,
+    {
+        self.configurations
+            .push((store.to_owned(), Box::new(handler)));
+        self
+    }
+
+    /// The registered subscriptions, in order.
+    pub fn subscriptions(&self) -> &[Subscription] {
+        &self.subscriptions
+    }
+
+    /// The `GET /dapr/subscribe` answer: a JSON array of the subscriptions.
+    pub fn subscriptions_json(&self) -> Value {
+        Value::Array(self.subscriptions.iter().map(Subscription::to_json).collect())
+    }
+
+    /// Serves the current request: reads it from the CGI environment and stdin, calls the
+    /// matching handler and writes the CGI response to stdout.
+    ///
+    /// Never panics. Outside `wasi-dapr serve` (no `REQUEST_METHOD`) it writes an error
+    /// to stderr and a 500 response to stdout.
+    pub fn run(&self) {
+        let vars = std::env::vars_os().map(|(k, v)| {
+            (
+                k.to_string_lossy().into_owned(),
+                v.to_string_lossy().into_owned(),
+            )
+        });
+        let response = self.respond(vars, std::io::stdin().lock(), &mut stderr_log);
+        let mut out = std::io::stdout().lock();
+        // Nothing useful can be done if stdout is gone: the host answers 500 then.
+        let _ = out.write_all(&response.to_cgi());
+        let _ = out.flush();
+    }
+
+    /// Answers one request. Diagnostics (a malformed CloudEvent, a handler's error) are
+    /// written to stderr, which `wasi-dapr serve` logs as `guest: ...` lines.
+    pub fn handle(&self, request: &Request) -> Response {
+        self.dispatch(request, &mut stderr_log)
+    }
+
+    /// Reads the request from CGI variables and `stdin`, then dispatches it.
+    fn respond(
+        &self,
+        vars: impl IntoIterator<Item = (String, String)>,
+        mut stdin: impl Read,
+        log: &mut dyn FnMut(&str),
+    ) -> Response {
+        let mut request = match Request::from_cgi(vars, Vec::new()) {
+            Ok(request) => request,
+            Err(e) => {
+                log(&e.to_string());
+                return Response::text(e.to_string()).with_status(500);
+            }
+        };
+        if let Err(e) = stdin.read_to_end(&mut request.body) {
+            let e = Error::ReadBody(e);
+            log(&e.to_string());
+            return Response::text(e.to_string()).with_status(400);
+        }
+        self.dispatch(&request, log)
+    }
+
+    fn dispatch(&self, request: &Request, log: &mut dyn FnMut(&str)) -> Response {
+        let path = normalize_path(&request.path);
+        let method = request.method.to_ascii_uppercase();
+        if method == "GET" && path == "/dapr/subscribe" {
+            return Response::json(&self.subscriptions_json());
+        }
+        if method == "POST"
+            && let Some(response) = self.topic(&path, request, log)
+        {
+            return response;
+        }
+        if method == "POST"
+            && let Some(response) = self.configuration(&path, request, log)
+        {
+            return response;
+        }
+        if let Some((name, handler)) = self
+            .bindings
+            .iter()
+            .find(|(name, _)| path.strip_prefix('/') == Some(name.as_str()))
+        {
+            return match method.as_str() {
+                "OPTIONS" => Response::ok(),
+                "POST" | "PUT" => {
+                    let event = BindingEvent {
+                        name: name.clone(),
+                        headers: request.headers.clone(),
+                        data: request.body.clone(),
+                    };
+                    outcome(handler(&event), &format!("input binding {name}"), log)
+                }
+                _ => Response::text("method not allowed")
+                    .with_status(405)
+                    .with_header("Allow", "OPTIONS, POST, PUT"),
+            };
+        }
+        if let Some(route) = self.invoke_route(&path) {
+            return (route.handler)(request);
+        }
+        Response::text(format!("no handler for {method} {path}")).with_status(404)
+    }
+
+    /// A pub/sub delivery to `path`, if a subscription routes there.
+    fn topic(&self, path: &str, request: &Request, log: &mut dyn FnMut(&str)) -> Option<Response> {
+        let candidates: Vec<&TopicRoute> =
+            self.topic_routes.iter().filter(|r| r.path == path).collect();
+        let first = *candidates.first()?;
+        let event = match TopicEvent::parse(path, request.headers.clone(), &request.body) {
+            Ok(event) => event,
+            Err(e) => {
+                log(&format!(
+                    "dropping a malformed CloudEvent delivered to {path}: {e}"
+                ));
+                return Some(TopicResult::Drop.to_response());
+            }
+        };
+        // Several subscriptions may share a route: pick the one the event is for.
+        let route = candidates
+            .iter()
+            .find(|r| r.pubsub_name == event.pubsub_name && r.topic == event.topic)
+            .copied()
+            .unwrap_or(first);
+        Some((route.handler)(&event).to_response())
+    }
+
+    /// `POST /configuration/<store>/<key>`, if `store` has a handler.
+    fn configuration(
+        &self,
+        path: &str,
+        request: &Request,
+        log: &mut dyn FnMut(&str),
+    ) -> Option<Response> {
+        let (store, key) = path.strip_prefix("/configuration/")?.split_once('/')?;
+        let (_, handler) = self.configurations.iter().find(|(s, _)| s == store)?;
+        Some(
+            match ConfigurationUpdate::parse(store, key, &request.body) {
+                Ok(update) => outcome(
+                    handler(&update),
+                    &format!("configuration update {store}/{key}"),
+                    log,
+                ),
+                Err(e) => {
+                    log(&format!("configuration update {store}/{key}: {e}"));
+                    Response::text(e.to_string()).with_status(400)
+                }
+            },
+        )
+    }
+
+    fn invoke_route(&self, path: &str) -> Option<&InvokeRoute> {
+        let exact = self
+            .invoke_routes
+            .iter()
+            .find(|r| matches!(&r.pattern, Pattern::Exact(p) if p == path));
+        exact.or_else(|| {
+            self.invoke_routes
+                .iter()
+                .filter(|r| matches!(&r.pattern, Pattern::Prefix(p) if path.starts_with(p.as_str())))
+                .max_by_key(|r| r.pattern.as_str().len())
+        })
+    }
+}
+
+/// 200 for `Ok`, 500 (and a log line) for an error.
+fn outcome(result: HandlerResult, what: &str, log: &mut dyn FnMut(&str)) -> Response {
+    match result {
+        Ok(()) => Response::ok(),
+        Err(e) => {
+            log(&format!("{what} failed: {e}"));
+            Response::text(format!("{what} failed: {e}")).with_status(500)
+        }
+    }
+}
+
+fn stderr_log(line: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "wasi-dapr-sdk: {line}");
+}
+
+/// Options for a subscription made with [`App::subscribe`].
+///
+/// ```
+/// use wasi_dapr_sdk::app::{App, TopicResult};
+///
+/// let mut app = App::new();
+/// app.subscribe("pubsub", "orders", "/orders", |_| TopicResult::Success)
+///     .rule(r#"event.type == "priority""#, "/orders/priority", |_| TopicResult::Success)
+///     .dead_letter_topic("orders-dead")
+///     .raw_payload(true);
+/// assert_eq!(
+///     app.subscriptions_json()[0]["routes"]["rules"][0]["path"],
+///     "/orders/priority"
+/// );
+/// ```
+pub struct SubscriptionBuilder<'a> {
+    app: &'a mut App,
+    index: usize,
+}
+
+impl fmt::Debug for SubscriptionBuilder<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SubscriptionBuilder")
+            .field("subscription", &self.app.subscriptions.get(self.index))
+            .finish()
+    }
+}
+
+impl SubscriptionBuilder<'_> {
+    fn subscription(&mut self) -> Option<&mut Subscription> {
+        self.app.subscriptions.get_mut(self.index)
+    }
+
+    /// Adds a routing rule: events for which the CEL expression `match_expr` holds go to
+    /// `path`, handled by `handler`. Rules are tried in order; the subscription's route is
+    /// the default.
+    pub fn rule<F>(mut self, match_expr: &str, path: &str, handler: F) -> Self
+    where
+        F: Fn(&TopicEvent) -> TopicResult + 'static,
+    {
+        let path = normalize_path(path);
+        let Some(sub) = self.subscription() else {
+            return self;
+        };
+        sub.rules.push(Rule {
+            match_expr: match_expr.to_owned(),
+            path: path.clone(),
+        });
+        let (pubsub_name, topic) = (sub.pubsub_name.clone(), sub.topic.clone());
+        self.app.topic_routes.push(TopicRoute {
+            path,
+            pubsub_name,
+            topic,
+            handler: Box::new(handler),
+        });
+        self
+    }
+
+    /// Sets the dead-letter topic: where daprd sends the messages the handler dropped or
+    /// that ran out of retries. Subscribe to it separately to handle them.
+    pub fn dead_letter_topic(mut self, topic: &str) -> Self {
+        if let Some(sub) = self.subscription() {
+            sub.dead_letter_topic = Some(topic.to_owned());
+        }
+        self
+    }
+
+    /// Adds subscription metadata (sent in the `metadata` object).
+    pub fn metadata(mut self, key: &str, value: &str) -> Self {
+        if let Some(sub) = self.subscription() {
+            sub.metadata.insert(key.to_owned(), value.to_owned());
+        }
+        self
+    }
+
+    /// `rawPayload`: receive messages published without a CloudEvent envelope; daprd
+    /// wraps them with the bytes in `data_base64` ([`TopicEvent::data_bytes`]).
+    pub fn raw_payload(self, raw: bool) -> Self {
+        self.metadata("rawPayload", if raw { "true" } else { "false" })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    use serde_json::json;
+
+    use super::*;
+
+    fn request(method: &str, path: &str, body: &str) -> Request {
+        Request {
+            method: method.into(),
+            path: path.into(),
+            body: body.as_bytes().to_vec(),
+            ..Request::default()
+        }
+    }
+
+    /// Dispatches and returns the response and the log lines.
+    fn call(app: &App, req: &Request) -> (Response, Vec<String>) {
+        let mut log = Vec::new();
+        let response = app.dispatch(req, &mut |line: &str| log.push(line.to_owned()));
+        (response, log)
+    }
+
+    fn body(r: &Response) -> String {
+        String::from_utf8_lossy(&r.body).into_owned()
+    }
+
+    fn event(pubsub: &str, topic: &str, data: Value) -> String {
+        json!({"id": "1", "specversion": "1.0", "type": "com.dapr.event.sent", "source": "me",
+               "pubsubname": pubsub, "topic": topic, "datacontenttype": "application/json",
+               "data": data})
+        .to_string()
+    }
+
+    #[test]
+    fn empty_app() {
+        let app = App::new();
+        let (r, _) = call(&app, &request("GET", "/dapr/subscribe", ""));
+        assert_eq!(r.status, 200);
+        assert_eq!(r.headers.get("content-type"), Some("application/json"));
+        assert_eq!(body(&r), "[]");
+        let (r, log) = call(&app, &request("POST", "/orders", "{}"));
+        assert_eq!(r.status, 404);
+        assert_eq!(body(&r), "no handler for POST /orders");
+        assert!(log.is_empty());
+    }
+
+    #[test]
+    fn subscribe_lists_every_subscription() {
+        let mut app = App::new();
+        app.subscribe("pubsub", "orders", "orders/", |_| TopicResult::Success)
+            .rule("event.type == \"big\"", "big-orders", |_| TopicResult::Success)
+            .dead_letter_topic("orders-dead")
+            .metadata("maxRetries", "3");
+        app.subscribe("pubsub", "raw", "/raw", |_| TopicResult::Success)
+            .raw_payload(true);
+        app.subscribe("other", "orders-dead", "/dead", |_| TopicResult::Success);
+        let (r, _) = call(&app, &request("GET", "/dapr/subscribe/", ""));
+        assert_eq!(r.status, 200);
+        let list: Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(
+            list,
+            json!([
+                {"pubsubname": "pubsub", "topic": "orders",
+                 "routes": {"rules": [{"match": "event.type == \"big\"", "path": "/big-orders"}],
+                            "default": "/orders"},
+                 "deadLetterTopic": "orders-dead", "metadata": {"maxRetries": "3"}},
+                {"pubsubname": "pubsub", "topic": "raw", "route": "/raw",
+                 "metadata": {"rawPayload": "true"}},
+                {"pubsubname": "other", "topic": "orders-dead", "route": "/dead"},
+            ])
+        );
+        assert_eq!(app.subscriptions().len(), 3);
+        assert_eq!(app.subscriptions()[0].rules[0].path, "/big-orders");
+        assert!(format!("{app:?}").contains("orders-dead"));
+    }
+
+    #[test]
+    fn topic_results_on_the_wire() {
+        let mut app = App::new();
+        app.subscribe("pubsub", "orders", "/orders", |ev| {
+            match ev.data_json::<Value>().unwrap()["answer"].as_str() {
+                Some("retry") => TopicResult::Retry,
+                Some("drop") => TopicResult::Drop,
+                _ => TopicResult::Success,
+            }
+        });
+        for (answer, status) in [("ok", "SUCCESS"), ("retry", "RETRY"), ("drop", "DROP")] {
+            let ev = event("pubsub", "orders", json!({"answer": answer}));
+            let (r, log) = call(&app, &request("POST", "/orders", &ev));
+            assert_eq!(r.status, 200);
+            assert_eq!(body(&r), format!(r#"{{"status":"{status}"}}"#));
+            assert!(log.is_empty());
+        }
+        // Only POST delivers; a GET to the route is not a delivery.
+        let (r, _) = call(&app, &request("GET", "/orders", ""));
+        assert_eq!(r.status, 404);
+    }
+
+    #[test]
+    fn the_handler_sees_the_decoded_event() {
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        let mut app = App::new();
+        let s = seen.clone();
+        app.subscribe("pubsub", "orders", "/orders", move |ev| {
+            s.borrow_mut().push((
+                ev.route.clone(),
+                ev.topic.clone(),
+                ev.headers.get("pubsubname").map(str::to_owned),
+                ev.data_text().unwrap(),
+            ));
+            TopicResult::Success
+        });
+        let mut req = request("POST", "/orders", &event("pubsub", "orders", json!("hi")));
+        req.headers.append("pubsubname", "pubsub");
+        call(&app, &req);
+        assert_eq!(
+            seen.borrow().as_slice(),
+            [(
+                "/orders".to_string(),
+                "orders".to_string(),
+                Some("pubsub".to_string()),
+                "hi".to_string()
+            )]
+        );
+    }
+
+    #[test]
+    fn rules_route_to_their_own_handlers() {
+        let mut app = App::new();
+        app.subscribe("pubsub", "orders", "/orders", |_| TopicResult::Success)
+            .rule("event.type == \"big\"", "/orders/big", |_| TopicResult::Drop);
+        let ev = event("pubsub", "orders", json!(1));
+        let (r, _) = call(&app, &request("POST", "/orders/big", &ev));
+        assert_eq!(body(&r), r#"{"status":"DROP"}"#);
+        let (r, _) = call(&app, &request("POST", "/orders", &ev));
+        assert_eq!(body(&r), r#"{"status":"SUCCESS"}"#);
+    }
+
+    #[test]
+    fn a_shared_route_picks_the_subscription_of_the_event() {
+        let mut app = App::new();
+        app.subscribe("pubsub", "a", "/events", |_| TopicResult::Success);
+        app.subscribe("pubsub", "b", "/events", |_| TopicResult::Retry);
+        let (r, _) = call(&app, &request("POST", "/events", &event("pubsub", "b", json!(1))));
+        assert_eq!(body(&r), r#"{"status":"RETRY"}"#);
+        let (r, _) = call(&app, &request("POST", "/events", &event("pubsub", "a", json!(1))));
+        assert_eq!(body(&r), r#"{"status":"SUCCESS"}"#);
+        // An event for neither goes to the first.
+        let (r, _) = call(&app, &request("POST", "/events", &event("x", "y", json!(1))));
+        assert_eq!(body(&r), r#"{"status":"SUCCESS"}"#);
+    }
+
+    #[test]
+    fn malformed_cloud_events_are_dropped_and_logged() {
+        let called = Rc::new(RefCell::new(0));
+        let c = called.clone();
+        let mut app = App::new();
+        app.subscribe("pubsub", "orders", "/orders", move |_| {
+            *c.borrow_mut() += 1;
+            TopicResult::Success
+        });
+        for bad in ["", "not json", "[]", r#"{"data_base64":"%%%"}"#] {
+            let (r, log) = call(&app, &request("POST", "/orders", bad));
+            assert_eq!(r.status, 200, "{bad}");
+            assert_eq!(body(&r), r#"{"status":"DROP"}"#, "{bad}");
+            assert_eq!(log.len(), 1, "{bad}");
+            assert!(
+                log[0].starts_with("dropping a malformed CloudEvent delivered to /orders: "),
+                "{}",
+                log[0]
+            );
+        }
+        assert_eq!(*called.borrow(), 0);
+    }
+
+    #[test]
+    fn invoke_routes() {
+        let mut app = App::new();
+        app.on_invoke("hello", |_| Response::text("hello"))
+            .on_invoke("/orders/*", |req| Response::text(format!("order {}", req.path)))
+            .on_invoke("orders/special", |_| Response::text("special"))
+            .on_invoke("orders/big/*", |_| Response::text("big"))
+            .on_invoke("echo", |req| {
+                Response::json(&json!({
+                    "method": req.method,
+                    "query": req.query,
+                    "x": req.header("x-custom"),
+                    "body": req.text().unwrap_or_default(),
+                }))
+                .with_status(201)
+            });
+        let (r, _) = call(&app, &request("GET", "/hello/", ""));
+        assert_eq!((r.status, body(&r)), (200, "hello".to_string()));
+        let (r, _) = call(&app, &request("DELETE", "/orders/17", ""));
+        assert_eq!(body(&r), "order /orders/17");
+        let (r, _) = call(&app, &request("GET", "/orders/special", ""));
+        assert_eq!(body(&r), "special");
+        let (r, _) = call(&app, &request("GET", "/orders/big/1", ""));
+        assert_eq!(body(&r), "big");
+        let (r, _) = call(&app, &request("GET", "/orders", ""));
+        assert_eq!(r.status, 404);
+        let mut req = request("PUT", "/echo", "ping");
+        req.query = "a=1".into();
+        req.headers.append("x-custom", "v");
+        let (r, _) = call(&app, &req);
+        assert_eq!(r.status, 201);
+        assert_eq!(
+            serde_json::from_slice::<Value>(&r.body).unwrap(),
+            json!({"method": "PUT", "query": "a=1", "x": "v", "body": "ping"})
+        );
+        let mut app = App::new();
+        app.on_invoke("*", |req| Response::text(req.path.clone()));
+        let (r, _) = call(&app, &request("GET", "/any/thing", ""));
+        assert_eq!(body(&r), "/any/thing");
+    }
+
+    #[test]
+    fn topic_routes_win_for_post_invoke_routes_for_the_rest() {
+        let mut app = App::new();
+        app.subscribe("pubsub", "orders", "/orders", |_| TopicResult::Success);
+        app.on_invoke("orders", |_| Response::text("invoked"));
+        let (r, _) = call(&app, &request("POST", "/orders", &event("pubsub", "orders", json!(1))));
+        assert_eq!(body(&r), r#"{"status":"SUCCESS"}"#);
+        let (r, _) = call(&app, &request("GET", "/orders", ""));
+        assert_eq!(body(&r), "invoked");
+    }
+
+    #[test]
+    fn input_bindings() {
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        let s = seen.clone();
+        let mut app = App::new();
+        app.on_binding("tick", move |ev| {
+            s.borrow_mut().push((ev.name.clone(), ev.text()?.to_owned()));
+            if ev.data == b"fail" {
+                return Err("cannot tick".into());
+            }
+            Ok(())
+        });
+        let (r, _) = call(&app, &request("OPTIONS", "/tick", ""));
+        assert_eq!((r.status, r.body.len()), (200, 0));
+        let (r, log) = call(&app, &request("POST", "/tick", "{}"));
+        assert_eq!((r.status, r.body.len()), (200, 0));
+        assert!(log.is_empty());
+        let (r, log) = call(&app, &request("POST", "/tick", "fail"));
+        assert_eq!(r.status, 500);
+        assert_eq!(log, ["input binding tick failed: cannot tick"]);
+        let (r, _) = call(&app, &request("GET", "/tick", ""));
+        assert_eq!(r.status, 405);
+        assert_eq!(r.headers.get("allow"), Some("OPTIONS, POST, PUT"));
+        assert_eq!(
+            seen.borrow().as_slice(),
+            [
+                ("tick".to_string(), "{}".to_string()),
+                ("tick".to_string(), "fail".to_string())
+            ]
+        );
+        // An unknown binding is not probed successfully.
+        let (r, _) = call(&app, &request("OPTIONS", "/other", ""));
+        assert_eq!(r.status, 404);
+    }
+
+    #[test]
+    fn configuration_updates() {
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        let s = seen.clone();
+        let mut app = App::new();
+        app.on_configuration("configstore", move |u| {
+            s.borrow_mut()
+                .push(format!("{}/{} {} {}", u.store, u.key, u.id, u.items["color"].value));
+            Ok(())
+        });
+        let update = r#"{"id":"s1","items":{"color":{"value":"blue","version":"1"}}}"#;
+        let (r, log) = call(&app, &request("POST", "/configuration/configstore/color", update));
+        assert_eq!(r, Response::ok());
+        assert!(log.is_empty());
+        assert_eq!(seen.borrow().as_slice(), ["configstore/color s1 blue"]);
+        let (r, log) = call(&app, &request("POST", "/configuration/configstore/color", "{"));
+        assert_eq!(r.status, 400);
+        assert_eq!(log.len(), 1);
+        assert!(log[0].starts_with("configuration update configstore/color: "), "{log:?}");
+        let (r, _) = call(&app, &request("POST", "/configuration/other/color", update));
+        assert_eq!(r.status, 404);
+        let (r, _) = call(&app, &request("POST", "/configuration/configstore", update));
+        assert_eq!(r.status, 404);
+
+        let mut failing = App::new();
+        failing.on_configuration("configstore", |_| Err("no".into()));
+        let (r, log) = call(&failing, &request("POST", "/configuration/configstore/k", update));
+        assert_eq!(r.status, 500);
+        assert_eq!(log, ["configuration update configstore/k failed: no"]);
+    }
+
+    #[test]
+    fn respond_reads_cgi_and_stdin() {
+        let mut app = App::new();
+        app.on_invoke("echo", |req| Response::bytes("text/plain", req.body.clone()));
+        let vars = [
+            ("REQUEST_METHOD".to_string(), "POST".to_string()),
+            ("PATH_INFO".to_string(), "/echo".to_string()),
+        ];
+        let mut log = Vec::new();
+        let r = app.respond(vars, &b"from stdin"[..], &mut |l: &str| log.push(l.to_owned()));
+        assert_eq!(
+            r.to_cgi(),
+            b"Status: 200\nContent-Type: text/plain\n\nfrom stdin"
+        );
+        assert!(log.is_empty());
+    }
+
+    #[test]
+    fn respond_outside_serve_is_a_500_with_a_message() {
+        let app = App::new();
+        let mut log = Vec::new();
+        let r = app.respond(Vec::new(), &b""[..], &mut |l: &str| log.push(l.to_owned()));
+        assert_eq!(r.status, 500);
+        assert_eq!(log.len(), 1);
+        assert!(log[0].contains("wasi-dapr serve"), "{log:?}");
+    }
+
+    #[test]
+    fn unreadable_stdin_is_a_400() {
+        struct Broken;
+        impl Read for Broken {
+            fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+                Err(std::io::Error::other("gone"))
+            }
+        }
+        let app = App::new();
+        let vars = [("REQUEST_METHOD".to_string(), "GET".to_string())];
+        let mut log = Vec::new();
+        let r = app.respond(vars, Broken, &mut |l: &str| log.push(l.to_owned()));
+        assert_eq!(r.status, 400);
+        assert_eq!(log, ["reading the request body from stdin: gone"]);
+    }
+}
