@@ -41,6 +41,13 @@ build() {
   rel_config="$(realpath --relative-to="$sdk" "$config")"
   rel_target="$(realpath -m --relative-to="$sdk" "$target")"
   [[ -n "$entry" ]] && rel_entry="$(realpath --relative-to="$sdk" "$entry")"
+  # Up to date: the output is newer than every AS source, config and the lockfile.
+  if [[ -f "$target" && -z "$(find "$sdk/assembly" "$sdk/tests" "$sdk/package-lock.json" \
+        "$sdk/asconfig.json" "$(dirname "$config")" -newer "$target" \
+        \( -name '*.ts' -o -name '*.json' \) -print -quit 2>/dev/null)" ]]; then
+    echo "as-sdk: $name is up to date"
+    return 0
+  fi
   (cd "$sdk" && "$asc" $rel_entry --config "$rel_config" --outFile "$rel_target")
 }
 

@@ -126,7 +126,7 @@ fi
 
 # 3-5. the SDK integration module
 integration="$root/tests/dapr/build/sdk_integration_as.wasm"
-secret_env=(--env SECRET_STORE=localsecrets --env SECRET_NAME=api-key)
+secret_env=(--env SECRET_STORE=localsecrets --env SECRET_NAME=api-key --env LOCK_STORE=lockstore)
 [[ "${AS_E2E_FAKE:-}" == 1 ]] && secret_env=()
 if run_guest "$work/it.out" "$work/allow.toml" "$port" --env CASE=sidecar "${secret_env[@]}" "$integration"; then
   ok "SDK integration against the sidecar ($(tail -n 1 "$work/it.out"))"

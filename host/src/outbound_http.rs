@@ -646,13 +646,13 @@ impl OutboundHttp {
         loop {
             self.check_allowed(&url)?;
             let mut outgoing = headers.clone();
-            if let Some(token) = &self.inner.token {
-                if self.inner.sidecar.is_sidecar(&url) {
-                    let value = HeaderValue::from_str(token.expose()).map_err(|_| {
-                        HttpError::Runtime("DAPR_API_TOKEN is not a valid header value".into())
-                    })?;
-                    outgoing.insert("dapr-api-token", value);
-                }
+            if let Some(token) = &self.inner.token
+                && self.inner.sidecar.is_sidecar(&url)
+            {
+                let value = HeaderValue::from_str(token.expose()).map_err(|_| {
+                    HttpError::Runtime("DAPR_API_TOKEN is not a valid header value".into())
+                })?;
+                outgoing.insert("dapr-api-token", value);
             }
             let started = std::time::Instant::now();
             let sent = self
@@ -676,29 +676,30 @@ impl OutboundHttp {
             let status = response.status();
             debug!(%method, url = %loggable(&url), status = status.as_u16(), elapsed = ?started.elapsed(), "outbound request");
 
-            if status.is_redirection() && hops < limits.max_redirects {
-                if let Some(next) = redirect_target(&url, response.headers()) {
-                    hops += 1;
-                    if !same_origin(&url, &next) {
-                        for name in [
-                            header::AUTHORIZATION,
-                            header::COOKIE,
-                            header::PROXY_AUTHORIZATION,
-                        ] {
-                            headers.remove(name);
-                        }
-                        headers.remove("dapr-api-token");
+            if status.is_redirection()
+                && hops < limits.max_redirects
+                && let Some(next) = redirect_target(&url, response.headers())
+            {
+                hops += 1;
+                if !same_origin(&url, &next) {
+                    for name in [
+                        header::AUTHORIZATION,
+                        header::COOKIE,
+                        header::PROXY_AUTHORIZATION,
+                    ] {
+                        headers.remove(name);
                     }
-                    let keeps_method = matches!(status.as_u16(), 307 | 308);
-                    if !keeps_method && method != Method::HEAD {
-                        method = Method::GET;
-                        body = Bytes::new();
-                        headers.remove(header::CONTENT_TYPE);
-                    }
-                    debug!(from = %loggable(&url), to = %loggable(&next), hop = hops, "following redirect");
-                    url = next;
-                    continue;
+                    headers.remove("dapr-api-token");
                 }
+                let keeps_method = matches!(status.as_u16(), 307 | 308);
+                if !keeps_method && method != Method::HEAD {
+                    method = Method::GET;
+                    body = Bytes::new();
+                    headers.remove(header::CONTENT_TYPE);
+                }
+                debug!(from = %loggable(&url), to = %loggable(&next), hop = hops, "following redirect");
+                url = next;
+                continue;
             }
 
             let header_bytes: usize = response
@@ -712,13 +713,13 @@ impl OutboundHttp {
                     "response headers exceed max_response_headers_bytes".into(),
                 ));
             }
-            if let Some(len) = response.content_length() {
-                if len > limits.max_response_body_bytes as u64 {
-                    warn!(url = %loggable(&url), size = len, "outbound response body exceeds max_response_body_bytes");
-                    return Err(HttpError::Request(
-                        "response body exceeds max_response_body_bytes".into(),
-                    ));
-                }
+            if let Some(len) = response.content_length()
+                && len > limits.max_response_body_bytes as u64
+            {
+                warn!(url = %loggable(&url), size = len, "outbound response body exceeds max_response_body_bytes");
+                return Err(HttpError::Request(
+                    "response body exceeds max_response_body_bytes".into(),
+                ));
             }
             let headers = response.headers().clone();
             return Ok(Sent {

@@ -73,7 +73,12 @@ pub(crate) async fn lock(ctx: &Ctx, req: &ApiRequest, store: &str) -> Result<Res
         .get(&body.resource_id)
         .is_none_or(|(_, exp)| *exp <= now);
     if free {
-        let exp = now + Duration::from_secs(body.expiry_in_seconds.unsigned_abs());
+        // Capped at ten years, so a huge expiry cannot overflow the clock.
+        let secs = body
+            .expiry_in_seconds
+            .unsigned_abs()
+            .min(10 * 365 * 24 * 3600);
+        let exp = now + Duration::from_secs(secs);
         locks.insert(body.resource_id, (body.lock_owner, exp));
     }
     Ok(json_response(StatusCode::OK, &json!({ "success": free })))

@@ -171,6 +171,14 @@ impl Ctx {
     }
 }
 
+/// RFC 3339 in UTC with seconds precision (Go's `time.RFC3339`); `None` past year 9999.
+pub(crate) fn rfc3339(t: std::time::SystemTime) -> Option<String> {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    write!(out, "{}", humantime::format_rfc3339_seconds(t)).ok()?;
+    Some(out)
+}
+
 /// Resolves once shutdown is requested (or the sender is gone).
 pub(crate) async fn wait_for_shutdown(rx: &mut watch::Receiver<bool>) {
     let _ = rx.wait_for(|stop| *stop).await;

@@ -297,7 +297,7 @@ pub(crate) fn traceparent(req: &ApiRequest) -> (String, String) {
 }
 
 fn now_rfc3339() -> String {
-    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
+    super::rfc3339(SystemTime::now()).unwrap_or_default()
 }
 
 /// The media type without parameters, lowercased.
@@ -455,11 +455,8 @@ fn build_message(ctx: &Ctx, input: &EventInput<'_>) -> Result<Message, ApiError>
         Bytes::copy_from_slice(input.body)
     } else {
         let mut ce = make_cloud_event(ctx, input)?;
-        if let Some(exp) = expires {
-            ce.insert(
-                "expiration".into(),
-                Value::String(humantime::format_rfc3339_seconds(exp).to_string()),
-            );
+        if let Some(exp) = expires.and_then(super::rfc3339) {
+            ce.insert("expiration".into(), Value::String(exp));
         }
         Bytes::from(serde_json::to_vec(&Value::Object(ce)).unwrap_or_default())
     };

@@ -286,6 +286,6 @@ async fn connection_refused_is_error_11() {
         .expect("addr")
         .port();
     let origin = format!("http://127.0.0.1:{port}");
-    let mut g = Guest::new(&[origin.clone()], true).await;
+    let mut g = Guest::new(std::slice::from_ref(&origin), true).await;
     assert_eq!(g.get(&format!("{origin}/")).await, 11);
 }

@@ -4,6 +4,7 @@ mod abi;
 mod outbound_http;
 mod run_cli;
 mod serve;
+mod sdk_as;
 mod sdk_rust;
 mod sidecar_state;
 mod sidecar_util;

@@ -263,7 +263,7 @@ fn full_resources(secrets_dir: &std::path::Path) -> tempfile::TempDir {
     .expect("write secrets");
     let storage = secrets_dir.join("files");
     let yaml = format!(
-        "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata: {{name: localsecrets}}\nspec:\n  type: secretstores.local.file\n  version: v1\n  metadata:\n  - {{name: secretsFile, value: '{}'}}\n---\nkind: Component\nmetadata: {{name: multi}}\nspec:\n  type: secretstores.local.file\n  version: v1\n  metadata:\n  - {{name: secretsFile, value: secrets.json}}\n  - {{name: multiValued, value: true}}\n  - {{name: nestedSeparator, value: '.'}}\n---\nkind: Component\nmetadata: {{name: files}}\nspec:\n  type: bindings.localstorage\n  version: v1\n  metadata:\n  - {{name: rootPath, value: '{}'}}\n---\nkind: Component\nmetadata: {{name: config}}\nspec:\n  type: configuration.in-memory\n  version: v1\n  metadata:\n  - {{name: greeting, value: hello}}\n  - {{name: color, value: blue}}\n---\nkind: Component\nmetadata: {{name: lockstore}}\nspec: {{type: lock.in-memory, version: v1}}\n---\nkind: Component\nmetadata: {{name: statestore}}\nspec: {{type: state.in-memory, version: v1}}\n",
+        "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata: {{name: localsecrets}}\nspec:\n  type: secretstores.local.file\n  version: v1\n  metadata:\n  - {{name: secretsFile, value: '{}'}}\n---\nkind: Component\nmetadata: {{name: multi}}\nspec:\n  type: secretstores.local.file\n  version: v1\n  metadata:\n  - {{name: secretsFile, value: secrets.json}}\n  - {{name: multiValued, value: true}}\n  - {{name: nestedSeparator, value: '.'}}\n---\nkind: Component\nmetadata: {{name: files}}\nspec:\n  type: bindings.localstorage\n  version: v1\n  metadata:\n  - {{name: rootPath, value: '{}'}}\n---\nkind: Component\nmetadata: {{name: config}}\nspec:\n  type: configuration.in-memory\n  version: v1\n  metadata:\n  - {{name: greeting, value: hello}}\n  - {{name: color, value: blue}}\n---\nkind: Component\nmetadata: {{name: lockstore}}\nspec: {{type: lock.in-memory, version: v1}}\n---\nkind: Component\nmetadata: {{name: statestore}}\nspec: {{type: state.in-memory, version: v1}}\n---\nkind: Component\nmetadata: {{name: pubsub}}\nspec: {{type: pubsub.in-memory, version: v1}}\n",
         secrets.display(),
         storage.display()
     );
@@ -481,6 +481,40 @@ async fn secrets_bindings_configuration_lock() {
     )
     .await
     .assert_error(400, "ERR_MALFORMED_REQUEST");
+    let huge = r#"{"resourceId":"h","lockOwner":"me","expiryInSeconds":9223372036854775807}"#;
+    assert_eq!(
+        post_json(addr, l, huge).await.json(),
+        json!({"success": true})
+    );
+    let huge_ttl = r#"[{"key":"h","value":1,"metadata":{"ttlInSeconds":"9223372036854775807"}}]"#;
+    post_json(addr, "/v1.0/state/statestore", huge_ttl)
+        .await
+        .assert_no_content();
+    // Past year 9999: stored, readable, no expiry time reported, no panic.
+    let far_ttl = r#"[{"key":"far","value":1,"metadata":{"ttlInSeconds":"1000000000000000"}}]"#;
+    post_json(addr, "/v1.0/state/statestore", far_ttl)
+        .await
+        .assert_no_content();
+    let a = get(addr, "/v1.0/state/statestore/far").await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert!(a.header("metadata.ttlexpiretime").is_none());
+    let v = post_json(
+        addr,
+        "/v1.0/state/statestore/bulk",
+        r#"{"keys":["far","h"]}"#,
+    )
+    .await
+    .json();
+    assert_eq!(v[0]["data"], 1);
+    send(
+        addr,
+        Method::POST,
+        "/v1.0/publish/pubsub/t?metadata.ttlInSeconds=1000000000000000",
+        &[],
+        Bytes::from_static(b"x"),
+    )
+    .await
+    .assert_no_content();
     post_json(addr, "/v1.0-alpha1/lock/nope", req)
         .await
         .assert_error(400, "ERR_LOCK_STORE_NOT_FOUND");

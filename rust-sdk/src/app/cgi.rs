@@ -313,7 +313,10 @@ mod tests {
         assert_eq!(r.query_param("y").as_deref(), Some("a b c"));
         assert_eq!(r.query_param("z"), None);
         assert_eq!(r.text().unwrap(), "{}");
-        assert_eq!(r.json::<serde_json::Value>().unwrap(), serde_json::json!({}));
+        assert_eq!(
+            r.json::<serde_json::Value>().unwrap(),
+            serde_json::json!({})
+        );
     }
 
     #[test]

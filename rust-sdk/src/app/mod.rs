@@ -166,7 +166,11 @@ impl fmt::Debug for App {
             )
             .field(
                 "configurations",
-                &self.configurations.iter().map(|(s, _)| s).collect::<Vec<_>>(),
+                &self
+                    .configurations
+                    .iter()
+                    .map(|(s, _)| s)
+                    .collect::<Vec<_>>(),
             )
             .finish()
     }
@@ -259,7 +263,12 @@ impl App {
 
     /// The `GET /dapr/subscribe` answer: a JSON array of the subscriptions.
     pub fn subscriptions_json(&self) -> Value {
-        Value::Array(self.subscriptions.iter().map(Subscription::to_json).collect())
+        Value::Array(
+            self.subscriptions
+                .iter()
+                .map(Subscription::to_json)
+                .collect(),
+        )
     }
 
     /// Serves the current request: reads it from the CGI environment and stdin, calls the
@@ -353,8 +362,11 @@ impl App {
 
     /// A pub/sub delivery to `path`, if a subscription routes there.
     fn topic(&self, path: &str, request: &Request, log: &mut dyn FnMut(&str)) -> Option<Response> {
-        let candidates: Vec<&TopicRoute> =
-            self.topic_routes.iter().filter(|r| r.path == path).collect();
+        let candidates: Vec<&TopicRoute> = self
+            .topic_routes
+            .iter()
+            .filter(|r| r.path == path)
+            .collect();
         let first = *candidates.first()?;
         let event = match TopicEvent::parse(path, request.headers.clone(), &request.body) {
             Ok(event) => event,
@@ -406,7 +418,9 @@ impl App {
         exact.or_else(|| {
             self.invoke_routes
                 .iter()
-                .filter(|r| matches!(&r.pattern, Pattern::Prefix(p) if path.starts_with(p.as_str())))
+                .filter(
+                    |r| matches!(&r.pattern, Pattern::Prefix(p) if path.starts_with(p.as_str())),
+                )
                 .max_by_key(|r| r.pattern.as_str().len())
         })
     }
@@ -562,7 +576,9 @@ mod tests {
     fn subscribe_lists_every_subscription() {
         let mut app = App::new();
         app.subscribe("pubsub", "orders", "orders/", |_| TopicResult::Success)
-            .rule("event.type == \"big\"", "big-orders", |_| TopicResult::Success)
+            .rule("event.type == \"big\"", "big-orders", |_| {
+                TopicResult::Success
+            })
             .dead_letter_topic("orders-dead")
             .metadata("maxRetries", "3");
         app.subscribe("pubsub", "raw", "/raw", |_| TopicResult::Success)
@@ -642,7 +658,9 @@ mod tests {
     fn rules_route_to_their_own_handlers() {
         let mut app = App::new();
         app.subscribe("pubsub", "orders", "/orders", |_| TopicResult::Success)
-            .rule("event.type == \"big\"", "/orders/big", |_| TopicResult::Drop);
+            .rule("event.type == \"big\"", "/orders/big", |_| {
+                TopicResult::Drop
+            });
         let ev = event("pubsub", "orders", json!(1));
         let (r, _) = call(&app, &request("POST", "/orders/big", &ev));
         assert_eq!(body(&r), r#"{"status":"DROP"}"#);
@@ -655,12 +673,21 @@ mod tests {
         let mut app = App::new();
         app.subscribe("pubsub", "a", "/events", |_| TopicResult::Success);
         app.subscribe("pubsub", "b", "/events", |_| TopicResult::Retry);
-        let (r, _) = call(&app, &request("POST", "/events", &event("pubsub", "b", json!(1))));
+        let (r, _) = call(
+            &app,
+            &request("POST", "/events", &event("pubsub", "b", json!(1))),
+        );
         assert_eq!(body(&r), r#"{"status":"RETRY"}"#);
-        let (r, _) = call(&app, &request("POST", "/events", &event("pubsub", "a", json!(1))));
+        let (r, _) = call(
+            &app,
+            &request("POST", "/events", &event("pubsub", "a", json!(1))),
+        );
         assert_eq!(body(&r), r#"{"status":"SUCCESS"}"#);
         // An event for neither goes to the first.
-        let (r, _) = call(&app, &request("POST", "/events", &event("x", "y", json!(1))));
+        let (r, _) = call(
+            &app,
+            &request("POST", "/events", &event("x", "y", json!(1))),
+        );
         assert_eq!(body(&r), r#"{"status":"SUCCESS"}"#);
     }
 
@@ -691,7 +718,9 @@ mod tests {
     fn invoke_routes() {
         let mut app = App::new();
         app.on_invoke("hello", |_| Response::text("hello"))
-            .on_invoke("/orders/*", |req| Response::text(format!("order {}", req.path)))
+            .on_invoke("/orders/*", |req| {
+                Response::text(format!("order {}", req.path))
+            })
             .on_invoke("orders/special", |_| Response::text("special"))
             .on_invoke("orders/big/*", |_| Response::text("big"))
             .on_invoke("echo", |req| {
@@ -733,7 +762,10 @@ mod tests {
         let mut app = App::new();
         app.subscribe("pubsub", "orders", "/orders", |_| TopicResult::Success);
         app.on_invoke("orders", |_| Response::text("invoked"));
-        let (r, _) = call(&app, &request("POST", "/orders", &event("pubsub", "orders", json!(1))));
+        let (r, _) = call(
+            &app,
+            &request("POST", "/orders", &event("pubsub", "orders", json!(1))),
+        );
         assert_eq!(body(&r), r#"{"status":"SUCCESS"}"#);
         let (r, _) = call(&app, &request("GET", "/orders", ""));
         assert_eq!(body(&r), "invoked");
@@ -745,7 +777,8 @@ mod tests {
         let s = seen.clone();
         let mut app = App::new();
         app.on_binding("tick", move |ev| {
-            s.borrow_mut().push((ev.name.clone(), ev.text()?.to_owned()));
+            s.borrow_mut()
+                .push((ev.name.clone(), ev.text()?.to_owned()));
             if ev.data == b"fail" {
                 return Err("cannot tick".into());
             }
@@ -780,19 +813,30 @@ mod tests {
         let s = seen.clone();
         let mut app = App::new();
         app.on_configuration("configstore", move |u| {
-            s.borrow_mut()
-                .push(format!("{}/{} {} {}", u.store, u.key, u.id, u.items["color"].value));
+            s.borrow_mut().push(format!(
+                "{}/{} {} {}",
+                u.store, u.key, u.id, u.items["color"].value
+            ));
             Ok(())
         });
         let update = r#"{"id":"s1","items":{"color":{"value":"blue","version":"1"}}}"#;
-        let (r, log) = call(&app, &request("POST", "/configuration/configstore/color", update));
+        let (r, log) = call(
+            &app,
+            &request("POST", "/configuration/configstore/color", update),
+        );
         assert_eq!(r, Response::ok());
         assert!(log.is_empty());
         assert_eq!(seen.borrow().as_slice(), ["configstore/color s1 blue"]);
-        let (r, log) = call(&app, &request("POST", "/configuration/configstore/color", "{"));
+        let (r, log) = call(
+            &app,
+            &request("POST", "/configuration/configstore/color", "{"),
+        );
         assert_eq!(r.status, 400);
         assert_eq!(log.len(), 1);
-        assert!(log[0].starts_with("configuration update configstore/color: "), "{log:?}");
+        assert!(
+            log[0].starts_with("configuration update configstore/color: "),
+            "{log:?}"
+        );
         let (r, _) = call(&app, &request("POST", "/configuration/other/color", update));
         assert_eq!(r.status, 404);
         let (r, _) = call(&app, &request("POST", "/configuration/configstore", update));
@@ -800,7 +844,10 @@ mod tests {
 
         let mut failing = App::new();
         failing.on_configuration("configstore", |_| Err("no".into()));
-        let (r, log) = call(&failing, &request("POST", "/configuration/configstore/k", update));
+        let (r, log) = call(
+            &failing,
+            &request("POST", "/configuration/configstore/k", update),
+        );
         assert_eq!(r.status, 500);
         assert_eq!(log, ["configuration update configstore/k failed: no"]);
     }
@@ -808,13 +855,17 @@ mod tests {
     #[test]
     fn respond_reads_cgi_and_stdin() {
         let mut app = App::new();
-        app.on_invoke("echo", |req| Response::bytes("text/plain", req.body.clone()));
+        app.on_invoke("echo", |req| {
+            Response::bytes("text/plain", req.body.clone())
+        });
         let vars = [
             ("REQUEST_METHOD".to_string(), "POST".to_string()),
             ("PATH_INFO".to_string(), "/echo".to_string()),
         ];
         let mut log = Vec::new();
-        let r = app.respond(vars, &b"from stdin"[..], &mut |l: &str| log.push(l.to_owned()));
+        let r = app.respond(vars, &b"from stdin"[..], &mut |l: &str| {
+            log.push(l.to_owned())
+        });
         assert_eq!(
             r.to_cgi(),
             b"Status: 200\nContent-Type: text/plain\n\nfrom stdin"

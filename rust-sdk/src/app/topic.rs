@@ -167,9 +167,7 @@ impl TopicEvent {
                     .map_err(|e| Error::MalformedEvent(format!("data_base64: {e}")))?,
             ),
             Some(_) => {
-                return Err(Error::MalformedEvent(
-                    "data_base64 is not a string".into(),
-                ));
+                return Err(Error::MalformedEvent("data_base64 is not a string".into()));
             }
         };
         let text = |name: &str| -> Option<String> {
@@ -306,24 +304,31 @@ mod tests {
         assert_eq!(ev.data_text().unwrap(), "hello");
         assert_eq!(ev.data_bytes(), b"hello");
         assert_eq!(ev.data_json::<String>().unwrap(), "hello");
-        assert!(matches!(ev.data_json::<Order>(), Err(Error::DataNotJson(_))));
+        assert!(matches!(
+            ev.data_json::<Order>(),
+            Err(Error::DataNotJson(_))
+        ));
     }
 
     #[test]
     fn json_sent_as_a_string_is_parsed() {
-        let ev = parse(r#"{"data":"{\"orderId\":3}","datacontenttype":"application/json"}"#)
-            .unwrap();
+        let ev =
+            parse(r#"{"data":"{\"orderId\":3}","datacontenttype":"application/json"}"#).unwrap();
         assert_eq!(ev.data_json::<Order>().unwrap(), Order { order_id: 3 });
     }
 
     #[test]
     fn base64_event() {
-        let ev = parse(r#"{"data_base64":"AAH+/w==","datacontenttype":"application/octet-stream"}"#)
-            .unwrap();
+        let ev =
+            parse(r#"{"data_base64":"AAH+/w==","datacontenttype":"application/octet-stream"}"#)
+                .unwrap();
         assert_eq!(ev.data(), &EventData::Bytes(vec![0, 1, 0xfe, 0xff]));
         assert_eq!(ev.data_bytes(), [0, 1, 0xfe, 0xff]);
         assert!(matches!(ev.data_text(), Err(Error::DataNotUtf8)));
-        assert!(matches!(ev.data_json::<Order>(), Err(Error::DataNotJson(_))));
+        assert!(matches!(
+            ev.data_json::<Order>(),
+            Err(Error::DataNotJson(_))
+        ));
         // A rawPayload envelope: the published JSON comes back as bytes.
         let ev = parse(r#"{"data_base64":"eyJvcmRlcklkIjoxfQ==","data":"ignored"}"#).unwrap();
         assert_eq!(ev.data_json::<Order>().unwrap(), Order { order_id: 1 });

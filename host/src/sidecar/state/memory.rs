@@ -82,9 +82,10 @@ impl StateStore for MemoryStore {
                         items.remove(&op.key);
                     }
                     WriteKind::Upsert { data, ttl_seconds } => {
-                        let expires = ttl_seconds.filter(|t| *t > 0).map(|t| {
+                        // A TTL too large to represent means "never expires".
+                        let expires = ttl_seconds.filter(|t| *t > 0).and_then(|t| {
                             let d = Duration::from_secs(t.unsigned_abs());
-                            (now + d, SystemTime::now() + d)
+                            Some((now.checked_add(d)?, SystemTime::now().checked_add(d)?))
                         });
                         let etag = uuid::Uuid::new_v4().to_string();
                         items.insert(

@@ -208,11 +208,6 @@ fn non_empty(etag: Option<String>) -> Option<String> {
     etag.filter(|e| !e.is_empty())
 }
 
-/// RFC 3339 in UTC, seconds precision (Go's `time.RFC3339`).
-fn rfc3339(t: std::time::SystemTime) -> String {
-    humantime::format_rfc3339_seconds(t).to_string()
-}
-
 /// A stored value as a JSON value for `data` fields: the JSON itself, or a string if it is not JSON.
 fn data_json(data: &[u8]) -> Value {
     serde_json::from_slice(data)
@@ -239,7 +234,8 @@ pub(crate) async fn get(
                 res.headers_mut().insert(header::ETAG, v);
             }
             if let Some(exp) = item.expires
-                && let Ok(v) = HeaderValue::from_str(&rfc3339(exp))
+                && let Some(text) = super::rfc3339(exp)
+                && let Ok(v) = HeaderValue::from_str(&text)
             {
                 res.headers_mut().insert("metadata.ttlexpiretime", v);
             }
@@ -326,8 +322,8 @@ pub(crate) async fn bulk_get(ctx: &Ctx, req: &ApiRequest, store: &str) -> Result
                 if !item.etag.is_empty() {
                     o["etag"] = Value::String(item.etag);
                 }
-                if let Some(exp) = item.expires {
-                    o["metadata"] = json!({ "ttlExpireTime": rfc3339(exp) });
+                if let Some(exp) = item.expires.and_then(super::rfc3339) {
+                    o["metadata"] = json!({ "ttlExpireTime": exp });
                 }
                 o
             }

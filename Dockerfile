@@ -1,0 +1,46 @@
+# syntax=docker/dockerfile:1
+#
+# The wasi-dapr app image: the `wasi-dapr` host plus the pub/sub example's modules.
+#
+#   docker build -t wasi-dapr-example:0.1.0 .
+#   docker run --rm -p 8080:8080 wasi-dapr-example:0.1.0
+#
+# By default the container serves the order subscriber (examples/pubsub-rust) on
+# 0.0.0.0:8080, the port a pod's `dapr.io/app-port` points at; examples/k8s/ runs it
+# beside daprd. The same image runs the publisher with `wasi-dapr run` (see
+# examples/k8s/50-order-publisher.yaml).
+
+# ---- build: the host (native, release) and the example modules (wasm32-wasip1) ----
+# 1.95 is the workspace's rust-version (Cargo.toml).
+FROM rust:1.95-slim-bookworm AS build
+RUN rustup target add wasm32-wasip1
+WORKDIR /src
+COPY . .
+# The caches keep crates and build outputs between image builds; whatever the final
+# stage needs is copied out to /out inside the same step.
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    --mount=type=cache,target=/src/target \
+    cargo build --release --locked -p wasi-dapr --bin wasi-dapr \
+ && cargo build --release --locked --target wasm32-wasip1 -p pubsub-rust \
+ && mkdir -p /out \
+ && cp target/release/wasi-dapr /out/wasi-dapr \
+ && cp target/wasm32-wasip1/release/pubsub-rust-subscriber.wasm \
+       target/wasm32-wasip1/release/pubsub-rust-publisher.wasm /out/
+
+# ---- runtime: Debian slim (the glibc the build stage linked against), non-root ----
+FROM debian:bookworm-slim
+# A fixed numeric user, so Kubernetes can verify `runAsNonRoot` from the image alone.
+RUN groupadd --system --gid 10001 wasi-dapr \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /home/wasi-dapr --create-home \
+      --shell /usr/sbin/nologin wasi-dapr
+COPY --from=build /out/wasi-dapr /usr/local/bin/wasi-dapr
+COPY --from=build /out/pubsub-rust-subscriber.wasm /app/pubsub-rust-subscriber.wasm
+COPY --from=build /out/pubsub-rust-publisher.wasm /app/pubsub-rust-publisher.wasm
+# The default outbound policy: the local Dapr sidecar (127.0.0.1:3500, localhost:3500).
+COPY allowlist.toml /app/allowlist.toml
+WORKDIR /app
+USER 10001:10001
+EXPOSE 8080
+# daprd probes /healthz (dapr.io/app-health-check-path); the kubelet may use /readyz.
+ENTRYPOINT ["wasi-dapr", "serve", "--listen", "0.0.0.0:8080"]
+CMD ["--allowlist", "/app/allowlist.toml", "/app/pubsub-rust-subscriber.wasm"]

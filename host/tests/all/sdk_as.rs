@@ -1,0 +1,64 @@
+//! The AssemblyScript guests (`as-sdk/`) through `wasi-dapr run` against the embedded
+//! sidecar. They are built by the artifacts crate when `npm ci --prefix as-sdk` has run;
+//! without that these tests fail with that instruction (they never skip).
+
+use wasi_dapr::sidecar::Sidecar;
+
+use crate::sidecar_util::sidecar;
+use crate::util::{Allowlist, Output, allowlist, guests, run_guest};
+
+fn allow_sidecar(sc: &Sidecar) -> Allowlist {
+    allowlist(&[format!("http://127.0.0.1:{}", sc.local_addr().port())], "")
+}
+
+async fn run_against(sc: &Sidecar, allow: &Allowlist, module: &str) -> Output {
+    run_with(sc, allow, module, &[]).await
+}
+
+async fn run_with(sc: &Sidecar, allow: &Allowlist, module: &str, extra: &[&str]) -> Output {
+    let port = sc.local_addr().port().to_string();
+    run_guest(module, Some(allow), extra, &[], &[("DAPR_HTTP_PORT", &port)]).await
+}
+
+fn stored<'a>(snapshot: &'a [(String, Vec<u8>)], key: &str) -> Option<&'a [u8]> {
+    snapshot.iter().find(|(k, _)| k.ends_with(&format!("||{key}"))).map(|(_, v)| v.as_slice())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn as_scenario_passes_and_leaves_the_expected_state() {
+    let sc = sidecar(|_| {}).await;
+    let allow = allow_sidecar(&sc);
+    let out = run_against(&sc, &allow, guests::guest("as_dapr_as")).await;
+    out.assert_success();
+    assert!(out.stdout.contains("Test successfully!"), "{out}");
+    let snapshot = sc.state_snapshot("statestore").await;
+    assert_eq!(stored(&snapshot, "weapon"), Some(&b"\"Death Star\""[..]), "{snapshot:?}");
+    let planets: serde_json::Value =
+        serde_json::from_slice(stored(&snapshot, "planets").expect("planets stored")).expect("planets is JSON");
+    assert_eq!(planets, serde_json::json!({"name": "Tatooine", "test": 123}));
+    sc.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn as_scenario_fails_loudly_when_denied() {
+    let sc = sidecar(|_| {}).await;
+    // An allowlist that does not name the sidecar.
+    let allow = allowlist(&["http://127.0.0.1:1".into()], "");
+    let out = run_against(&sc, &allow, guests::guest("as_dapr_as")).await;
+    assert_ne!(out.code, Some(0), "{out}");
+    assert!(!out.stdout.contains("Test successfully!"), "{out}");
+    assert!(sc.state_snapshot("statestore").await.is_empty());
+    sc.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn as_sdk_integration_module_passes_against_the_sidecar() {
+    let components = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../as-sdk/tests/components");
+    let sc = sidecar(|o| o.resources_path = Some(components)).await;
+    let allow = allow_sidecar(&sc);
+    let stores = ["--env", "SECRET_STORE=localsecrets", "--env", "SECRET_NAME=api-key", "--env", "LOCK_STORE=lockstore"];
+    let out = run_with(&sc, &allow, guests::guest("as_sdk_integration_as"), &stores).await;
+    out.assert_success();
+    // Every part ran: nothing skipped, nothing failed.
+    assert!(out.stdout.contains(" passed, 0 failed, 0 skipped"), "{out}");
+}
