@@ -24,8 +24,13 @@ use wasi_dapr::serve::{ServeOptions, Server};
 use wasmtime_wasi::WasiCtxBuilder;
 
 fn main() -> Result<()> {
-    let seconds: u64 = std::env::var("BENCH_SECONDS").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let seconds: u64 = std::env::var("BENCH_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(bench(Duration::from_secs(seconds)))
 }
 
@@ -37,10 +42,15 @@ async fn native_hello() -> Result<SocketAddr> {
             tokio::spawn(async move {
                 let svc = service_fn(|_req| async {
                     let mut res = hyper::Response::new(Full::new(Bytes::from_static(b"hello")));
-                    res.headers_mut().insert("content-type", hyper::header::HeaderValue::from_static("text/plain"));
+                    res.headers_mut().insert(
+                        "content-type",
+                        hyper::header::HeaderValue::from_static("text/plain"),
+                    );
                     Ok::<_, Infallible>(res)
                 });
-                let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
             });
         }
     });
@@ -61,7 +71,10 @@ async fn load(url: &str, connections: usize, duration: Duration) -> Result<Point
     for _ in 0..connections {
         let url = url.clone();
         tasks.push(tokio::spawn(async move {
-            let client = reqwest::Client::builder().no_proxy().pool_max_idle_per_host(1).build()?;
+            let client = reqwest::Client::builder()
+                .no_proxy()
+                .pool_max_idle_per_host(1)
+                .build()?;
             let mut lat = Vec::new();
             while start.elapsed() < duration {
                 let t = Instant::now();
@@ -82,19 +95,36 @@ async fn load(url: &str, connections: usize, duration: Duration) -> Result<Point
     let elapsed = start.elapsed();
     all.sort();
     let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)];
-    Ok(Point { rps: all.len() as f64 / elapsed.as_secs_f64(), p50: pct(0.50), p99: pct(0.99) })
+    Ok(Point {
+        rps: all.len() as f64 / elapsed.as_secs_f64(),
+        p50: pct(0.50),
+        p99: pct(0.99),
+    })
 }
 
 /// Returns (instantiation alone, instantiation + running the hello handler to completion).
 async fn instantiation_time(module_path: &str) -> Result<(Duration, Duration)> {
-    let runtime = Runtime::new(RuntimeOptions { pooling_instances: Some(16), max_memory_bytes: 128 << 20, ..Default::default() })?;
+    let runtime = Runtime::new(RuntimeOptions {
+        pooling_instances: Some(16),
+        max_memory_bytes: 128 << 20,
+        ..Default::default()
+    })?;
     let module = runtime.load_module(std::path::Path::new(module_path))?;
     let pre = runtime.linker()?.instantiate_pre(&module)?;
-    let http = OutboundHttp::new(HostConfig::deny_all(), SidecarEndpoint::parse("http://127.0.0.1:3500")?, None)?;
+    let http = OutboundHttp::new(
+        HostConfig::deny_all(),
+        SidecarEndpoint::parse("http://127.0.0.1:3500")?,
+        None,
+    )?;
     let n = 2000;
     let start = Instant::now();
     for _ in 0..n {
-        let state = HostState::new(WasiCtxBuilder::new().build_p1(), http.new_ctx(), 128 << 20, None);
+        let state = HostState::new(
+            WasiCtxBuilder::new().build_p1(),
+            http.new_ctx(),
+            128 << 20,
+            None,
+        );
         let mut store = runtime.new_store(state);
         pre.instantiate_async(&mut store).await?;
     }
@@ -103,11 +133,16 @@ async fn instantiation_time(module_path: &str) -> Result<(Duration, Duration)> {
     for _ in 0..n {
         let stdout = wasmtime_wasi::p2::pipe::MemoryOutputPipe::new(1 << 20);
         let mut wasi = WasiCtxBuilder::new();
-        wasi.stdout(stdout.clone()).env("PATH_INFO", "/hello").env("REQUEST_METHOD", "GET");
+        wasi.stdout(stdout.clone())
+            .env("PATH_INFO", "/hello")
+            .env("REQUEST_METHOD", "GET");
         let state = HostState::new(wasi.build_p1(), http.new_ctx(), 128 << 20, None);
         let mut store = runtime.new_store(state);
         let instance = pre.instantiate_async(&mut store).await?;
-        instance.get_typed_func::<(), ()>(&mut store, "_start")?.call_async(&mut store, ()).await?;
+        instance
+            .get_typed_func::<(), ()>(&mut store, "_start")?
+            .call_async(&mut store, ())
+            .await?;
         if !stdout.contents().ends_with(b"hello") {
             bail!("unexpected handler output");
         }
@@ -118,7 +153,11 @@ async fn instantiation_time(module_path: &str) -> Result<(Duration, Duration)> {
 async fn bench(duration: Duration) -> Result<()> {
     let module = wasi_dapr_test_artifacts::CGI;
     let native = native_hello().await?;
-    let mut options = ServeOptions::new(module.into(), HostConfig::deny_all(), SidecarEndpoint::parse("http://127.0.0.1:3500")?);
+    let mut options = ServeOptions::new(
+        module.into(),
+        HostConfig::deny_all(),
+        SidecarEndpoint::parse("http://127.0.0.1:3500")?,
+    );
     options.listen = "127.0.0.1:0".parse()?;
     let server = Server::start(options).await.context("starting serve")?;
     let served_url = format!("http://{}/hello", server.local_addr());
@@ -129,10 +168,22 @@ async fn bench(duration: Duration) -> Result<()> {
     load(&native_url, 4, Duration::from_millis(500)).await?;
 
     let (inst, whole) = instantiation_time(module).await?;
-    println!("hello handler: wasi-dapr serve vs native hyper, {}s per point", duration.as_secs());
-    println!("per-request instantiation (store + WASI context + instance, pooled): {:.1} µs (target < 50 µs)", inst.as_secs_f64() * 1e6);
-    println!("instantiation + running the hello handler, no HTTP: {:.1} µs", whole.as_secs_f64() * 1e6);
-    println!("{:>5} | {:>10} {:>9} {:>9} | {:>10} {:>9} {:>9} | {:>6}", "conns", "serve rps", "p50 µs", "p99 µs", "native rps", "p50 µs", "p99 µs", "ratio");
+    println!(
+        "hello handler: wasi-dapr serve vs native hyper, {}s per point",
+        duration.as_secs()
+    );
+    println!(
+        "per-request instantiation (store + WASI context + instance, pooled): {:.1} µs (target < 50 µs)",
+        inst.as_secs_f64() * 1e6
+    );
+    println!(
+        "instantiation + running the hello handler, no HTTP: {:.1} µs",
+        whole.as_secs_f64() * 1e6
+    );
+    println!(
+        "{:>5} | {:>10} {:>9} {:>9} | {:>10} {:>9} {:>9} | {:>6}",
+        "conns", "serve rps", "p50 µs", "p99 µs", "native rps", "p50 µs", "p99 µs", "ratio"
+    );
     for conns in [1usize, 16, 64] {
         let s = load(&served_url, conns, duration).await?;
         let n = load(&native_url, conns, duration).await?;

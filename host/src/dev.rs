@@ -53,7 +53,10 @@ pub struct DevOptions {
 
 /// Probes `endpoint`; if nothing accepts a connection, starts the embedded sidecar there.
 /// Returns the sidecar if this process started one (keep it alive while the guest runs).
-pub async fn ensure_sidecar(endpoint: &SidecarEndpoint, options: DevOptions) -> Result<Option<Sidecar>, DevError> {
+pub async fn ensure_sidecar(
+    endpoint: &SidecarEndpoint,
+    options: DevOptions,
+) -> Result<Option<Sidecar>, DevError> {
     let addr = socket_addr(endpoint)?;
     let probe = tokio::time::timeout(PROBE_TIMEOUT, tokio::net::TcpStream::connect(addr)).await;
     if matches!(probe, Ok(Ok(_))) {
@@ -83,7 +86,12 @@ pub fn allow_sidecar(config: &mut HostConfig, endpoint: &SidecarEndpoint) -> Res
     if config.allowed_hosts.check(endpoint.url()).is_ok() {
         return Ok(());
     }
-    let mut entries: Vec<String> = config.allowed_hosts.entries().iter().map(|e| e.to_string()).collect();
+    let mut entries: Vec<String> = config
+        .allowed_hosts
+        .entries()
+        .iter()
+        .map(|e| e.to_string())
+        .collect();
     entries.push(endpoint.origin());
     let port = endpoint.port();
     if endpoint.host() == "127.0.0.1" {
@@ -91,14 +99,19 @@ pub fn allow_sidecar(config: &mut HostConfig, endpoint: &SidecarEndpoint) -> Res
     } else if endpoint.host().eq_ignore_ascii_case("localhost") {
         entries.push(format!("{}://127.0.0.1:{port}", endpoint.url().scheme()));
     }
-    config.allowed_hosts = AllowedHosts::parse(&entries)
-        .map_err(|e| DevError::Allowlist { origin: endpoint.origin(), reason: e.to_string() })?;
+    config.allowed_hosts = AllowedHosts::parse(&entries).map_err(|e| DevError::Allowlist {
+        origin: endpoint.origin(),
+        reason: e.to_string(),
+    })?;
     info!(origin = %endpoint.origin(), "--dev: the sidecar is allowed for outbound HTTP");
     Ok(())
 }
 
 fn socket_addr(endpoint: &SidecarEndpoint) -> Result<SocketAddr, DevError> {
-    let host = endpoint.host().trim_start_matches('[').trim_end_matches(']');
+    let host = endpoint
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']');
     (host, endpoint.port())
         .to_socket_addrs()
         .ok()

@@ -12,10 +12,10 @@ use tracing_subscriber::EnvFilter;
 use wasi_dapr::config::{ConfigSource, HostConfig};
 use wasi_dapr::dapr_env::{Secret, SidecarEndpoint};
 use wasi_dapr::dev;
-use wasi_dapr::sidecar::{Sidecar, SidecarOptions};
 use wasi_dapr::run::{Outcome, Preopen, RunOptions};
 use wasi_dapr::runtime::{Runtime, RuntimeOptions};
 use wasi_dapr::serve::{ServeLimits, ServeOptions, Server};
+use wasi_dapr::sidecar::{Sidecar, SidecarOptions};
 
 #[derive(Parser)]
 #[command(
@@ -270,8 +270,13 @@ async fn sidecar(args: SidecarArgs) -> Result<u8> {
         api_token: Secret::from_env("DAPR_API_TOKEN").map(|s| s.expose().to_string()),
         app_api_token: Secret::from_env("APP_API_TOKEN").map(|s| s.expose().to_string()),
     };
-    let sidecar = Sidecar::start(options).await.context("starting the sidecar")?;
-    println!("wasi-dapr sidecar listening on http://{}", sidecar.local_addr());
+    let sidecar = Sidecar::start(options)
+        .await
+        .context("starting the sidecar")?;
+    println!(
+        "wasi-dapr sidecar listening on http://{}",
+        sidecar.local_addr()
+    );
     tokio::select! {
         () = sidecar.wait() => info!("shut down through /v1.0/shutdown"),
         () = shutdown_signal() => info!("shutting down on signal"),
@@ -308,7 +313,10 @@ async fn serve(args: ServeArgs) -> Result<u8> {
         dev::allow_sidecar(&mut config, &sidecar_endpoint)?;
     }
     for path in [&args.health_path, &args.ready_path] {
-        anyhow::ensure!(path.starts_with('/'), "--health-path and --ready-path must start with '/', got {path:?}");
+        anyhow::ensure!(
+            path.starts_with('/'),
+            "--health-path and --ready-path must start with '/', got {path:?}"
+        );
     }
     let mut options = ServeOptions::new(args.module, config, sidecar_endpoint.clone());
     options.listen = args.listen;
@@ -327,8 +335,13 @@ async fn serve(args: ServeArgs) -> Result<u8> {
         max_concurrent: args.max_concurrent.max(1),
         queue_timeout: args.queue_timeout,
     };
-    let server = Server::start(options).await.context("starting the server")?;
-    println!("wasi-dapr serve listening on http://{}", server.local_addr());
+    let server = Server::start(options)
+        .await
+        .context("starting the server")?;
+    println!(
+        "wasi-dapr serve listening on http://{}",
+        server.local_addr()
+    );
     let embedded = if args.dev.dev {
         let options = dev::DevOptions {
             resources_path: args.dev.resources_path,

@@ -207,16 +207,32 @@ mod tests {
 
     #[test]
     fn later_env_wins_once() {
-        let a = vec![("A".to_string(), "1".to_string()), ("B".to_string(), "2".to_string())];
-        let b = vec![("A".to_string(), "3".to_string()), ("C".to_string(), "4".to_string())];
+        let a = vec![
+            ("A".to_string(), "1".to_string()),
+            ("B".to_string(), "2".to_string()),
+        ];
+        let b = vec![
+            ("A".to_string(), "3".to_string()),
+            ("C".to_string(), "4".to_string()),
+        ];
         let merged = merge_env([a, b]);
-        assert_eq!(merged, [("A".into(), "3".into()), ("B".into(), "2".into()), ("C".into(), "4".into())]);
+        assert_eq!(
+            merged,
+            [
+                ("A".into(), "3".into()),
+                ("B".into(), "2".into()),
+                ("C".into(), "4".into())
+            ]
+        );
     }
 
     #[test]
     fn preopen_parsing() {
         let p: Preopen = "./data::/data".parse().unwrap();
-        assert_eq!((p.host.to_str().unwrap(), p.guest.as_str()), ("./data", "/data"));
+        assert_eq!(
+            (p.host.to_str().unwrap(), p.guest.as_str()),
+            ("./data", "/data")
+        );
         let p: Preopen = "/tmp".parse().unwrap();
         assert_eq!(p.guest, "/tmp");
         assert!("::/x".parse::<Preopen>().is_err());

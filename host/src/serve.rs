@@ -161,7 +161,9 @@ pub struct Server {
 
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Server").field("addr", &self.addr).finish_non_exhaustive()
+        f.debug_struct("Server")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
     }
 }
 
@@ -185,11 +187,26 @@ impl Server {
         let linker = runtime.linker()?;
         let pre = linker
             .instantiate_pre(&module)
-            .map_err(|e| ServeError::Prepare { module: options.module.clone(), reason: format!("{e:#}") })?;
-        let outbound = OutboundHttp::new(options.config.clone(), options.sidecar.clone(), options.api_token.clone())?;
+            .map_err(|e| ServeError::Prepare {
+                module: options.module.clone(),
+                reason: format!("{e:#}"),
+            })?;
+        let outbound = OutboundHttp::new(
+            options.config.clone(),
+            options.sidecar.clone(),
+            options.api_token.clone(),
+        )?;
         let listener =
-            TcpListener::bind(options.listen).await.map_err(|source| ServeError::Bind { addr: options.listen, source })?;
-        let addr = listener.local_addr().map_err(|source| ServeError::Bind { addr: options.listen, source })?;
+            TcpListener::bind(options.listen)
+                .await
+                .map_err(|source| ServeError::Bind {
+                    addr: options.listen,
+                    source,
+                })?;
+        let addr = listener.local_addr().map_err(|source| ServeError::Bind {
+            addr: options.listen,
+            source,
+        })?;
         let app = Arc::new(App {
             runtime,
             pre,
@@ -255,7 +272,10 @@ async fn accept_loop(listener: TcpListener, app: Arc<App>, mut stop: watch::Rece
 fn plain(status: StatusCode, text: &str) -> Response<Full<Bytes>> {
     let mut res = Response::new(Full::new(Bytes::from(text.to_string())));
     *res.status_mut() = status;
-    res.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    res.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     res
 }
 
@@ -264,7 +284,11 @@ fn token_matches(given: &[u8], expected: &[u8]) -> bool {
     if given.len() != expected.len() {
         return false;
     }
-    given.iter().zip(expected).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    given
+        .iter()
+        .zip(expected)
+        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+        == 0
 }
 
 async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
@@ -277,11 +301,18 @@ async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> Resp
         return if sidecar_ready(&app).await {
             plain(StatusCode::OK, "ready")
         } else {
-            plain(StatusCode::SERVICE_UNAVAILABLE, "the Dapr sidecar is not ready")
+            plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the Dapr sidecar is not ready",
+            )
         };
     }
     if let Some(expected) = &app.options.app_api_token {
-        let given = req.headers().get("dapr-api-token").map(|v| v.as_bytes()).unwrap_or_default();
+        let given = req
+            .headers()
+            .get("dapr-api-token")
+            .map(|v| v.as_bytes())
+            .unwrap_or_default();
         if !token_matches(given, expected.expose().as_bytes()) {
             warn!(request = id, %path, "refused: missing or wrong dapr-api-token");
             return plain(StatusCode::UNAUTHORIZED, "invalid api token");
@@ -292,14 +323,22 @@ async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> Resp
         Ok(Ok(p)) => p,
         _ => {
             warn!(request = id, %path, "busy: no free instance within the queue timeout");
-            return plain(StatusCode::SERVICE_UNAVAILABLE, "busy: too many concurrent requests");
+            return plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy: too many concurrent requests",
+            );
         }
     };
     let (parts, body) = req.into_parts();
-    let body = match Limited::new(body, limits.max_request_body_bytes).collect().await {
+    let body = match Limited::new(body, limits.max_request_body_bytes)
+        .collect()
+        .await
+    {
         Ok(b) => b.to_bytes(),
         Err(e) => {
-            if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
                 return plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
             }
             return plain(StatusCode::BAD_REQUEST, "could not read the request body");
@@ -310,7 +349,10 @@ async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> Resp
         Ok(res) => res,
         Err(failure) => {
             error!(request = id, method = %parts.method, %path, "{failure}");
-            plain(StatusCode::INTERNAL_SERVER_ERROR, "the wasm handler failed; see the host log")
+            plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the wasm handler failed; see the host log",
+            )
         }
     };
     drop(permit);
@@ -320,15 +362,27 @@ async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> Resp
 
 async fn sidecar_ready(app: &App) -> bool {
     let url = format!("{}/v1.0/healthz/outbound", app.options.sidecar.origin());
-    let client = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(2)).build();
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(2))
+        .build();
     match client {
-        Ok(c) => c.get(url).send().await.is_ok_and(|r| r.status().is_success()),
+        Ok(c) => c
+            .get(url)
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success()),
         Err(_) => false,
     }
 }
 
 /// The CGI environment for one request.
-fn cgi_env(app: &App, parts: &http::request::Parts, body_len: usize, peer: SocketAddr) -> Vec<(String, String)> {
+fn cgi_env(
+    app: &App,
+    parts: &http::request::Parts,
+    body_len: usize,
+    peer: SocketAddr,
+) -> Vec<(String, String)> {
     let uri = &parts.uri;
     let host = parts
         .headers
@@ -338,20 +392,43 @@ fn cgi_env(app: &App, parts: &http::request::Parts, body_len: usize, peer: Socke
         .unwrap_or_else(|| app.local.to_string());
     let mut env = vec![
         ("REQUEST_METHOD".into(), parts.method.to_string()),
-        ("PATH_INFO".into(), percent_encoding::percent_decode_str(uri.path()).decode_utf8_lossy().into_owned()),
+        (
+            "PATH_INFO".into(),
+            percent_encoding::percent_decode_str(uri.path())
+                .decode_utf8_lossy()
+                .into_owned(),
+        ),
         ("SCRIPT_NAME".into(), String::new()),
         ("QUERY_STRING".into(), uri.query().unwrap_or("").to_string()),
-        ("REQUEST_URI".into(), uri.path_and_query().map(|p| p.to_string()).unwrap_or_else(|| "/".into())),
+        (
+            "REQUEST_URI".into(),
+            uri.path_and_query()
+                .map(|p| p.to_string())
+                .unwrap_or_else(|| "/".into()),
+        ),
         ("CONTENT_LENGTH".into(), body_len.to_string()),
         ("SERVER_NAME".into(), app.local.ip().to_string()),
         ("SERVER_PORT".into(), app.local.port().to_string()),
         ("SERVER_PROTOCOL".into(), format!("{:?}", parts.version)),
-        ("SERVER_SOFTWARE".into(), concat!("wasi-dapr/", env!("CARGO_PKG_VERSION")).into()),
+        (
+            "SERVER_SOFTWARE".into(),
+            concat!("wasi-dapr/", env!("CARGO_PKG_VERSION")).into(),
+        ),
         ("GATEWAY_INTERFACE".into(), "CGI/1.1".into()),
         ("REMOTE_ADDR".into(), peer.ip().to_string()),
-        ("X_FULL_URL".into(), format!("http://{host}{}", uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"))),
+        (
+            "X_FULL_URL".into(),
+            format!(
+                "http://{host}{}",
+                uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
+            ),
+        ),
     ];
-    if let Some(ct) = parts.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
+    if let Some(ct) = parts
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    {
         env.push(("CONTENT_TYPE".into(), ct.to_string()));
     }
     for (name, value) in &parts.headers {
@@ -360,7 +437,10 @@ fn cgi_env(app: &App, parts: &http::request::Parts, body_len: usize, peer: Socke
             continue;
         }
         let Ok(value) = value.to_str() else { continue };
-        let key = format!("HTTP_{}", name.as_str().to_ascii_uppercase().replace('-', "_"));
+        let key = format!(
+            "HTTP_{}",
+            name.as_str().to_ascii_uppercase().replace('-', "_")
+        );
         match env.iter_mut().find(|(k, _)| *k == key) {
             Some((_, existing)) => {
                 existing.push_str(", ");
@@ -383,8 +463,15 @@ async fn invoke(
     let stdout = MemoryOutputPipe::new(limits.max_response_bytes);
     let stderr = MemoryOutputPipe::new(64 * 1024);
     let mut wasi = WasiCtxBuilder::new();
-    wasi.stdin(MemoryInputPipe::new(body.clone())).stdout(stdout.clone()).stderr(stderr.clone());
-    let program = app.options.module.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    wasi.stdin(MemoryInputPipe::new(body.clone()))
+        .stdout(stdout.clone())
+        .stderr(stderr.clone());
+    let program = app
+        .options
+        .module
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     wasi.arg(program);
     let env = merge_env([
         app.options.sidecar.guest_env().to_vec(),
@@ -392,32 +479,53 @@ async fn invoke(
         cgi_env(app, parts, body.len(), peer),
     ]);
     wasi.envs(&env);
-    let state =
-        HostState::new(wasi.build_p1(), app.outbound.new_ctx(), limits.max_memory_bytes, Some(limits.request_timeout));
+    let state = HostState::new(
+        wasi.build_p1(),
+        app.outbound.new_ctx(),
+        limits.max_memory_bytes,
+        Some(limits.request_timeout),
+    );
     let mut store = app.runtime.new_store(state);
     let instantiated = Instant::now();
-    let instance = app.pre.instantiate_async(&mut store).await.map_err(|e| format!("instantiation failed: {e:#}"))?;
+    let instance = app
+        .pre
+        .instantiate_async(&mut store)
+        .await
+        .map_err(|e| format!("instantiation failed: {e:#}"))?;
     debug!(request = id, elapsed = ?instantiated.elapsed(), "instantiated");
-    let start = instance.get_typed_func::<(), ()>(&mut store, "_start").map_err(|e| format!("no _start: {e:#}"))?;
+    let start = instance
+        .get_typed_func::<(), ()>(&mut store, "_start")
+        .map_err(|e| format!("no _start: {e:#}"))?;
     let outcome = match start.call_async(&mut store, ()).await {
         Ok(()) => Outcome::Exited(0),
         Err(e) => classify(e),
     };
     let guest_stderr = stderr.contents();
     if !guest_stderr.is_empty() {
-        for line in String::from_utf8_lossy(&guest_stderr).lines().filter(|l| !l.trim().is_empty()) {
+        for line in String::from_utf8_lossy(&guest_stderr)
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+        {
             info!(request = id, "guest: {line}");
         }
     }
     match outcome {
         Outcome::Exited(0) => {}
         Outcome::Exited(code) => return Err(format!("the handler exited with code {code}")),
-        Outcome::TimedOut => return Err(format!("the handler ran past its {:?} deadline", limits.request_timeout)),
+        Outcome::TimedOut => {
+            return Err(format!(
+                "the handler ran past its {:?} deadline",
+                limits.request_timeout
+            ));
+        }
         Outcome::Trapped(trace) => return Err(format!("the handler trapped: {trace}")),
     }
     let out = stdout.contents();
     if out.len() >= limits.max_response_bytes {
-        return Err(format!("the handler's output reached max_response_bytes ({})", limits.max_response_bytes));
+        return Err(format!(
+            "the handler's output reached max_response_bytes ({})",
+            limits.max_response_bytes
+        ));
     }
     parse_cgi(&out).map_err(|e| format!("malformed CGI output: {e}"))
 }
@@ -433,7 +541,9 @@ pub fn parse_cgi(out: &[u8]) -> Result<Response<Full<Bytes>>, String> {
         if line.is_empty() {
             continue;
         }
-        let (name, value) = line.split_once(':').ok_or_else(|| format!("header line without ':': {line:?}"))?;
+        let (name, value) = line
+            .split_once(':')
+            .ok_or_else(|| format!("header line without ':': {line:?}"))?;
         let value = value.trim();
         if name.trim().eq_ignore_ascii_case("status") {
             let code = value.split_whitespace().next().unwrap_or("");
@@ -441,11 +551,16 @@ pub fn parse_cgi(out: &[u8]) -> Result<Response<Full<Bytes>>, String> {
             status = Some(StatusCode::from_u16(code).map_err(|_| format!("bad Status {value:?}"))?);
             continue;
         }
-        let name = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| format!("bad header name {name:?}"))?;
+        let name = HeaderName::from_bytes(name.trim().as_bytes())
+            .map_err(|_| format!("bad header name {name:?}"))?;
         let value = HeaderValue::from_str(value).map_err(|_| format!("bad value for {name}"))?;
         headers.append(name, value);
     }
-    let status = status.unwrap_or(if headers.contains_key(http::header::LOCATION) { StatusCode::FOUND } else { StatusCode::OK });
+    let status = status.unwrap_or(if headers.contains_key(http::header::LOCATION) {
+        StatusCode::FOUND
+    } else {
+        StatusCode::OK
+    });
     let mut res = Response::new(Full::new(Bytes::copy_from_slice(body)));
     *res.status_mut() = status;
     *res.headers_mut() = headers;
@@ -474,12 +589,19 @@ mod tests {
     use super::*;
 
     async fn body(res: Response<Full<Bytes>>) -> Bytes {
-        res.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default()
+        res.into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default()
     }
 
     #[tokio::test]
     async fn cgi_with_status_and_headers() {
-        let res = parse_cgi(b"Content-Type: application/json\nStatus: 404 Not Found\nX-A: 1\nX-A: 2\n\n{\"a\":1}").unwrap();
+        let res = parse_cgi(
+            b"Content-Type: application/json\nStatus: 404 Not Found\nX-A: 1\nX-A: 2\n\n{\"a\":1}",
+        )
+        .unwrap();
         assert_eq!(res.status(), 404);
         assert_eq!(res.headers()["content-type"], "application/json");
         assert_eq!(res.headers().get_all("x-a").iter().count(), 2);

@@ -8,7 +8,10 @@ use crate::sidecar_util::sidecar;
 use crate::util::{Allowlist, Output, allowlist, guests, run_guest};
 
 fn allow_sidecar(sc: &Sidecar) -> Allowlist {
-    allowlist(&[format!("http://127.0.0.1:{}", sc.local_addr().port())], "")
+    allowlist(
+        &[format!("http://127.0.0.1:{}", sc.local_addr().port())],
+        "",
+    )
 }
 
 async fn run_against(sc: &Sidecar, allow: &Allowlist, module: &str) -> Output {
@@ -17,11 +20,21 @@ async fn run_against(sc: &Sidecar, allow: &Allowlist, module: &str) -> Output {
 
 async fn run_with(sc: &Sidecar, allow: &Allowlist, module: &str, extra: &[&str]) -> Output {
     let port = sc.local_addr().port().to_string();
-    run_guest(module, Some(allow), extra, &[], &[("DAPR_HTTP_PORT", &port)]).await
+    run_guest(
+        module,
+        Some(allow),
+        extra,
+        &[],
+        &[("DAPR_HTTP_PORT", &port)],
+    )
+    .await
 }
 
 fn stored<'a>(snapshot: &'a [(String, Vec<u8>)], key: &str) -> Option<&'a [u8]> {
-    snapshot.iter().find(|(k, _)| k.ends_with(&format!("||{key}"))).map(|(_, v)| v.as_slice())
+    snapshot
+        .iter()
+        .find(|(k, _)| k.ends_with(&format!("||{key}")))
+        .map(|(_, v)| v.as_slice())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -32,10 +45,18 @@ async fn as_scenario_passes_and_leaves_the_expected_state() {
     out.assert_success();
     assert!(out.stdout.contains("Test successfully!"), "{out}");
     let snapshot = sc.state_snapshot("statestore").await;
-    assert_eq!(stored(&snapshot, "weapon"), Some(&b"\"Death Star\""[..]), "{snapshot:?}");
+    assert_eq!(
+        stored(&snapshot, "weapon"),
+        Some(&b"\"Death Star\""[..]),
+        "{snapshot:?}"
+    );
     let planets: serde_json::Value =
-        serde_json::from_slice(stored(&snapshot, "planets").expect("planets stored")).expect("planets is JSON");
-    assert_eq!(planets, serde_json::json!({"name": "Tatooine", "test": 123}));
+        serde_json::from_slice(stored(&snapshot, "planets").expect("planets stored"))
+            .expect("planets is JSON");
+    assert_eq!(
+        planets,
+        serde_json::json!({"name": "Tatooine", "test": 123})
+    );
     sc.shutdown().await;
 }
 
@@ -53,10 +74,18 @@ async fn as_scenario_fails_loudly_when_denied() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn as_sdk_integration_module_passes_against_the_sidecar() {
-    let components = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../as-sdk/tests/components");
+    let components =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../as-sdk/tests/components");
     let sc = sidecar(|o| o.resources_path = Some(components)).await;
     let allow = allow_sidecar(&sc);
-    let stores = ["--env", "SECRET_STORE=localsecrets", "--env", "SECRET_NAME=api-key", "--env", "LOCK_STORE=lockstore"];
+    let stores = [
+        "--env",
+        "SECRET_STORE=localsecrets",
+        "--env",
+        "SECRET_NAME=api-key",
+        "--env",
+        "LOCK_STORE=lockstore",
+    ];
     let out = run_with(&sc, &allow, guests::guest("as_sdk_integration_as"), &stores).await;
     out.assert_success();
     // Every part ran: nothing skipped, nothing failed.

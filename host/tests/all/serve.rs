@@ -13,10 +13,19 @@ pub struct Served {
 }
 
 impl Served {
-    pub async fn start(module: &str, extra: &[&str], env: &[(&str, &str)], allow: Option<crate::util::Allowlist>) -> Self {
+    pub async fn start(
+        module: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+        allow: Option<crate::util::Allowlist>,
+    ) -> Self {
         let port = free_port();
         let mut cmd = wasi_dapr();
-        cmd.arg("serve").arg("--cache-dir").arg(cache_dir()).arg("--listen").arg(format!("127.0.0.1:{port}"));
+        cmd.arg("serve")
+            .arg("--cache-dir")
+            .arg(cache_dir())
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"));
         if let Some(a) = &allow {
             cmd.arg("--allowlist").arg(&a.path);
         }
@@ -25,11 +34,16 @@ impl Served {
             cmd.env(k, v);
         }
         // Logs go to a file-less sink; tests read responses, not logs.
-        cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::inherit());
+        cmd.stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::inherit());
         let child = cmd.spawn().expect("spawn serve");
         let base = format!("http://127.0.0.1:{port}");
         wait_until_up(&format!("{base}/healthz")).await;
-        Self { base, child, _allow: allow }
+        Self {
+            base,
+            child,
+            _allow: allow,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -41,12 +55,20 @@ impl Served {
     }
 
     pub async fn wait(mut self) -> Option<i32> {
-        tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await.ok()?.ok()?.code()
+        tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .ok()?
+            .ok()?
+            .code()
     }
 }
 
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 pub async fn wait_until_up(url: &str) {
@@ -92,9 +114,18 @@ async fn request_reaches_the_guest_as_cgi() {
         "DAPR_HTTP_PORT=3500",
         "BODY={\"k\":\"v\"}",
     ] {
-        assert!(text.lines().any(|l| l == expected), "missing {expected:?} in\n{text}");
+        assert!(
+            text.lines().any(|l| l == expected),
+            "missing {expected:?} in\n{text}"
+        );
     }
-    assert!(text.contains(&format!("X_FULL_URL=http://{}/echo?a=1&b=two", s.base.trim_start_matches("http://"))), "{text}");
+    assert!(
+        text.contains(&format!(
+            "X_FULL_URL=http://{}/echo?a=1&b=two",
+            s.base.trim_start_matches("http://")
+        )),
+        "{text}"
+    );
     assert!(!text.contains("must-not-reach-guest"), "{text}");
 }
 
@@ -114,20 +145,31 @@ async fn status_location_and_not_found() {
 
 #[tokio::test]
 async fn faults_are_500s_for_that_request_only() {
-    let s = Served::start(guests::CGI, &["--request-timeout", "1s", "--max-memory-mib", "64"], &[], None).await;
+    let s = Served::start(
+        guests::CGI,
+        &["--request-timeout", "1s", "--max-memory-mib", "64"],
+        &[],
+        None,
+    )
+    .await;
     let c = client();
     let faults = ["/trap", "/loop", "/oom", "/exit", "/bad-output"];
     let mut tasks = Vec::new();
     for path in faults {
         let (c, url) = (c.clone(), s.url(path));
-        tasks.push(tokio::spawn(async move { (path, c.get(url).send().await.map(|r| r.status().as_u16())) }));
+        tasks.push(tokio::spawn(async move {
+            (path, c.get(url).send().await.map(|r| r.status().as_u16()))
+        }));
     }
     // A good request in parallel with the faults succeeds, and quickly.
     let started = Instant::now();
     let good = c.get(s.url("/hello")).send().await.expect("good request");
     assert_eq!(good.status(), 200);
     assert_eq!(good.text().await.expect("body"), "hello");
-    assert!(started.elapsed() < Duration::from_secs(5), "a busy neighbour must not block a good request");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "a busy neighbour must not block a good request"
+    );
     for t in tasks {
         let (path, status) = t.await.expect("join");
         assert_eq!(status.expect("response"), 500, "{path}");
@@ -139,11 +181,32 @@ async fn faults_are_500s_for_that_request_only() {
 
 #[tokio::test]
 async fn body_and_response_caps() {
-    let s = Served::start(guests::CGI, &["--max-request-body-bytes", "100", "--max-response-bytes", "1048576"], &[], None).await;
+    let s = Served::start(
+        guests::CGI,
+        &[
+            "--max-request-body-bytes",
+            "100",
+            "--max-response-bytes",
+            "1048576",
+        ],
+        &[],
+        None,
+    )
+    .await;
     let c = client();
-    let res = c.post(s.url("/echo")).body(vec![b'a'; 101]).send().await.expect("req");
+    let res = c
+        .post(s.url("/echo"))
+        .body(vec![b'a'; 101])
+        .send()
+        .await
+        .expect("req");
     assert_eq!(res.status(), 413);
-    let res = c.post(s.url("/echo")).body(vec![b'a'; 100]).send().await.expect("req");
+    let res = c
+        .post(s.url("/echo"))
+        .body(vec![b'a'; 100])
+        .send()
+        .await
+        .expect("req");
     assert_eq!(res.status(), 200);
     // /big writes 4 MiB: over the 1 MiB cap.
     let res = c.get(s.url("/big")).send().await.expect("req");
@@ -152,7 +215,20 @@ async fn body_and_response_caps() {
 
 #[tokio::test]
 async fn excess_requests_get_503_after_the_queue_timeout() {
-    let s = Served::start(guests::CGI, &["--max-concurrent", "1", "--queue-timeout", "200ms", "--request-timeout", "2s"], &[], None).await;
+    let s = Served::start(
+        guests::CGI,
+        &[
+            "--max-concurrent",
+            "1",
+            "--queue-timeout",
+            "200ms",
+            "--request-timeout",
+            "2s",
+        ],
+        &[],
+        None,
+    )
+    .await;
     let c = client();
     let busy = tokio::spawn({
         let (c, url) = (c.clone(), s.url("/loop"));
@@ -170,25 +246,56 @@ async fn excess_requests_get_503_after_the_queue_timeout() {
 async fn app_token_is_required_except_for_health() {
     let s = Served::start(guests::CGI, &[], &[("APP_API_TOKEN", "app-secret")], None).await;
     let c = client();
-    assert_eq!(c.get(s.url("/hello")).send().await.expect("req").status(), 401);
-    let wrong = c.get(s.url("/hello")).header("dapr-api-token", "nope").send().await.expect("req");
+    assert_eq!(
+        c.get(s.url("/hello")).send().await.expect("req").status(),
+        401
+    );
+    let wrong = c
+        .get(s.url("/hello"))
+        .header("dapr-api-token", "nope")
+        .send()
+        .await
+        .expect("req");
     assert_eq!(wrong.status(), 401);
     assert_eq!(wrong.text().await.expect("body"), "invalid api token");
-    let ok = c.get(s.url("/hello")).header("dapr-api-token", "app-secret").send().await.expect("req");
+    let ok = c
+        .get(s.url("/hello"))
+        .header("dapr-api-token", "app-secret")
+        .send()
+        .await
+        .expect("req");
     assert_eq!(ok.status(), 200);
-    assert_eq!(c.get(s.url("/healthz")).send().await.expect("req").status(), 200);
+    assert_eq!(
+        c.get(s.url("/healthz")).send().await.expect("req").status(),
+        200
+    );
 }
 
 #[tokio::test]
 async fn handlers_keep_the_outbound_allowlist() {
     let up = Upstream::start(|_| Reply::ok("from upstream")).await;
     let allow = allowlist(&[up.origin()], "");
-    let s = Served::start(guests::CGI, &["--env", &format!("FETCH_URL={}", up.url("/x"))], &[], Some(allow)).await;
+    let s = Served::start(
+        guests::CGI,
+        &["--env", &format!("FETCH_URL={}", up.url("/x"))],
+        &[],
+        Some(allow),
+    )
+    .await;
     let res = client().get(s.url("/fetch")).send().await.expect("req");
-    assert_eq!(res.text().await.expect("body"), "upstream 200: from upstream");
+    assert_eq!(
+        res.text().await.expect("body"),
+        "upstream 200: from upstream"
+    );
 
     let denied = Upstream::hello().await;
-    let s2 = Served::start(guests::CGI, &["--env", &format!("FETCH_URL={}", denied.url("/x"))], &[], Some(allowlist(&[up.origin()], ""))).await;
+    let s2 = Served::start(
+        guests::CGI,
+        &["--env", &format!("FETCH_URL={}", denied.url("/x"))],
+        &[],
+        Some(allowlist(&[up.origin()], "")),
+    )
+    .await;
     let res = client().get(s2.url("/fetch")).send().await.expect("req");
     assert_eq!(res.status(), 502);
     assert_eq!(res.text().await.expect("body"), "error=7");
@@ -197,12 +304,41 @@ async fn handlers_keep_the_outbound_allowlist() {
 
 #[tokio::test]
 async fn readiness_follows_the_sidecar() {
-    let sidecar = Upstream::start(|r| if r.uri.path() == "/v1.0/healthz/outbound" { Reply::ok("").status(204) } else { Reply::ok("").status(404) }).await;
+    let sidecar = Upstream::start(|r| {
+        if r.uri.path() == "/v1.0/healthz/outbound" {
+            Reply::ok("").status(204)
+        } else {
+            Reply::ok("").status(404)
+        }
+    })
+    .await;
     let port = sidecar.addr.port().to_string();
     let s = Served::start(guests::CGI, &[], &[("DAPR_HTTP_PORT", &port)], None).await;
-    assert_eq!(client().get(s.url("/readyz")).send().await.expect("req").status(), 200);
-    let s2 = Served::start(guests::CGI, &[], &[("DAPR_HTTP_PORT", &free_port().to_string())], None).await;
-    assert_eq!(client().get(s2.url("/readyz")).send().await.expect("req").status(), 503);
+    assert_eq!(
+        client()
+            .get(s.url("/readyz"))
+            .send()
+            .await
+            .expect("req")
+            .status(),
+        200
+    );
+    let s2 = Served::start(
+        guests::CGI,
+        &[],
+        &[("DAPR_HTTP_PORT", &free_port().to_string())],
+        None,
+    )
+    .await;
+    assert_eq!(
+        client()
+            .get(s2.url("/readyz"))
+            .send()
+            .await
+            .expect("req")
+            .status(),
+        503
+    );
 }
 
 #[tokio::test]
@@ -215,16 +351,29 @@ async fn sigterm_finishes_in_flight_requests_then_exits() {
     });
     tokio::time::sleep(Duration::from_millis(200)).await;
     let pid = s.pid().to_string();
-    let kill = tokio::process::Command::new("kill").args(["-TERM", &pid]).status().await.expect("kill");
+    let kill = tokio::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .expect("kill");
     assert!(kill.success());
-    assert_eq!(in_flight.await.expect("join").expect("in-flight request answered"), 500);
+    assert_eq!(
+        in_flight
+            .await
+            .expect("join")
+            .expect("in-flight request answered"),
+        500
+    );
     assert_eq!(s.wait().await, Some(0), "clean exit after SIGTERM");
 }
 
 #[tokio::test]
 async fn bad_module_is_a_clear_startup_error() {
     let mut cmd = wasi_dapr();
-    cmd.arg("serve").arg("--listen").arg("127.0.0.1:0").arg("/nonexistent.wasm");
+    cmd.arg("serve")
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .arg("/nonexistent.wasm");
     let out: Output = crate::util::output(cmd).await;
     assert_eq!(out.code, Some(1), "{out}");
     assert!(out.stderr.contains("/nonexistent.wasm"), "{out}");

@@ -295,5 +295,9 @@ pub async fn output(mut cmd: tokio::process::Command) -> Output {
 /// A plain HTTP client for tests (no redirects followed, TLS provider installed).
 pub fn http_client() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).no_proxy().build().expect("client")
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .build()
+        .expect("client")
 }
