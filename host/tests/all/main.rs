@@ -1,6 +1,7 @@
 //! The host's integration tests, in one test binary.
 
 mod abi;
+mod app_rust;
 mod outbound_http;
 mod run_cli;
 mod serve;

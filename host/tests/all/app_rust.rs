@@ -1,0 +1,651 @@
+//! The Rust SDK's `app` module under `wasi-dapr serve`, with the embedded sidecar in
+//! front as daprd: publisher → sidecar → served subscriber with the exact CloudEvent,
+//! RETRY redelivered, DROP not (and dead-lettered), text / bytes / rawPayload / routing
+//! rules decoded, input bindings and configuration updates, invocation through the
+//! sidecar to a served callee, and the `pubsub-rust` and `invoke-rust` examples against
+//! their READMEs.
+//!
+//! The served app records what it receives in the sidecar's state store
+//! (`tests/dapr/rust/src/bin/served-app.rs`); the tests read it back over HTTP.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::Method;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use wasi_dapr::sidecar::Sidecar;
+
+use crate::serve::{Served, free_port, wait_until_up};
+use crate::sidecar_util::{Answer, get, resources, send, sidecar, wait_subscriptions};
+use crate::util::{Allowlist, Output, allowlist, cache_dir, guests, run_guest, wasi_dapr};
+
+/// An allowlist for guests that call the sidecar at `port`.
+fn allow_port(port: u16) -> Allowlist {
+    allowlist(&[format!("http://127.0.0.1:{port}")], "")
+}
+
+/// Serves `module` with an in-process sidecar in front of it as app `app_id`.
+///
+/// The sidecar's port is picked first so the served module can reach it (its state
+/// store), then the sidecar starts with the served port as its app port.
+async fn serve_behind_sidecar(
+    module: &str,
+    app_id: &str,
+    resources_path: Option<&Path>,
+) -> (Sidecar, Served) {
+    let port = free_port();
+    let served = Served::start(
+        module,
+        &[],
+        &[("DAPR_HTTP_PORT", &port.to_string())],
+        Some(allow_port(port)),
+    )
+    .await;
+    let app_port = port_of(&served.base);
+    let sc = sidecar(|o| {
+        o.listen = ([127, 0, 0, 1], port).into();
+        o.app_id = app_id.to_string();
+        o.app_port = Some(app_port);
+        o.resources_path = resources_path.map(Path::to_path_buf);
+    })
+    .await;
+    (sc, served)
+}
+
+fn port_of(base: &str) -> u16 {
+    base.rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port in base URL")
+}
+
+/// Runs a guest with `wasi-dapr run` against the sidecar.
+async fn run_against(sc: &Sidecar, module: &str, args: &[&str]) -> Output {
+    let port = sc.local_addr().port();
+    let allow = allow_port(port);
+    run_guest(
+        module,
+        Some(&allow),
+        &[],
+        args,
+        &[("DAPR_HTTP_PORT", &port.to_string())],
+    )
+    .await
+}
+
+/// The value stored at `key` in `statestore`, through the sidecar's HTTP API.
+async fn state(sc: &Sidecar, key: &str) -> Option<Value> {
+    let answer = get(sc.local_addr(), &format!("/v1.0/state/statestore/{key}")).await;
+    match answer.status.as_u16() {
+        204 => None,
+        200 => Some(answer.json()),
+        other => panic!("reading {key}: {other} {}", answer.text()),
+    }
+}
+
+/// Polls `key` until `done` holds for its value (at most 20 s).
+async fn wait_state(sc: &Sidecar, key: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let value = state(sc, key).await;
+        if let Some(v) = &value
+            && done(v)
+        {
+            return v.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "state {key} never became what the test waits for; last {value:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Every stored key (without the `<appId>||` prefix) that starts with `prefix`.
+async fn keys_with_prefix(sc: &Sidecar, prefix: &str) -> Vec<String> {
+    sc.state_snapshot("statestore")
+        .await
+        .into_iter()
+        .filter_map(|(key, _)| key.split_once("||").map(|(_, k)| k.to_string()))
+        .filter(|k| k.starts_with(prefix))
+        .collect()
+}
+
+/// Publishes `body` with `content_type` through the sidecar's HTTP API.
+async fn publish(sc: &Sidecar, topic: &str, query: &str, content_type: &str, body: &str) {
+    let path = format!("/v1.0/publish/pubsub/{topic}{query}");
+    send(
+        sc.local_addr(),
+        Method::POST,
+        &path,
+        &[("content-type", content_type)],
+        Bytes::from(body.to_string()),
+    )
+    .await
+    .assert_no_content();
+}
+
+/// One request straight to the served app (not through the sidecar).
+async fn to_app(
+    served: &Served,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Answer {
+    let addr = ([127, 0, 0, 1], port_of(&served.base)).into();
+    send(addr, method, path, headers, Bytes::from(body.to_string())).await
+}
+
+#[track_caller]
+fn assert_uuid(v: &Value) {
+    let s = v.as_str().unwrap_or_default();
+    let groups: Vec<usize> = s.split('-').map(str::len).collect();
+    assert_eq!(groups, [8, 4, 4, 4, 12], "not a UUID: {v}");
+    assert!(s.chars().all(|c| c == '-' || c.is_ascii_hexdigit()), "{v}");
+}
+
+#[track_caller]
+fn assert_traceparent(v: &Value) {
+    let s = v.as_str().unwrap_or_default();
+    let parts: Vec<&str> = s.split('-').collect();
+    let lens: Vec<usize> = parts.iter().map(|p| p.len()).collect();
+    assert_eq!(lens, [2, 32, 16, 2], "not a traceparent: {v}");
+    assert_eq!(parts[0], "00", "{v}");
+    assert!(s.chars().all(|c| c == '-' || c.is_ascii_hexdigit()), "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publisher_to_served_subscriber_delivers_the_exact_cloud_event() {
+    let (sc, _served) = serve_behind_sidecar(guests::SERVED_APP, "app", None).await;
+    wait_subscriptions(sc.local_addr(), 3).await;
+
+    let out = run_against(&sc, guests::PUBSUB_RUST_PUBLISHER, &[]).await;
+    out.assert_success();
+    // What the publisher sent, from its own output: `published order N to pubsub/orders: JSON`.
+    let published: Vec<Value> = out
+        .stdout
+        .lines()
+        .filter_map(|l| l.split_once("pubsub/orders: "))
+        .map(|(_, j)| serde_json::from_str(j).expect("published JSON"))
+        .collect();
+    assert_eq!(published.len(), 3, "{out}");
+
+    // The served app records each event under `event-<CloudEvent id>`.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut keys = keys_with_prefix(&sc, "event-").await;
+    while keys.len() < 3 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        keys = keys_with_prefix(&sc, "event-").await;
+    }
+    assert_eq!(keys.len(), 3, "{keys:?}");
+    let mut records = Vec::new();
+    for key in &keys {
+        records.push(state(&sc, key).await.expect("record"));
+    }
+
+    let expected_keys: BTreeSet<&str> = [
+        "data",
+        "datacontenttype",
+        "id",
+        "pubsubname",
+        "source",
+        "specversion",
+        "time",
+        "topic",
+        "traceid",
+        "traceparent",
+        "tracestate",
+        "type",
+    ]
+    .into_iter()
+    .collect();
+    for order in &published {
+        let record = records
+            .iter()
+            .find(|r| r["event"]["data"] == *order)
+            .unwrap_or_else(|| panic!("order {order} was not delivered: {records:#?}"));
+        let event = &record["event"];
+        // The CloudEvent as delivered: exactly these attributes, with these values.
+        let keys: BTreeSet<&str> = event
+            .as_object()
+            .expect("object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys, expected_keys, "{event:#}");
+        assert_eq!(event["data"], *order);
+        assert_eq!(event["datacontenttype"], "application/json");
+        assert_eq!(event["pubsubname"], "pubsub");
+        assert_eq!(event["source"], "app");
+        assert_eq!(event["specversion"], "1.0");
+        assert_eq!(event["topic"], "orders");
+        assert_eq!(event["type"], "com.dapr.event.sent");
+        assert_eq!(event["tracestate"], "");
+        assert_uuid(&event["id"]);
+        assert_traceparent(&event["traceparent"]);
+        assert_eq!(event["traceid"], event["traceparent"]);
+        let time = event["time"].as_str().expect("time");
+        humantime::parse_rfc3339(time).unwrap_or_else(|e| panic!("time {time}: {e}"));
+        assert_eq!(
+            record["route"], "/orders",
+            "delivered once to the default route"
+        );
+        assert_eq!(record["attempt"], 1);
+
+        // And what the SDK decoded from it.
+        let decoded = &record["decoded"];
+        for (field, attr) in [
+            ("id", "id"),
+            ("source", "source"),
+            ("type", "type"),
+            ("specversion", "specversion"),
+            ("datacontenttype", "datacontenttype"),
+            ("topic", "topic"),
+            ("pubsubname", "pubsubname"),
+            ("time", "time"),
+        ] {
+            assert_eq!(decoded[field], event[attr], "{field}: {decoded:#}");
+        }
+        assert_eq!(decoded["subject"], Value::Null);
+        assert_eq!(decoded["pubsubname_header"], "pubsub");
+        assert_eq!(decoded["data_json"], *order);
+        let text = decoded["data_text"].as_str().expect("data_text");
+        assert_eq!(serde_json::from_str::<Value>(text).expect("JSON"), *order);
+        assert_eq!(decoded["data_bytes"], json!(text.as_bytes()));
+    }
+    assert!(keys_with_prefix(&sc, "dead-").await.is_empty());
+    sc.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_is_redelivered_and_drop_is_not() {
+    let (sc, _served) = serve_behind_sidecar(guests::SERVED_APP, "app", None).await;
+    wait_subscriptions(sc.local_addr(), 3).await;
+    for body in [
+        r#"{"case":"retry-once","answer":"retry-once"}"#,
+        r#"{"case":"retry-always","answer":"retry"}"#,
+        r#"{"case":"drop","answer":"drop"}"#,
+        r#"{"case":"success"}"#,
+    ] {
+        publish(&sc, "orders", "", "application/json", body).await;
+    }
+
+    // RETRY once: delivered again, SUCCESS the second time.
+    wait_state(&sc, "event-retry-once", |r| r["attempt"] == 2).await;
+    // RETRY every time: the sidecar's three attempts (test tuning), then the dead letter.
+    let dead = wait_state(&sc, "dead-retry-always", |_| true).await;
+    assert_eq!(
+        dead["data"],
+        json!({"case":"retry-always","answer":"retry"})
+    );
+    // DROP: dead-lettered at once.
+    let dead = wait_state(&sc, "dead-drop", |_| true).await;
+    assert_eq!(dead["data"], json!({"case":"drop","answer":"drop"}));
+    assert_eq!(dead["pubsubname"], "pubsub");
+    wait_state(&sc, "event-success", |r| r["attempt"] == 1).await;
+
+    // Well past the retry back-off (20-50 ms in tests), nothing was delivered again.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(state(&sc, "attempts-retry-once").await, Some(json!(2)));
+    assert_eq!(state(&sc, "attempts-retry-always").await, Some(json!(3)));
+    assert_eq!(state(&sc, "attempts-drop").await, Some(json!(1)));
+    assert_eq!(state(&sc, "attempts-success").await, Some(json!(1)));
+    let mut dead = keys_with_prefix(&sc, "dead-").await;
+    dead.sort();
+    assert_eq!(dead, ["dead-drop", "dead-retry-always"]);
+    sc.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_bytes_raw_payload_and_rules_reach_the_handler_decoded() {
+    let (sc, served) = serve_behind_sidecar(guests::SERVED_APP, "app", None).await;
+    wait_subscriptions(sc.local_addr(), 3).await;
+
+    // The app's subscription list, as daprd reads it.
+    let subs = to_app(&served, Method::GET, "/dapr/subscribe", &[], "").await;
+    assert_eq!(subs.status, 200);
+    assert_eq!(subs.header("content-type"), Some("application/json"));
+    assert_eq!(
+        subs.json(),
+        json!([
+            {"pubsubname": "pubsub", "topic": "orders",
+             "routes": {"rules": [{"match": "event.type == \"priority\"", "path": "/orders/priority"}],
+                        "default": "/orders"},
+             "deadLetterTopic": "orders-dead"},
+            {"pubsubname": "pubsub", "topic": "raw", "route": "/raw",
+             "metadata": {"rawPayload": "true"}},
+            {"pubsubname": "pubsub", "topic": "orders-dead", "route": "/dead"},
+        ])
+    );
+
+    publish(
+        &sc,
+        "orders",
+        "?metadata.cloudevent.id=text-1",
+        "text/plain",
+        "plain words",
+    )
+    .await;
+    let r = wait_state(&sc, "event-text-1", |_| true).await;
+    assert_eq!(r["event"]["data"], "plain words");
+    assert_eq!(r["event"]["datacontenttype"], "text/plain");
+    assert_eq!(r["decoded"]["data_text"], "plain words");
+    assert_eq!(r["decoded"]["data_bytes"], json!(b"plain words"));
+    assert_eq!(r["decoded"]["data_json"], "plain words");
+
+    publish(
+        &sc,
+        "orders",
+        "?metadata.cloudevent.id=bytes-1",
+        "application/octet-stream",
+        "\u{0}\u{1}~",
+    )
+    .await;
+    let r = wait_state(&sc, "event-bytes-1", |_| true).await;
+    assert_eq!(r["event"]["data_base64"], "AAF+");
+    assert_eq!(r["event"].get("data"), None);
+    assert_eq!(r["decoded"]["datacontenttype"], "application/octet-stream");
+    assert_eq!(r["decoded"]["data_bytes"], json!([0, 1, 126]));
+    assert_eq!(r["decoded"]["data_text"], "\u{0}\u{1}~");
+
+    // rawPayload: the subscriber gets an envelope with the published bytes in data_base64.
+    publish(
+        &sc,
+        "raw",
+        "?metadata.rawPayload=true",
+        "application/json",
+        r#"{"case":"raw","n":1}"#,
+    )
+    .await;
+    let r = wait_state(&sc, "event-raw", |_| true).await;
+    assert_eq!(r["route"], "/raw");
+    assert!(r["event"]["data_base64"].is_string(), "{r:#}");
+    assert_eq!(r["decoded"]["data_json"], json!({"case":"raw","n":1}));
+    assert_eq!(r["decoded"]["data_text"], r#"{"case":"raw","n":1}"#);
+
+    // A CloudEvent of type `priority` takes the rule's route; extensions are kept.
+    let ce = json!({"specversion": "1.0", "id": "prio-1", "source": "test-source",
+                    "type": "priority", "subject": "sub-1", "myext": "ext-value",
+                    "datacontenttype": "application/json", "data": {"case": "priority"}});
+    publish(
+        &sc,
+        "orders",
+        "",
+        "application/cloudevents+json",
+        &ce.to_string(),
+    )
+    .await;
+    let r = wait_state(&sc, "event-priority", |_| true).await;
+    assert_eq!(r["route"], "/orders/priority");
+    assert_eq!(r["event"]["myext"], "ext-value");
+    assert_eq!(r["decoded"]["id"], "prio-1");
+    assert_eq!(r["decoded"]["source"], "test-source");
+    assert_eq!(r["decoded"]["type"], "priority");
+    assert_eq!(r["decoded"]["subject"], "sub-1");
+    assert_eq!(r["decoded"]["data_json"], json!({"case": "priority"}));
+
+    // A malformed delivery is answered DROP without reaching the handler.
+    let ce_type = [("content-type", "application/cloudevents+json")];
+    let bad = to_app(
+        &served,
+        Method::POST,
+        "/orders",
+        &ce_type,
+        "not a cloud event",
+    )
+    .await;
+    assert_eq!(bad.status, 200);
+    assert_eq!(bad.json(), json!({"status": "DROP"}));
+    // Unknown routes are 404.
+    let none = to_app(&served, Method::POST, "/nowhere", &ce_type, "{}").await;
+    assert_eq!(none.status, 404);
+    sc.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn input_binding_and_configuration_updates() {
+    let components = "kind: Component\nmetadata: {name: statestore}\nspec: {type: state.in-memory, version: v1}\n---\n\
+        kind: Component\nmetadata: {name: pubsub}\nspec: {type: pubsub.in-memory, version: v1}\n---\n\
+        kind: Component\nmetadata: {name: tick}\nspec:\n  type: bindings.cron\n  version: v1\n  metadata:\n  - {name: schedule, value: '@every 100ms'}\n";
+    let dir = resources(&[("components.yaml", components)]);
+    let (sc, served) = serve_behind_sidecar(guests::SERVED_APP, "app", Some(dir.path())).await;
+
+    // The sidecar probed OPTIONS /tick, got 200, and posts ticks the handler counts.
+    wait_state(&sc, "ticks", |n| n.as_u64() >= Some(2)).await;
+    let probe = to_app(&served, Method::OPTIONS, "/tick", &[], "").await;
+    assert_eq!(probe.status, 200);
+    let other = to_app(&served, Method::OPTIONS, "/not-a-binding", &[], "").await;
+    assert_eq!(other.status, 404);
+
+    // A configuration update is answered exactly 200 and reaches the handler.
+    let update = r#"{"id":"sub-1","items":{"color":{"value":"blue","version":"2"}}}"#;
+    let json_type = [("content-type", "application/json")];
+    let answer = to_app(
+        &served,
+        Method::POST,
+        "/configuration/configstore/color",
+        &json_type,
+        update,
+    )
+    .await;
+    assert_eq!(answer.status, 200);
+    assert!(answer.body.is_empty());
+    assert_eq!(
+        state(&sc, "config-color").await,
+        Some(
+            json!({"store": "configstore", "key": "color", "id": "sub-1",
+                    "items": {"color": {"value": "blue", "version": "2"}}})
+        )
+    );
+    let unknown = to_app(
+        &served,
+        Method::POST,
+        "/configuration/other/color",
+        &json_type,
+        update,
+    )
+    .await;
+    assert_eq!(unknown.status, 404);
+    sc.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invocation_through_the_sidecar_reaches_the_served_callee() {
+    let (sc, _served) = serve_behind_sidecar(guests::INVOKE_RUST_CALLEE, "target", None).await;
+    let addr = sc.local_addr();
+
+    let answer = send(
+        addr,
+        Method::PUT,
+        "/v1.0/invoke/target/method/echo/a%20b?x=1&y=two%20words",
+        &[
+            ("content-type", "application/json"),
+            ("x-custom", "v1"),
+            ("x-other", "2"),
+        ],
+        Bytes::from_static(br#"{"k":"v"}"#),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    assert_eq!(answer.header("content-type"), Some("application/json"));
+    assert_eq!(
+        answer.json(),
+        json!({
+            "method": "PUT",
+            "path": "/echo/a b",
+            "query": "x=1&y=two%20words",
+            "contentType": "application/json",
+            "caller": "target",
+            "headers": {"x-custom": "v1", "x-other": "2"},
+            "body": "{\"k\":\"v\"}",
+        })
+    );
+
+    let hello = send(
+        addr,
+        Method::DELETE,
+        "/v1.0/invoke/target/method/hello",
+        &[],
+        Bytes::new(),
+    )
+    .await;
+    assert_eq!(hello.status, 200);
+    assert_eq!(
+        hello.header("content-type"),
+        Some("text/plain; charset=utf-8")
+    );
+    assert_eq!(hello.text(), "hello from the target app\n");
+
+    // The app's 404 comes back unchanged.
+    let missing = get(addr, "/v1.0/invoke/target/method/missing").await;
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.text(), "no handler for GET /missing");
+
+    // The example's caller, through `wasi-dapr run`, prints what its README says.
+    let blocks = readme_text_blocks("invoke-rust");
+    let out = run_against(&sc, guests::INVOKE_RUST, &["target", "hello"]).await;
+    out.assert_success();
+    assert_eq!(out.stdout, blocks[0], "{out}");
+    let out = run_against(&sc, guests::INVOKE_RUST, &["target", "echo", "hi there"]).await;
+    out.assert_success();
+    assert_eq!(out.stdout, blocks[1], "{out}");
+    let out = run_against(&sc, guests::INVOKE_RUST, &["target", "missing"]).await;
+    assert_eq!(out.code, Some(2), "{out}");
+    assert_eq!(
+        out.stdout,
+        "GET target/missing -> 404\nno handler for GET /missing\n"
+    );
+    sc.shutdown().await;
+}
+
+/// `wasi-dapr serve` with the host's log (guest stderr included) collected.
+struct LoggedServe {
+    port: u16,
+    log: Arc<Mutex<String>>,
+    _child: tokio::process::Child,
+    _allow: Allowlist,
+}
+
+impl LoggedServe {
+    async fn start(module: &str, sidecar_port: u16) -> LoggedServe {
+        let port = free_port();
+        let allow = allow_port(sidecar_port);
+        let mut cmd = wasi_dapr();
+        cmd.arg("serve")
+            .arg("--cache-dir")
+            .arg(cache_dir())
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--allowlist")
+            .arg(&allow.path)
+            .arg(module)
+            .env("DAPR_HTTP_PORT", sidecar_port.to_string())
+            .stdout(std::process::Stdio::null());
+        let mut child = cmd.spawn().expect("spawn serve");
+        let log = Arc::new(Mutex::new(String::new()));
+        let stderr = child.stderr.take().expect("stderr");
+        let sink = log.clone();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                let mut log = sink.lock().expect("lock");
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        wait_until_up(&format!("http://127.0.0.1:{port}/healthz")).await;
+        LoggedServe {
+            port,
+            log,
+            _child: child,
+            _allow: allow,
+        }
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().expect("lock").clone()
+    }
+}
+
+/// The messages of the `guest: ...` lines of a host log, without the `request=N` field.
+fn guest_lines(log: &str) -> Vec<String> {
+    log.lines()
+        .filter_map(|l| l.split_once(" guest: ").map(|(_, rest)| rest))
+        .map(|rest| {
+            rest.rsplit_once(" request=")
+                .map_or(rest, |(msg, _)| msg)
+                .to_string()
+        })
+        .collect()
+}
+
+/// Every ```text block after `## Expected output` in an example's README, in order.
+fn readme_text_blocks(example: &str) -> Vec<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples")
+        .join(example)
+        .join("README.md");
+    let readme = std::fs::read_to_string(&path).expect("example README");
+    let (_, mut rest) = readme
+        .split_once("## Expected output")
+        .unwrap_or_else(|| panic!("{}: no `## Expected output`", path.display()));
+    let mut blocks = Vec::new();
+    while let Some((_, after)) = rest.split_once("```text\n") {
+        let (block, after) = after.split_once("```").expect("closed block");
+        blocks.push(block.to_string());
+        rest = after;
+    }
+    blocks
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pubsub_example_prints_its_readme_output() {
+    let blocks = readme_text_blocks("pubsub-rust");
+    assert_eq!(blocks.len(), 3, "publisher, subscriber, subscriptions");
+    let expected_guest = guest_lines(&blocks[1]);
+    assert_eq!(expected_guest.len(), 5, "{expected_guest:?}");
+
+    let sidecar_port = free_port();
+    let subscriber = LoggedServe::start(guests::PUBSUB_RUST_SUBSCRIBER, sidecar_port).await;
+    let sc = sidecar(|o| {
+        o.listen = ([127, 0, 0, 1], sidecar_port).into();
+        o.app_port = Some(subscriber.port);
+    })
+    .await;
+    wait_subscriptions(sc.local_addr(), 2).await;
+    let subs = get(([127, 0, 0, 1], subscriber.port).into(), "/dapr/subscribe").await;
+    assert_eq!(format!("{}\n", subs.text()), blocks[2]);
+
+    let out = run_against(&sc, guests::PUBSUB_RUST_PUBLISHER, &[]).await;
+    out.assert_success();
+    assert_eq!(out.stdout, blocks[0], "{out}");
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut got = guest_lines(&subscriber.log());
+    while got.len() < expected_guest.len() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        got = guest_lines(&subscriber.log());
+    }
+    // Deliveries are concurrent: the same lines, in any order, except that order 2's
+    // retry comes after its first attempt.
+    let mut sorted_got = got.clone();
+    sorted_got.sort();
+    let mut sorted_expected = expected_guest.clone();
+    sorted_expected.sort();
+    assert_eq!(sorted_got, sorted_expected, "log:\n{}", subscriber.log());
+    let position = |needle: &str| got.iter().position(|l| l.contains(needle));
+    assert!(
+        position("failing attempt 1") < position("(attempt 2)"),
+        "{got:?}"
+    );
+    // The flaky order's attempts were counted in the state store, keyed by event id.
+    let counters = keys_with_prefix(&sc, "pubsub-rust-attempts-").await;
+    assert_eq!(counters.len(), 1, "{counters:?}");
+    assert_eq!(state(&sc, &counters[0]).await, Some(json!(2)));
+    sc.shutdown().await;
+}
