@@ -2,13 +2,15 @@
 
 mod abi;
 mod app_rust;
+mod k8s;
 mod outbound_http;
+mod pod;
 mod run_cli;
-mod serve;
 mod sdk_as;
 mod sdk_rust;
+mod serve;
+mod sidecar_api;
+mod sidecar_pubsub;
 mod sidecar_state;
 mod sidecar_util;
 mod util;
-mod sidecar_pubsub;
-mod sidecar_api;
