@@ -190,3 +190,100 @@ async fn second_start_uses_the_compiled_module_cache() {
     }
     assert!(files >= 1, "the compiled module is cached on disk");
 }
+
+/// `run --dev` with nothing on the sidecar port starts the embedded sidecar there, lets
+/// the guest reach it even without an allowlist entry, and stops it afterwards.
+#[tokio::test]
+async fn run_dev_starts_the_embedded_sidecar_when_none_answers() {
+    let port = crate::serve::free_port().to_string();
+    let out = run_guest(
+        guests::STATE_RUST,
+        None,
+        &["--dev"],
+        &[],
+        &[("DAPR_HTTP_PORT", &port)],
+    )
+    .await;
+    out.assert_success();
+    assert!(out.stderr.contains("started the embedded sidecar"), "{out}");
+    assert!(out.stdout.contains("state-rust: done"), "{out}");
+    // Gone with the process: nothing listens on the port any more.
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port.parse::<u16>().expect("port"))).is_err()
+    );
+}
+
+/// `run --dev` uses a sidecar that already answers, and starts none.
+#[tokio::test]
+async fn run_dev_uses_a_running_sidecar() {
+    let sidecar = crate::util::Upstream::hello().await;
+    let port = sidecar.addr.port().to_string();
+    let url = sidecar.url("/v1.0/healthz");
+    let out = run_guest(
+        guests::HTTP_FETCH,
+        None,
+        &["--dev"],
+        &[&url],
+        &[("DAPR_HTTP_PORT", &port)],
+    )
+    .await;
+    out.assert_success();
+    assert!(
+        out.stderr.contains("using the Dapr sidecar that answers"),
+        "{out}"
+    );
+    assert!(
+        !out.stderr.contains("started the embedded sidecar"),
+        "{out}"
+    );
+    assert_eq!(
+        sidecar.requests().len(),
+        1,
+        "the guest's call reached the running sidecar"
+    );
+}
+
+/// Without `--dev` nothing is started and a guest calling the sidecar gets a connection
+/// error value.
+#[tokio::test]
+async fn without_dev_no_sidecar_is_started() {
+    let port = crate::serve::free_port();
+    let allow = allowlist(&[format!("http://127.0.0.1:{port}")], "");
+    let url = format!("http://127.0.0.1:{port}/v1.0/healthz");
+    let out = run_guest(
+        guests::HTTP_FETCH,
+        Some(&allow),
+        &[],
+        &[&url],
+        &[("DAPR_HTTP_PORT", &port.to_string())],
+    )
+    .await;
+    assert_eq!(out.value("error"), Some("11"), "{out}");
+}
+
+/// `serve --dev` starts the embedded sidecar with the served port as its app port, so
+/// invocation through the sidecar reaches the wasm app.
+#[tokio::test]
+async fn serve_dev_wires_the_embedded_sidecar_to_the_app() {
+    let port = crate::serve::free_port();
+    let served = crate::serve::Served::start(
+        guests::INVOKE_RUST_CALLEE,
+        &["--dev", "--app-id", "callee"],
+        &[("DAPR_HTTP_PORT", &port.to_string())],
+        None,
+    )
+    .await;
+    let url = format!("http://127.0.0.1:{port}/v1.0/invoke/callee/method/hello");
+    crate::serve::wait_until_up(&format!("http://127.0.0.1:{port}/v1.0/healthz/outbound")).await;
+    let res = crate::util::http_client()
+        .get(&url)
+        .send()
+        .await
+        .expect("invoke through the sidecar");
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.text().await.expect("body").contains("hello"),
+        "the callee answered"
+    );
+    drop(served);
+}
