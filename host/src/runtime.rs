@@ -18,6 +18,13 @@ use crate::outbound_http::{self, OutboundHttpCtx};
 /// How often the engine's epoch advances; deadlines are checked at this granularity.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
+/// Bytes of each pooled linear memory kept resident and reset in place between instances.
+pub const POOL_KEEP_RESIDENT_MEMORY: usize = 1 << 20;
+/// Bytes of each pooled table and async stack kept resident between instances.
+pub const POOL_KEEP_RESIDENT_SMALL: usize = 64 << 10;
+/// How many slot decommits the pooling allocator batches into one pass.
+pub const POOL_DECOMMIT_BATCH: usize = 16;
+
 /// A failure to set up the engine or to load a module.
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
@@ -119,6 +126,15 @@ impl Runtime {
                 .total_tables(instances)
                 .total_stacks(instances)
                 .max_memory_size(options.max_memory_bytes);
+            // Recycling a slot is the main per-request cost after instantiation: reset
+            // only the dirty pages of the first MiB in place (pagemap scan where the
+            // kernel has it) instead of unmapping, and batch the remaining decommits.
+            // Measured in benches/serve.rs: about 2x the throughput of the defaults.
+            pool.linear_memory_keep_resident(POOL_KEEP_RESIDENT_MEMORY)
+                .table_keep_resident(POOL_KEEP_RESIDENT_SMALL)
+                .async_stack_keep_resident(POOL_KEEP_RESIDENT_SMALL)
+                .decommit_batch_size(POOL_DECOMMIT_BATCH)
+                .pagemap_scan(wasmtime::Enabled::Auto);
             config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
         }
         let engine = Engine::new(&config).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
