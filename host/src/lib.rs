@@ -5,6 +5,7 @@ pub mod allowlist;
 pub mod config;
 pub mod dapr_env;
 pub mod dev;
+pub mod logging;
 pub mod outbound_http;
 pub mod run;
 pub mod runtime;

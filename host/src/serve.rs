@@ -25,7 +25,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tracing::{debug, error, info, warn};
-use wasmtime::InstancePre;
+use wasmtime::{InstancePre, ModuleExport};
 use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
 
@@ -131,6 +131,12 @@ pub enum ServeError {
         /// What wasmtime said.
         reason: String,
     },
+    /// `--env` names a variable that serve sets for each request.
+    #[error("--env {name}: serve sets this variable for each request (CGI); choose another name")]
+    ReservedEnv {
+        /// The variable name.
+        name: String,
+    },
     /// The listen address could not be bound.
     #[error("listening on {addr}")]
     Bind {
@@ -145,11 +151,50 @@ pub enum ServeError {
 struct App {
     runtime: Runtime,
     pre: InstancePre<HostState>,
+    /// The module's `_start`, resolved once so requests skip the name lookup.
+    start: ModuleExport,
     outbound: OutboundHttp,
     options: ServeOptions,
+    /// What every request's environment shares, built once (see [`StaticEnv`]).
+    env: StaticEnv,
     permits: Semaphore,
     next_id: AtomicU64,
-    local: SocketAddr,
+}
+
+/// The parts of a request's WASI context that do not depend on the request.
+struct StaticEnv {
+    /// `argv[0]`: the module's file name.
+    program: String,
+    /// The sidecar's variables, then `--env` (which wins), one entry per name.
+    vars: Vec<(String, String)>,
+    /// `SERVER_NAME`, `SERVER_PORT` and the `Host` used when a request has none.
+    server_name: String,
+    server_port: String,
+    authority: String,
+}
+
+/// Variables that `serve` sets for every request (the CGI meta-variables). `--env` may
+/// not set them, nor any `HTTP_*` name, which is what request headers become.
+pub const CGI_VARIABLES: &[&str] = &[
+    "REQUEST_METHOD",
+    "PATH_INFO",
+    "SCRIPT_NAME",
+    "QUERY_STRING",
+    "REQUEST_URI",
+    "CONTENT_LENGTH",
+    "CONTENT_TYPE",
+    "SERVER_NAME",
+    "SERVER_PORT",
+    "SERVER_PROTOCOL",
+    "SERVER_SOFTWARE",
+    "GATEWAY_INTERFACE",
+    "REMOTE_ADDR",
+    "X_FULL_URL",
+];
+
+/// Whether `name` is set by `serve` for each request (and so refused in `--env`).
+pub fn is_cgi_variable(name: &str) -> bool {
+    CGI_VARIABLES.contains(&name) || name.starts_with("HTTP_")
 }
 
 /// A running server.
@@ -170,6 +215,9 @@ impl std::fmt::Debug for Server {
 impl Server {
     /// Compiles and pre-instantiates the module, binds, and starts serving.
     pub async fn start(options: ServeOptions) -> Result<Server, ServeError> {
+        if let Some((name, _)) = options.env.iter().find(|(k, _)| is_cgi_variable(k)) {
+            return Err(ServeError::ReservedEnv { name: name.clone() });
+        }
         let limits = options.limits.clone();
         let runtime = Runtime::new(RuntimeOptions {
             cache: options.cache,
@@ -178,12 +226,21 @@ impl Server {
             max_memory_bytes: limits.max_memory_bytes,
         })?;
         let module = runtime.load_module(&options.module)?;
-        if module.get_export("_start").is_none() {
+        let start = match module.get_export("_start") {
+            Some(wasmtime::ExternType::Func(ty))
+                if ty.params().len() == 0 && ty.results().len() == 0 =>
+            {
+                module.get_export_index("_start")
+            }
+            _ => None,
+        };
+        let Some(start) = start else {
             return Err(ServeError::Prepare {
                 module: options.module.clone(),
-                reason: "it has no `_start` export: serve needs a WASI command module".into(),
+                reason: "it has no `_start() -> ()` export: serve needs a WASI command module"
+                    .into(),
             });
-        }
+        };
         let linker = runtime.linker()?;
         let pre = linker
             .instantiate_pre(&module)
@@ -207,13 +264,25 @@ impl Server {
             addr: options.listen,
             source,
         })?;
+        let env = StaticEnv {
+            program: options
+                .module
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            vars: merge_env([options.sidecar.guest_env().to_vec(), options.env.clone()]),
+            server_name: addr.ip().to_string(),
+            server_port: addr.port().to_string(),
+            authority: addr.to_string(),
+        };
         let app = Arc::new(App {
             runtime,
             pre,
+            start,
             outbound,
+            env,
             permits: Semaphore::new(limits.max_concurrent.max(1) as usize),
             next_id: AtomicU64::new(1),
-            local: addr,
             options,
         });
         info!(%addr, module = %app.options.module.display(), "serving");
@@ -319,9 +388,17 @@ async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> Resp
         }
     }
     let limits = &app.options.limits;
-    let permit = match tokio::time::timeout(limits.queue_timeout, app.permits.acquire()).await {
-        Ok(Ok(p)) => p,
-        _ => {
+    // A free instance is the common case: take it without arming the queue timer.
+    let permit = match app.permits.try_acquire() {
+        Ok(p) => Ok(p),
+        Err(_) => tokio::time::timeout(limits.queue_timeout, app.permits.acquire())
+            .await
+            .map_err(|_| ())
+            .and_then(|r| r.map_err(|_| ())),
+    };
+    let permit = match permit {
+        Ok(p) => p,
+        Err(()) => {
             warn!(request = id, %path, "busy: no free instance within the queue timeout");
             return plain(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -376,80 +453,89 @@ async fn sidecar_ready(app: &App) -> bool {
     }
 }
 
-/// The CGI environment for one request.
+/// Sets one request's environment on `wasi`: the CGI meta-variables, one `HTTP_*`
+/// variable per header name (repeated headers joined with `", "`), then the shared
+/// variables. Header names containing `_` are left out, as Apache and nginx do for CGI,
+/// so that `X-A` and `X_A` cannot both claim `HTTP_X_A`; `dapr-api-token` is left out
+/// because the host has already checked it.
 fn cgi_env(
-    app: &App,
+    env: &StaticEnv,
+    wasi: &mut WasiCtxBuilder,
     parts: &http::request::Parts,
     body_len: usize,
     peer: SocketAddr,
-) -> Vec<(String, String)> {
+) {
     let uri = &parts.uri;
+    let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let host = parts
         .headers
         .get(http::header::HOST)
         .and_then(|h| h.to_str().ok())
-        .map(str::to_string)
-        .unwrap_or_else(|| app.local.to_string());
-    let mut env = vec![
-        ("REQUEST_METHOD".into(), parts.method.to_string()),
-        (
-            "PATH_INFO".into(),
-            percent_encoding::percent_decode_str(uri.path())
-                .decode_utf8_lossy()
-                .into_owned(),
-        ),
-        ("SCRIPT_NAME".into(), String::new()),
-        ("QUERY_STRING".into(), uri.query().unwrap_or("").to_string()),
-        (
-            "REQUEST_URI".into(),
-            uri.path_and_query()
-                .map(|p| p.to_string())
-                .unwrap_or_else(|| "/".into()),
-        ),
-        ("CONTENT_LENGTH".into(), body_len.to_string()),
-        ("SERVER_NAME".into(), app.local.ip().to_string()),
-        ("SERVER_PORT".into(), app.local.port().to_string()),
-        ("SERVER_PROTOCOL".into(), format!("{:?}", parts.version)),
-        (
-            "SERVER_SOFTWARE".into(),
-            concat!("wasi-dapr/", env!("CARGO_PKG_VERSION")).into(),
-        ),
-        ("GATEWAY_INTERFACE".into(), "CGI/1.1".into()),
-        ("REMOTE_ADDR".into(), peer.ip().to_string()),
-        (
-            "X_FULL_URL".into(),
-            format!(
-                "http://{host}{}",
-                uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
-            ),
-        ),
-    ];
+        .unwrap_or(&env.authority);
+    let protocol = match parts.version {
+        http::Version::HTTP_09 => "HTTP/0.9",
+        http::Version::HTTP_10 => "HTTP/1.0",
+        http::Version::HTTP_2 => "HTTP/2.0",
+        http::Version::HTTP_3 => "HTTP/3.0",
+        _ => "HTTP/1.1",
+    };
+    wasi.env("REQUEST_METHOD", parts.method.as_str())
+        .env(
+            "PATH_INFO",
+            percent_encoding::percent_decode_str(uri.path()).decode_utf8_lossy(),
+        )
+        .env("SCRIPT_NAME", "")
+        .env("QUERY_STRING", uri.query().unwrap_or(""))
+        .env("REQUEST_URI", path_and_query)
+        .env("CONTENT_LENGTH", body_len.to_string())
+        .env("SERVER_NAME", &env.server_name)
+        .env("SERVER_PORT", &env.server_port)
+        .env("SERVER_PROTOCOL", protocol)
+        .env(
+            "SERVER_SOFTWARE",
+            concat!("wasi-dapr/", env!("CARGO_PKG_VERSION")),
+        )
+        .env("GATEWAY_INTERFACE", "CGI/1.1")
+        .env("REMOTE_ADDR", peer.ip().to_string())
+        .env("X_FULL_URL", format!("http://{host}{path_and_query}"));
     if let Some(ct) = parts
         .headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
     {
-        env.push(("CONTENT_TYPE".into(), ct.to_string()));
+        wasi.env("CONTENT_TYPE", ct);
     }
-    for (name, value) in &parts.headers {
-        // The app token was checked by the host; handlers have no use for it.
-        if name == "dapr-api-token" {
+    let mut key = String::with_capacity(64);
+    for name in parts.headers.keys() {
+        let name = name.as_str();
+        if name == "dapr-api-token" || name.contains('_') {
             continue;
         }
-        let Ok(value) = value.to_str() else { continue };
-        let key = format!(
-            "HTTP_{}",
-            name.as_str().to_ascii_uppercase().replace('-', "_")
-        );
-        match env.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, existing)) => {
-                existing.push_str(", ");
-                existing.push_str(value);
+        let mut values = parts
+            .headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok());
+        let Some(first) = values.next() else { continue };
+        key.clear();
+        key.push_str("HTTP_");
+        key.extend(name.chars().map(|c| match c {
+            '-' => '_',
+            c => c.to_ascii_uppercase(),
+        }));
+        match values.next() {
+            None => wasi.env(&key, first),
+            Some(second) => {
+                let mut joined = [first, second].join(", ");
+                for more in values {
+                    joined.push_str(", ");
+                    joined.push_str(more);
+                }
+                wasi.env(&key, joined)
             }
-            None => env.push((key, value.to_string())),
-        }
+        };
     }
-    env
+    wasi.envs(&env.vars);
 }
 
 async fn invoke(
@@ -463,22 +549,12 @@ async fn invoke(
     let stdout = MemoryOutputPipe::new(limits.max_response_bytes);
     let stderr = MemoryOutputPipe::new(64 * 1024);
     let mut wasi = WasiCtxBuilder::new();
-    wasi.stdin(MemoryInputPipe::new(body.clone()))
+    let body_len = body.len();
+    wasi.stdin(MemoryInputPipe::new(body))
         .stdout(stdout.clone())
-        .stderr(stderr.clone());
-    let program = app
-        .options
-        .module
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    wasi.arg(program);
-    let env = merge_env([
-        app.options.sidecar.guest_env().to_vec(),
-        app.options.env.clone(),
-        cgi_env(app, parts, body.len(), peer),
-    ]);
-    wasi.envs(&env);
+        .stderr(stderr.clone())
+        .arg(&app.env.program);
+    cgi_env(&app.env, &mut wasi, parts, body_len, peer);
     let state = HostState::new(
         wasi.build_p1(),
         app.outbound.new_ctx(),
@@ -486,16 +562,17 @@ async fn invoke(
         Some(limits.request_timeout),
     );
     let mut store = app.runtime.new_store(state);
-    let instantiated = Instant::now();
     let instance = app
         .pre
         .instantiate_async(&mut store)
         .await
         .map_err(|e| format!("instantiation failed: {e:#}"))?;
-    debug!(request = id, elapsed = ?instantiated.elapsed(), "instantiated");
     let start = instance
-        .get_typed_func::<(), ()>(&mut store, "_start")
-        .map_err(|e| format!("no _start: {e:#}"))?;
+        .get_module_export(&mut store, &app.start)
+        .and_then(|e| e.into_func())
+        .ok_or("the module's _start is not a function")?
+        .typed::<(), ()>(&store)
+        .map_err(|e| format!("_start: {e:#}"))?;
     let outcome = match start.call_async(&mut store, ()).await {
         Ok(()) => Outcome::Exited(0),
         Err(e) => classify(e),
@@ -627,6 +704,16 @@ mod tests {
         assert!(parse_cgi(b"Status: abc\n\n").is_err());
         assert!(parse_cgi(b"Status: 99\n\n").is_err());
         assert!(parse_cgi(b"bad name: x\n\n").is_err());
+    }
+
+    #[test]
+    fn cgi_variable_names() {
+        for name in ["PATH_INFO", "CONTENT_TYPE", "X_FULL_URL", "HTTP_HOST", "HTTP_"] {
+            assert!(is_cgi_variable(name), "{name}");
+        }
+        for name in ["GREETING", "DAPR_HTTP_PORT", "http_host", "PATH"] {
+            assert!(!is_cgi_variable(name), "{name}");
+        }
     }
 
     #[test]

@@ -95,6 +95,9 @@ async fn request_reaches_the_guest_as_cgi() {
         .header("content-type", "application/json")
         .header("x-custom", "v1")
         .header("dapr-api-token", "must-not-reach-guest")
+        .header("x-multi", "a")
+        .header("x-multi", "b")
+        .header("x_under", "must-not-reach-guest-either")
         .body(r#"{"k":"v"}"#)
         .send()
         .await
@@ -109,7 +112,11 @@ async fn request_reaches_the_guest_as_cgi() {
         "CONTENT_TYPE=application/json",
         "CONTENT_LENGTH=9",
         "HTTP_X_CUSTOM=v1",
+        "HTTP_X_MULTI=a, b",
         "SERVER_NAME=127.0.0.1",
+        "SERVER_PROTOCOL=HTTP/1.1",
+        "GATEWAY_INTERFACE=CGI/1.1",
+        "REQUEST_URI=/echo?a=1&b=two",
         "GREETING=hi",
         "DAPR_HTTP_PORT=3500",
         "BODY={\"k\":\"v\"}",
@@ -127,6 +134,17 @@ async fn request_reaches_the_guest_as_cgi() {
         "{text}"
     );
     assert!(!text.contains("must-not-reach-guest"), "{text}");
+    assert!(!text.contains("HTTP_X_UNDER"), "{text}");
+    // One entry per name: the guest's environment has no duplicates.
+    let names: Vec<&str> = text
+        .lines()
+        .take_while(|l| !l.starts_with("BODY="))
+        .filter_map(|l| l.split_once('=').map(|(k, _)| k))
+        .collect();
+    let mut unique = names.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(names.len(), unique.len(), "duplicate names in\n{text}");
 }
 
 #[tokio::test]
@@ -365,6 +383,26 @@ async fn sigterm_finishes_in_flight_requests_then_exits() {
         500
     );
     assert_eq!(s.wait().await, Some(0), "clean exit after SIGTERM");
+}
+
+#[tokio::test]
+async fn env_cannot_set_cgi_variables() {
+    for var in ["PATH_INFO=/elsewhere", "HTTP_HOST=evil.example"] {
+        let mut cmd = wasi_dapr();
+        cmd.arg("serve")
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--env")
+            .arg(var)
+            .arg(guests::CGI);
+        let out: Output = crate::util::output(cmd).await;
+        assert_eq!(out.code, Some(1), "{out}");
+        let name = var.split('=').next().unwrap_or_default();
+        assert!(
+            out.stderr.contains(&format!("--env {name}: serve sets this variable")),
+            "{out}"
+        );
+    }
 }
 
 #[tokio::test]
