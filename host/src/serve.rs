@@ -708,7 +708,13 @@ mod tests {
 
     #[test]
     fn cgi_variable_names() {
-        for name in ["PATH_INFO", "CONTENT_TYPE", "X_FULL_URL", "HTTP_HOST", "HTTP_"] {
+        for name in [
+            "PATH_INFO",
+            "CONTENT_TYPE",
+            "X_FULL_URL",
+            "HTTP_HOST",
+            "HTTP_",
+        ] {
             assert!(is_cgi_variable(name), "{name}");
         }
         for name in ["GREETING", "DAPR_HTTP_PORT", "http_host", "PATH"] {

@@ -9,10 +9,10 @@ use http::{Method, Request, StatusCode, header};
 use http_body_util::Full;
 use serde_json::{Value, json};
 
+use super::Ctx;
 use super::components::ComponentSpec;
 use super::errors::{ApiError, SidecarError, bytes_response, no_content};
 use super::server::{ApiRequest, Resp};
-use super::{Ctx, app};
 
 /// A binding component.
 #[derive(Debug)]
@@ -104,14 +104,7 @@ pub(crate) async fn run_input(ctx: std::sync::Arc<Ctx>, name: String, every: Dur
         let Ok(req) = request(Method::OPTIONS) else {
             return;
         };
-        match app::call(
-            ctx.app_port,
-            req,
-            ctx.tuning.app_timeout,
-            ctx.tuning.max_body_bytes,
-        )
-        .await
-        {
+        match ctx.call_app(req).await {
             Ok(res) if res.status.is_success() || res.status == StatusCode::METHOD_NOT_ALLOWED => {
                 break;
             }
@@ -140,14 +133,7 @@ pub(crate) async fn run_input(ctx: std::sync::Arc<Ctx>, name: String, every: Dur
         let Ok(req) = request(Method::POST) else {
             return;
         };
-        match app::call(
-            ctx.app_port,
-            req,
-            ctx.tuning.app_timeout,
-            ctx.tuning.max_body_bytes,
-        )
-        .await
-        {
+        match ctx.call_app(req).await {
             Ok(res) if res.status.is_success() => {}
             Ok(res) => {
                 tracing::warn!(binding = %name, status = %res.status, "the app failed an input binding event")

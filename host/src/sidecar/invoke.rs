@@ -3,9 +3,9 @@
 use http::{HeaderName, HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::Full;
 
+use super::Ctx;
 use super::errors::ApiError;
 use super::server::{ApiRequest, Resp};
-use super::{Ctx, app};
 
 /// Headers that describe one hop and are never forwarded.
 const HOP_BY_HOP: &[&str] = &[
@@ -103,14 +103,10 @@ pub(crate) async fn invoke(
     let out = builder
         .body(Full::new(req.body.clone()))
         .map_err(|e| invoke_error(app_id, e))?;
-    let res = app::call(
-        ctx.app_port,
-        out,
-        ctx.tuning.app_timeout,
-        ctx.tuning.max_body_bytes,
-    )
-    .await
-    .map_err(|e| invoke_error(app_id, e))?;
+    let res = ctx
+        .call_app(out)
+        .await
+        .map_err(|e| invoke_error(app_id, e))?;
     let mut answer = Response::new(Full::new(res.body));
     *answer.status_mut() = res.status;
     for (name, value) in &res.headers {

@@ -135,6 +135,20 @@ pub(crate) struct Ctx {
 }
 
 impl Ctx {
+    /// Sends `req` to the app with this sidecar's app timeout and body cap.
+    pub async fn call_app(
+        &self,
+        req: http::Request<http_body_util::Full<bytes::Bytes>>,
+    ) -> Result<app::AppResponse, app::AppCallError> {
+        app::call(
+            self.app_port,
+            req,
+            self.tuning.app_timeout,
+            self.tuning.max_body_bytes,
+        )
+        .await
+    }
+
     /// The app token as a header value, if set and valid.
     pub fn app_token_header(&self) -> Option<HeaderValue> {
         self.app_api_token

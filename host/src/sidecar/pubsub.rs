@@ -11,10 +11,10 @@ use http::{HeaderValue, Method, Request, StatusCode, header};
 use http_body_util::Full;
 use serde_json::{Map, Value, json};
 
+use super::Ctx;
 use super::components::{ComponentSpec, SubscriptionSpec, parse_bool};
 use super::errors::{ApiError, SidecarError, json_response, no_content};
 use super::server::{ApiRequest, Resp};
-use super::{Ctx, app};
 
 const CE_CONTENT_TYPE: &str = "application/cloudevents+json";
 
@@ -744,14 +744,7 @@ async fn deliver_once(
         tracing::warn!(%route, "invalid subscription route; message dropped");
         return Outcome::Drop;
     };
-    match app::call(
-        ctx.app_port,
-        req,
-        ctx.tuning.app_timeout,
-        ctx.tuning.max_body_bytes,
-    )
-    .await
-    {
+    match ctx.call_app(req).await {
         Err(e) => {
             tracing::warn!(%route, error = %e, "delivering a pub/sub message failed; will retry");
             Outcome::Retry
@@ -847,14 +840,7 @@ pub(crate) async fn load_app_subscriptions(ctx: Arc<Ctx>) {
         let Ok(req) = builder.body(Full::new(Bytes::new())) else {
             return;
         };
-        match app::call(
-            ctx.app_port,
-            req,
-            ctx.tuning.app_timeout,
-            ctx.tuning.max_body_bytes,
-        )
-        .await
-        {
+        match ctx.call_app(req).await {
             Ok(res) if res.status == StatusCode::OK => {
                 let subs = parse_app_subscriptions(&res.body).unwrap_or_else(|e| {
                     tracing::warn!(error = %e, "the app's /dapr/subscribe answer is not a subscription list; no subscriptions");

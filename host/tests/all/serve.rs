@@ -399,7 +399,8 @@ async fn env_cannot_set_cgi_variables() {
         assert_eq!(out.code, Some(1), "{out}");
         let name = var.split('=').next().unwrap_or_default();
         assert!(
-            out.stderr.contains(&format!("--env {name}: serve sets this variable")),
+            out.stderr
+                .contains(&format!("--env {name}: serve sets this variable")),
             "{out}"
         );
     }
