@@ -2,8 +2,9 @@
 //! hello server, in the same process and run, at 1, 16 and 64 concurrent connections;
 //! plus the per-request instantiation time.
 //!
-//! `cargo bench -p wasi-dapr --bench serve` (env `BENCH_SECONDS`, default 3 per point;
-//! `BENCH_CONNS=16` or `1,64` measures only those connection counts).
+//! `cargo bench -p wasi-dapr --bench serve`. Each point alternates `BENCH_ROUNDS` rounds
+//! (default 5) of `BENCH_SECONDS` (default 1) on each side and reports medians;
+//! `BENCH_CONNS=16` or `1,64` measures only those connection counts.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -32,13 +33,18 @@ fn main() -> Result<()> {
     let seconds: u64 = std::env::var("BENCH_SECONDS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(3);
+        .unwrap_or(1);
+    let rounds: usize = std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&r| r > 0)
+        .unwrap_or(5);
     // The binary's log setup (level filter and formatter), writing nowhere.
     wasi_dapr::logging::init(std::io::sink, false);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    rt.block_on(bench(Duration::from_secs(seconds)))
+    rt.block_on(bench(Duration::from_secs(seconds), rounds))
 }
 
 async fn native_hello() -> Result<SocketAddr> {
@@ -190,7 +196,23 @@ fn connection_counts() -> Vec<usize> {
         .unwrap_or_else(|| vec![1, 16, 64])
 }
 
-async fn bench(duration: Duration) -> Result<()> {
+/// The median of `values` (upper median for an even count).
+fn median<T: PartialOrd + Copy>(mut values: Vec<T>) -> T {
+    values.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    values[values.len() / 2]
+}
+
+/// Medians over rounds of one side's figures: (rps, p50, p99, cpu per request).
+fn medians(points: &[Point]) -> (f64, Duration, Duration, Duration) {
+    (
+        median(points.iter().map(|p| p.rps).collect()),
+        median(points.iter().map(|p| p.p50).collect()),
+        median(points.iter().map(|p| p.p99).collect()),
+        median(points.iter().map(|p| p.cpu_per_req).collect()),
+    )
+}
+
+async fn bench(duration: Duration, rounds: usize) -> Result<()> {
     let module = wasi_dapr_test_artifacts::CGI;
     let native = native_hello().await?;
     let mut options = ServeOptions::new(
@@ -209,7 +231,7 @@ async fn bench(duration: Duration) -> Result<()> {
 
     let (inst, whole) = instantiation_time(module).await?;
     println!(
-        "hello handler: wasi-dapr serve vs native hyper, {}s per point",
+        "hello handler: wasi-dapr serve vs native hyper, {rounds} alternating rounds of {}s a side per point, medians",
         duration.as_secs()
     );
     println!(
@@ -234,20 +256,31 @@ async fn bench(duration: Duration) -> Result<()> {
         "ratio"
     );
     for conns in connection_counts() {
-        let s = load(&served_url, conns, duration).await?;
-        let n = load(&native_url, conns, duration).await?;
+        // Alternate short rounds so a slow spell of a shared machine lands on both sides,
+        // and report medians: the ratio is the median of the rounds' ratios.
+        let (mut served, mut native, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            let s = load(&served_url, conns, duration).await?;
+            let n = load(&native_url, conns, duration).await?;
+            ratios.push(s.rps / n.rps);
+            served.push(s);
+            native.push(n);
+        }
+        let (s, n) = (medians(&served), medians(&native));
         println!(
             "{conns:>5} | {:>10.0} {:>9.0} {:>9.0} {:>7.1} | {:>10.0} {:>9.0} {:>9.0} {:>7.1} | {:>5.0}%",
-            s.rps,
-            s.p50.as_secs_f64() * 1e6,
-            s.p99.as_secs_f64() * 1e6,
-            s.cpu_per_req.as_secs_f64() * 1e6,
-            n.rps,
-            n.p50.as_secs_f64() * 1e6,
-            n.p99.as_secs_f64() * 1e6,
-            n.cpu_per_req.as_secs_f64() * 1e6,
-            100.0 * s.rps / n.rps
+            s.0,
+            s.1.as_secs_f64() * 1e6,
+            s.2.as_secs_f64() * 1e6,
+            s.3.as_secs_f64() * 1e6,
+            n.0,
+            n.1.as_secs_f64() * 1e6,
+            n.2.as_secs_f64() * 1e6,
+            n.3.as_secs_f64() * 1e6,
+            100.0 * median(ratios.clone())
         );
+        let spread: Vec<String> = ratios.iter().map(|r| format!("{:.0}", r * 100.0)).collect();
+        println!("      | ratio by round: {}%", spread.join(", "));
     }
     println!("ratio = serve rps / native rps (target >= 40%)");
     println!("cpu µs = process CPU time (server and load generator) per request");

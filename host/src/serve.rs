@@ -316,6 +316,9 @@ async fn accept_loop(listener: TcpListener, app: Arc<App>, mut stop: watch::Rece
                         continue;
                     }
                 };
+                // A response larger than one write must not wait on Nagle for the
+                // client's delayed ACK.
+                let _ = stream.set_nodelay(true);
                 let app = app.clone();
                 let service = service_fn(move |req| {
                     let app = app.clone();
