@@ -47,7 +47,8 @@ struct ServeArgs {
     /// Outbound policy file (default: ./allowlist.toml if present, else deny all).
     #[arg(long, value_name = "FILE")]
     allowlist: Option<PathBuf>,
-    /// Environment variable for every instance (repeatable).
+    /// Environment variable for every instance (repeatable). CGI names (REQUEST_METHOD,
+    /// PATH_INFO, ..., HTTP_*) are set per request and refused here.
     #[arg(long = "env", value_name = "K=V", value_parser = parse_env)]
     env: Vec<(String, String)>,
     /// Deadline for one request, e.g. 30s.

@@ -393,21 +393,18 @@ async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> Resp
     let limits = &app.options.limits;
     // A free instance is the common case: take it without arming the queue timer.
     let permit = match app.permits.try_acquire() {
-        Ok(p) => Ok(p),
+        Ok(p) => Some(p),
         Err(_) => tokio::time::timeout(limits.queue_timeout, app.permits.acquire())
             .await
-            .map_err(|_| ())
-            .and_then(|r| r.map_err(|_| ())),
+            .ok()
+            .and_then(Result::ok),
     };
-    let permit = match permit {
-        Ok(p) => p,
-        Err(()) => {
-            warn!(request = id, %path, "busy: no free instance within the queue timeout");
-            return plain(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "busy: too many concurrent requests",
-            );
-        }
+    let Some(permit) = permit else {
+        warn!(request = id, %path, "busy: no free instance within the queue timeout");
+        return plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy: too many concurrent requests",
+        );
     };
     let (parts, body) = req.into_parts();
     let body = match Limited::new(body, limits.max_request_body_bytes)
