@@ -69,6 +69,10 @@ struct ServeArgs {
     /// How long a request may wait for a free instance.
     #[arg(long, default_value = "1s", value_name = "DURATION", value_parser = humantime::parse_duration)]
     queue_timeout: Duration,
+    /// Instances kept instantiated ahead of requests by a helper thread (0: none; larger
+    /// than --max-concurrent counts as --max-concurrent). Each holds one more pool slot.
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    prepared_instances: u32,
     /// Liveness path answered by the host (200) without running the module.
     #[arg(long, default_value = "/healthz", value_name = "PATH")]
     health_path: String,
@@ -336,6 +340,7 @@ async fn serve(args: ServeArgs) -> Result<u8> {
         max_response_bytes: args.max_response_bytes,
         max_concurrent: args.max_concurrent.max(1),
         queue_timeout: args.queue_timeout,
+        prepared_instances: args.prepared_instances,
     };
     let server = Server::start(options)
         .await

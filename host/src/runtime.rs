@@ -170,6 +170,11 @@ impl Runtime {
 
     /// Reads and compiles a module (binary `.wasm`, or `.wat` text).
     pub fn load_module(&self, path: &Path) -> Result<Module, RuntimeError> {
+        self.load_module_bytes(path).map(|(module, _)| module)
+    }
+
+    /// [`Runtime::load_module`], also returning the file's bytes.
+    pub fn load_module_bytes(&self, path: &Path) -> Result<(Module, Vec<u8>), RuntimeError> {
         let bytes = std::fs::read(path).map_err(|source| RuntimeError::Read {
             path: path.to_path_buf(),
             source,
@@ -180,7 +185,7 @@ impl Runtime {
             reason: format!("{e:#}"),
         })?;
         debug!(path = %path.display(), elapsed = ?started.elapsed(), "module ready");
-        Ok(module)
+        Ok((module, bytes))
     }
 
     /// A linker with WASI preview 1 and the outbound HTTP import.
@@ -195,18 +200,46 @@ impl Runtime {
 
     /// A store for one instance, with memory limits and the deadline armed.
     pub fn new_store(&self, state: HostState) -> Store<HostState> {
-        let mut store = Store::new(&self.engine, state);
-        store.limiter(|s| &mut s.limits);
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(|ctx| {
-            match ctx.data().deadline {
-                Some(deadline) if Instant::now() >= deadline => Err(Trap::Interrupt.into()),
-                // Yield on every tick so a busy guest never starves the async runtime.
-                _ => Ok(UpdateDeadline::Yield(1)),
-            }
-        });
-        store
+        new_store(&self.engine, state)
     }
+}
+
+/// A store for one instance of `engine`, with memory limits and the deadline armed: the
+/// guest traps once `state.deadline` has passed, and yields to the async runtime on
+/// every epoch tick before that.
+pub fn new_store(engine: &Engine, state: HostState) -> Store<HostState> {
+    let mut store = Store::new(engine, state);
+    store.limiter(|s| &mut s.limits);
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(|ctx| {
+        match ctx.data().deadline {
+            Some(deadline) if Instant::now() >= deadline => Err(Trap::Interrupt.into()),
+            // Yield on every tick so a busy guest never starves the async runtime.
+            _ => Ok(UpdateDeadline::Yield(1)),
+        }
+    });
+    store
+}
+
+/// Whether a module (binary or `.wat` text) declares a wasm `start` function, which runs
+/// during instantiation. Unreadable input counts as yes: the answer decides whether
+/// instantiating ahead of time, before the real WASI context exists, is safe.
+pub fn has_start_function(module: &[u8]) -> bool {
+    let Ok(binary) = wat::parse_bytes(module) else {
+        return true;
+    };
+    for payload in wasmparser::Parser::new(0).parse_all(&binary) {
+        match payload {
+            Ok(wasmparser::Payload::StartSection { .. }) => return true,
+            // The start section comes before the code: nothing after it matters.
+            Ok(wasmparser::Payload::CodeSectionStart { .. } | wasmparser::Payload::End(_)) => {
+                return false;
+            }
+            Ok(_) => {}
+            Err(_) => return true,
+        }
+    }
+    false
 }
 
 /// Everything one instance's store holds.
@@ -249,5 +282,25 @@ impl HostState {
             limits,
             deadline: timeout.map(|t| Instant::now() + t),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_start_function;
+
+    #[test]
+    fn start_functions_are_found_in_text_and_binary() {
+        let with = r#"(module (func $init) (start $init) (func (export "_start")))"#;
+        let without = r#"(module (func (export "_start")))"#;
+        assert!(has_start_function(with.as_bytes()));
+        assert!(!has_start_function(without.as_bytes()));
+        let binary = wat::parse_str(with).unwrap();
+        assert!(has_start_function(&binary));
+        let binary = wat::parse_str(without).unwrap();
+        assert!(!has_start_function(&binary));
+        // What cannot be read is assumed to have one.
+        assert!(has_start_function(b"\0asm\x01\0\0\0\x08\xff"));
+        assert!(has_start_function(b"not a module"));
     }
 }

@@ -23,7 +23,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tracing::{debug, error, info, warn};
 use wasmtime::{InstancePre, ModuleExport};
 use wasmtime_wasi::WasiCtxBuilder;
@@ -34,6 +34,10 @@ use crate::dapr_env::{Secret, SidecarEndpoint};
 use crate::outbound_http::{OutboundHttp, OutboundSetupError};
 use crate::run::{Outcome, classify, merge_env};
 use crate::runtime::{HostState, Runtime, RuntimeError, RuntimeOptions};
+
+mod instances;
+
+use instances::{Instances, Prepared, Template};
 
 /// Per-request limits. Every one has a safe default and a command-line flag.
 #[derive(Debug, Clone)]
@@ -50,6 +54,10 @@ pub struct ServeLimits {
     pub max_concurrent: u32,
     /// How long a request may wait for a free instance before a 503 (default 1 s).
     pub queue_timeout: Duration,
+    /// Instances kept instantiated ahead of requests (default 2; 0 turns it off; at most
+    /// `max_concurrent`). Each holds one more pool slot. Modules with a wasm `start`
+    /// function are never prepared ahead (see `serve/instances.rs`).
+    pub prepared_instances: u32,
 }
 
 impl Default for ServeLimits {
@@ -61,6 +69,7 @@ impl Default for ServeLimits {
             max_response_bytes: 16 << 20,
             max_concurrent: 64,
             queue_timeout: Duration::from_secs(1),
+            prepared_instances: 2,
         }
     }
 }
@@ -146,6 +155,9 @@ pub enum ServeError {
         #[source]
         source: std::io::Error,
     },
+    /// The helper thread that prepares and retires instances could not start.
+    #[error("starting the instance helper thread")]
+    Helper(#[source] std::io::Error),
 }
 
 struct App {
@@ -157,7 +169,9 @@ struct App {
     options: ServeOptions,
     /// What every request's environment shares, built once (see [`StaticEnv`]).
     env: StaticEnv,
-    permits: Semaphore,
+    permits: Arc<Semaphore>,
+    /// Prepares instances ahead of requests and drops used stores (see [`instances`]).
+    instances: Instances,
     next_id: AtomicU64,
 }
 
@@ -218,14 +232,27 @@ impl Server {
         if let Some((name, _)) = options.env.iter().find(|(k, _)| is_cgi_variable(k)) {
             return Err(ServeError::ReservedEnv { name: name.clone() });
         }
-        let limits = options.limits.clone();
+        let mut limits = options.limits.clone();
+        limits.max_concurrent = limits.max_concurrent.max(1);
+        limits.prepared_instances = limits.prepared_instances.min(limits.max_concurrent);
         let runtime = Runtime::new(RuntimeOptions {
             cache: options.cache,
             cache_dir: options.cache_dir.clone(),
-            pooling_instances: Some(limits.max_concurrent.max(1)),
+            pooling_instances: Some(instances::pool_size(
+                limits.max_concurrent,
+                limits.prepared_instances,
+            )),
             max_memory_bytes: limits.max_memory_bytes,
         })?;
-        let module = runtime.load_module(&options.module)?;
+        let (module, bytes) = runtime.load_module_bytes(&options.module)?;
+        // A wasm start function would run against a prepared store's placeholder context.
+        let prepared = if crate::runtime::has_start_function(&bytes) {
+            debug!("the module has a start function: instances are not prepared ahead");
+            0
+        } else {
+            limits.prepared_instances as usize
+        };
+        drop(bytes);
         let start = match module.get_export("_start") {
             Some(wasmtime::ExternType::Func(ty))
                 if ty.params().len() == 0 && ty.results().len() == 0 =>
@@ -275,13 +302,25 @@ impl Server {
             server_port: addr.port().to_string(),
             authority: addr.to_string(),
         };
+        let instances = Instances::start(
+            Template {
+                engine: runtime.engine().clone(),
+                pre: pre.clone(),
+                outbound: outbound.clone(),
+                max_memory_bytes: limits.max_memory_bytes,
+                prepared,
+            },
+            tokio::runtime::Handle::current(),
+        )
+        .map_err(ServeError::Helper)?;
         let app = Arc::new(App {
             runtime,
             pre,
             start,
             outbound,
             env,
-            permits: Semaphore::new(limits.max_concurrent.max(1) as usize),
+            permits: Arc::new(Semaphore::new(limits.max_concurrent as usize)),
+            instances,
             next_id: AtomicU64::new(1),
             options,
         });
@@ -392,9 +431,9 @@ async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> Resp
     }
     let limits = &app.options.limits;
     // A free instance is the common case: take it without arming the queue timer.
-    let permit = match app.permits.try_acquire() {
+    let permit = match app.permits.clone().try_acquire_owned() {
         Ok(p) => Some(p),
-        Err(_) => tokio::time::timeout(limits.queue_timeout, app.permits.acquire())
+        Err(_) => tokio::time::timeout(limits.queue_timeout, app.permits.clone().acquire_owned())
             .await
             .ok()
             .and_then(Result::ok),
@@ -422,7 +461,7 @@ async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> Resp
         }
     };
     let started = Instant::now();
-    let response = match invoke(&app, id, &parts, body, peer).await {
+    let response = match invoke(&app, id, &parts, body, peer, permit).await {
         Ok(res) => res,
         Err(failure) => {
             error!(request = id, method = %parts.method, %path, "{failure}");
@@ -432,7 +471,6 @@ async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> Resp
             )
         }
     };
-    drop(permit);
     debug!(request = id, method = %parts.method, %path, status = response.status().as_u16(), elapsed = ?started.elapsed(), "handled");
     response
 }
@@ -544,6 +582,7 @@ async fn invoke(
     parts: &http::request::Parts,
     body: Bytes,
     peer: SocketAddr,
+    permit: OwnedSemaphorePermit,
 ) -> Result<Response<Full<Bytes>>, String> {
     let limits = &app.options.limits;
     let stdout = MemoryOutputPipe::new(limits.max_response_bytes);
@@ -555,28 +594,47 @@ async fn invoke(
         .stderr(stderr.clone())
         .arg(&app.env.program);
     cgi_env(&app.env, &mut wasi, parts, body_len, peer);
-    let state = HostState::new(
-        wasi.build_p1(),
-        app.outbound.new_ctx(),
-        limits.max_memory_bytes,
-        Some(limits.request_timeout),
-    );
-    let mut store = app.runtime.new_store(state);
-    let instance = app
-        .pre
-        .instantiate_async(&mut store)
-        .await
-        .map_err(|e| format!("instantiation failed: {e:#}"))?;
+    // The store goes back to the helper thread with the permit when `lease` is dropped,
+    // however this function ends.
+    let (mut lease, instance) = match app.instances.take_prepared() {
+        Some(Prepared { store, instance }) => {
+            let mut lease = app.instances.lease(store, permit);
+            lease.set_wasi(wasi.build_p1());
+            let store = lease.store();
+            store.data_mut().deadline = Some(Instant::now() + limits.request_timeout);
+            // Count epochs from now rather than from when the store was prepared, so the
+            // guest's first check does not yield needlessly.
+            store.set_epoch_deadline(1);
+            (lease, instance)
+        }
+        None => {
+            let state = HostState::new(
+                wasi.build_p1(),
+                app.outbound.new_ctx(),
+                limits.max_memory_bytes,
+                Some(limits.request_timeout),
+            );
+            let mut lease = app.instances.lease(app.runtime.new_store(state), permit);
+            let instance = app
+                .pre
+                .instantiate_async(lease.store())
+                .await
+                .map_err(|e| format!("instantiation failed: {e:#}"))?;
+            (lease, instance)
+        }
+    };
+    let store = lease.store();
     let start = instance
-        .get_module_export(&mut store, &app.start)
+        .get_module_export(&mut *store, &app.start)
         .and_then(|e| e.into_func())
         .ok_or("the module's _start is not a function")?
-        .typed::<(), ()>(&store)
+        .typed::<(), ()>(&*store)
         .map_err(|e| format!("_start: {e:#}"))?;
-    let outcome = match start.call_async(&mut store, ()).await {
+    let outcome = match start.call_async(&mut *store, ()).await {
         Ok(()) => Outcome::Exited(0),
         Err(e) => classify(e),
     };
+    drop(lease);
     let guest_stderr = stderr.contents();
     if !guest_stderr.is_empty() {
         for line in String::from_utf8_lossy(&guest_stderr)

@@ -417,3 +417,104 @@ async fn bad_module_is_a_clear_startup_error() {
     assert_eq!(out.code, Some(1), "{out}");
     assert!(out.stderr.contains("/nonexistent.wasm"), "{out}");
 }
+
+/// Requests served from prepared instances (the default) and from the request path
+/// (`--prepared-instances 0`) see only their own request, and a burst far above
+/// `--max-concurrent` gets answers (200, or 503 once the queue times out), never a 500
+/// from a pool that ran out of slots.
+#[tokio::test]
+async fn every_request_gets_a_fresh_instance_under_load() {
+    for prepared in ["2", "0"] {
+        let s = Served::start(
+            guests::CGI,
+            &["--prepared-instances", prepared, "--max-concurrent", "2"],
+            &[],
+            None,
+        )
+        .await;
+        let c = client();
+        for i in 0..40 {
+            let text = c
+                .get(s.url("/echo"))
+                .header("x-seq", i.to_string())
+                .send()
+                .await
+                .expect("request")
+                .text()
+                .await
+                .expect("body");
+            let seen: Vec<&str> = text
+                .lines()
+                .filter(|l| l.starts_with("HTTP_X_SEQ="))
+                .collect();
+            assert_eq!(seen, [format!("HTTP_X_SEQ={i}")], "prepared {prepared}");
+        }
+        let mut tasks = Vec::new();
+        for _ in 0..12 {
+            let (c, url) = (c.clone(), s.url("/hello"));
+            tasks.push(tokio::spawn(async move {
+                let mut statuses = Vec::new();
+                for _ in 0..25 {
+                    let res = c.get(&url).send().await.expect("request");
+                    statuses.push(res.status().as_u16());
+                }
+                statuses
+            }));
+        }
+        let mut ok = 0;
+        for t in tasks {
+            for status in t.await.expect("join") {
+                assert!(
+                    status == 200 || status == 503,
+                    "prepared {prepared}: {status}"
+                );
+                ok += usize::from(status == 200);
+            }
+        }
+        assert!(ok > 0, "prepared {prepared}: nothing succeeded");
+        assert_eq!(
+            c.get(s.url("/hello")).send().await.expect("after").status(),
+            200
+        );
+    }
+}
+
+/// A wasm `start` function runs during instantiation. It must see the request's
+/// environment, so modules that have one are never instantiated ahead of their request.
+#[tokio::test]
+async fn a_start_function_sees_the_request() {
+    let seen = "Content-Type: text/plain\n\nstart saw the request";
+    let unseen = "Status: 500\n\nstart saw an empty environment";
+    let wat = format!(
+        r#"(module
+  (import "wasi_snapshot_preview1" "environ_sizes_get" (func $sizes (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (global $vars (mut i32) (i32.const 0))
+  (data (i32.const 256) "{seen}")
+  (data (i32.const 512) "{unseen}")
+  (func $init
+    (drop (call $sizes (i32.const 0) (i32.const 4)))
+    (global.set $vars (i32.load (i32.const 0))))
+  (start $init)
+  (func (export "_start")
+    (if (global.get $vars)
+      (then (i32.store (i32.const 16) (i32.const 256)) (i32.store (i32.const 20) (i32.const {})))
+      (else (i32.store (i32.const 16) (i32.const 512)) (i32.store (i32.const 20) (i32.const {}))))
+    (drop (call $write (i32.const 1) (i32.const 16) (i32.const 1) (i32.const 24)))))"#,
+        seen.len(),
+        unseen.len(),
+        seen = seen.replace('\n', "\\n"),
+        unseen = unseen.replace('\n', "\\n"),
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let module = dir.path().join("start.wat");
+    std::fs::write(&module, wat).expect("write module");
+    let s = Served::start(module.to_str().expect("utf-8 path"), &[], &[], None).await;
+    let c = client();
+    for _ in 0..3 {
+        let res = c.get(s.url("/")).send().await.expect("request");
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.text().await.expect("body"), "start saw the request");
+    }
+}
