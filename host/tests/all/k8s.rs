@@ -23,6 +23,7 @@ const SERVE_DEFAULT_HEALTH: &str = "/healthz";
 const SERVE_DEFAULT_READY: &str = "/readyz";
 const SERVE_DEFAULT_MAX_CONCURRENT: u64 = 64;
 const SERVE_DEFAULT_MAX_MEMORY_MIB: u64 = 128;
+const SERVE_DEFAULT_PREPARED: u64 = 2;
 const RUN_DEFAULT_MAX_MEMORY_MIB: u64 = 1024;
 
 /// `wasi-dapr` options that take no value.
@@ -725,18 +726,22 @@ fn check_deployment(doc: &Doc, docs: &[Doc], image: &Dockerfile, problems: &mut 
                 None => problems.push(format!("{cid}: `wasi-dapr {}` names no module", inv.sub)),
             }
             let worst_case_mib = match inv.sub.as_str() {
+                // Prepared instances hold memory too (at most --max-concurrent of them).
                 "serve" => inv
                     .number("--max-concurrent", SERVE_DEFAULT_MAX_CONCURRENT)
                     .and_then(|n| {
+                        let prepared = inv
+                            .number("--prepared-instances", SERVE_DEFAULT_PREPARED)?
+                            .min(n);
                         inv.number("--max-memory-mib", SERVE_DEFAULT_MAX_MEMORY_MIB)
-                            .map(|m| n * m)
+                            .map(|m| (n + prepared) * m)
                     }),
                 _ => inv.number("--max-memory-mib", RUN_DEFAULT_MAX_MEMORY_MIB),
             };
             match (worst_case_mib, memory_limit) {
                 (Ok(mib), Some(limit)) if (mib << 20) < limit => {}
                 (Ok(mib), Some(limit)) => problems.push(format!(
-                    "{cid}: guests may use {mib} MiB of linear memory (--max-concurrent x --max-memory-mib), \
+                    "{cid}: guests may use {mib} MiB of linear memory ((--max-concurrent + --prepared-instances) x --max-memory-mib), \
                      not below the {} MiB memory limit: the pod could be OOM-killed",
                     limit >> 20
                 )),
