@@ -17,7 +17,8 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use wasi_dapr::config::HostConfig;
 use wasi_dapr::dapr_env::SidecarEndpoint;
-use wasi_dapr::outbound_http::OutboundHttp;
+use wasi_dapr::outbound::OutboundHttp;
+use wasi_dapr::outbound_http::OutboundHttpCtx;
 use wasi_dapr::runtime::{HostState, Runtime, RuntimeOptions};
 use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
@@ -80,7 +81,12 @@ async fn guest(
     let mut wasi = WasiCtxBuilder::new();
     wasi.stdout(stdout.clone())
         .args(&["bench_get", url, &n.to_string()]);
-    let state = HostState::new(wasi.build_p1(), http.new_ctx(), 1 << 28, None);
+    let state = HostState::new(
+        wasi.build_p1(),
+        OutboundHttpCtx::new(http.clone()),
+        1 << 28,
+        None,
+    );
     let mut store = runtime.new_store(state);
     let start = Instant::now();
     let instance = linker.instantiate_async(&mut store, module).await?;

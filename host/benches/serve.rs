@@ -20,7 +20,8 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use wasi_dapr::config::HostConfig;
 use wasi_dapr::dapr_env::SidecarEndpoint;
-use wasi_dapr::outbound_http::OutboundHttp;
+use wasi_dapr::outbound::OutboundHttp;
+use wasi_dapr::outbound_http::OutboundHttpCtx;
 use wasi_dapr::runtime::{HostState, Runtime, RuntimeOptions};
 use wasi_dapr::serve::{ServeOptions, Server};
 use wasmtime_wasi::WasiCtxBuilder;
@@ -158,7 +159,7 @@ async fn instantiation_time(module_path: &str) -> Result<(Duration, Duration)> {
     for _ in 0..n {
         let state = HostState::new(
             WasiCtxBuilder::new().build_p1(),
-            http.new_ctx(),
+            OutboundHttpCtx::new(http.clone()),
             128 << 20,
             None,
         );
@@ -173,7 +174,12 @@ async fn instantiation_time(module_path: &str) -> Result<(Duration, Duration)> {
         wasi.stdout(stdout.clone())
             .env("PATH_INFO", "/hello")
             .env("REQUEST_METHOD", "GET");
-        let state = HostState::new(wasi.build_p1(), http.new_ctx(), 128 << 20, None);
+        let state = HostState::new(
+            wasi.build_p1(),
+            OutboundHttpCtx::new(http.clone()),
+            128 << 20,
+            None,
+        );
         let mut store = runtime.new_store(state);
         let instance = pre.instantiate_async(&mut store).await?;
         instance

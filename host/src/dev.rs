@@ -10,7 +10,7 @@ use tracing::info;
 use crate::allowlist::AllowedHosts;
 use crate::config::HostConfig;
 use crate::dapr_env::{Secret, SidecarEndpoint};
-use crate::sidecar::{Sidecar, SidecarError, SidecarOptions};
+use wasi_dapr_sidecar::{Sidecar, SidecarError, SidecarOptions};
 
 /// How long to wait for an existing sidecar to accept a connection.
 pub const PROBE_TIMEOUT: Duration = Duration::from_millis(500);

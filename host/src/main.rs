@@ -14,7 +14,7 @@ use wasi_dapr::dev;
 use wasi_dapr::run::{Outcome, Preopen, RunOptions};
 use wasi_dapr::runtime::{Runtime, RuntimeOptions};
 use wasi_dapr::serve::{ServeLimits, ServeOptions, Server};
-use wasi_dapr::sidecar::{Sidecar, SidecarOptions};
+use wasi_dapr_sidecar::{Sidecar, SidecarOptions};
 
 #[derive(Parser)]
 #[command(

@@ -8,7 +8,8 @@ use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
 
 use crate::config::HostConfig;
 use crate::dapr_env::{Secret, SidecarEndpoint};
-use crate::outbound_http::{OutboundHttp, OutboundSetupError};
+use crate::outbound::{OutboundHttp, OutboundSetupError};
+use crate::outbound_http::OutboundHttpCtx;
 use crate::runtime::{HostState, Runtime, RuntimeError};
 
 /// Exit code used when the guest traps (as a process killed by SIGABRT would report).
@@ -147,7 +148,7 @@ pub async fn run(runtime: &Runtime, options: RunOptions) -> Result<Outcome, RunE
     }
     let state = HostState::new(
         wasi.build_p1(),
-        outbound.new_ctx(),
+        OutboundHttpCtx::new(outbound.clone()),
         runtime.options().max_memory_bytes,
         options.timeout,
     );

@@ -31,7 +31,8 @@ use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
 
 use crate::config::HostConfig;
 use crate::dapr_env::{Secret, SidecarEndpoint};
-use crate::outbound_http::{OutboundHttp, OutboundSetupError};
+use crate::outbound::{OutboundHttp, OutboundSetupError};
+use crate::outbound_http::OutboundHttpCtx;
 use crate::run::{Outcome, classify, merge_env};
 use crate::runtime::{HostState, Runtime, RuntimeError, RuntimeOptions};
 
@@ -610,7 +611,7 @@ async fn invoke(
         None => {
             let state = HostState::new(
                 wasi.build_p1(),
-                app.outbound.new_ctx(),
+                OutboundHttpCtx::new(app.outbound.clone()),
                 limits.max_memory_bytes,
                 Some(limits.request_timeout),
             );

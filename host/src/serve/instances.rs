@@ -34,7 +34,8 @@ use wasmtime::{Engine, Instance, InstancePre, Store};
 use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p1::WasiP1Ctx;
 
-use crate::outbound_http::OutboundHttp;
+use crate::outbound::OutboundHttp;
+use crate::outbound_http::OutboundHttpCtx;
 use crate::runtime::{self, HostState, POOL_DECOMMIT_BATCH};
 
 /// Pool slots for `max_concurrent` request instances and `prepared` ready ones, plus one
@@ -63,7 +64,7 @@ impl Template {
     fn store(&self) -> Store<HostState> {
         let state = HostState::new(
             WasiCtxBuilder::new().build_p1(),
-            self.outbound.new_ctx(),
+            OutboundHttpCtx::new(self.outbound.clone()),
             self.max_memory_bytes,
             None,
         );

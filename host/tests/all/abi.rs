@@ -4,12 +4,13 @@
 
 use wasi_dapr::config::HostConfig;
 use wasi_dapr::dapr_env::SidecarEndpoint;
-use wasi_dapr::outbound_http::OutboundHttp;
+use wasi_dapr::outbound::OutboundHttp;
+use wasi_dapr::outbound_http::OutboundHttpCtx;
 use wasi_dapr::runtime::{HostState, Runtime, RuntimeOptions};
 use wasmtime::{Instance, Memory, Store, TypedFunc};
 use wasmtime_wasi::WasiCtxBuilder;
 
-use crate::util::{Reply, Upstream};
+use crate::util::{MockServer, Reply};
 
 /// Imports the five functions and exports wrappers that call them from wasm, so the
 /// host sees a real wasm caller (with its memory) whatever arguments a test passes.
@@ -72,7 +73,7 @@ impl Guest {
         let linker = runtime.linker().expect("linker");
         let state = HostState::new(
             WasiCtxBuilder::new().build_p1(),
-            http.new_ctx(),
+            OutboundHttpCtx::new(http.clone()),
             1 << 26,
             None,
         );
@@ -158,7 +159,7 @@ const PAGE: i32 = 65536;
 
 #[tokio::test]
 async fn results_are_written_little_endian() {
-    let up = Upstream::start(|_| Reply::ok("abc").status(418).header("x-a", "1")).await;
+    let up = MockServer::start(|_| Reply::ok("abc").status(418).header("x-a", "1")).await;
     let mut g = Guest::new(&[up.origin()], true).await;
     assert_eq!(g.get(&up.url("/")).await, 0);
     assert_eq!(g.read(1000, 2), 418u16.to_le_bytes());
@@ -173,7 +174,7 @@ async fn results_are_written_little_endian() {
 
 #[tokio::test]
 async fn out_of_bounds_pointers_are_error_3_and_send_nothing() {
-    let up = Upstream::hello().await;
+    let up = MockServer::hello().await;
     let mut g = Guest::new(&[up.origin()], true).await;
     let url = up.url("/");
     g.write(0, url.as_bytes());
@@ -200,7 +201,7 @@ async fn out_of_bounds_pointers_are_error_3_and_send_nothing() {
 
 #[tokio::test]
 async fn reads_with_bad_buffers_are_error_3_and_lose_nothing() {
-    let up = Upstream::start(|_| Reply::ok("body!").header("x-a", "value")).await;
+    let up = MockServer::start(|_| Reply::ok("body!").header("x-a", "value")).await;
     let mut g = Guest::new(&[up.origin()], true).await;
     assert_eq!(g.get(&up.url("/")).await, 0);
     let h = g.u32_at(1004) as i32;
@@ -228,7 +229,7 @@ async fn unknown_handles_are_error_1() {
 
 #[tokio::test]
 async fn handles_belong_to_their_store() {
-    let up = Upstream::hello().await;
+    let up = MockServer::hello().await;
     let mut a = Guest::new(&[up.origin()], true).await;
     let mut b = Guest::new(&[up.origin()], true).await;
     assert_eq!(a.get(&up.url("/")).await, 0);
@@ -244,7 +245,7 @@ async fn handles_belong_to_their_store() {
 
 #[tokio::test]
 async fn header_get_buffer_too_small_reports_size() {
-    let up = Upstream::start(|_| Reply::ok("").header("x-a", "0123456789")).await;
+    let up = MockServer::start(|_| Reply::ok("").header("x-a", "0123456789")).await;
     let mut g = Guest::new(&[up.origin()], true).await;
     assert_eq!(g.get(&up.url("/")).await, 0);
     let h = g.u32_at(1004) as i32;

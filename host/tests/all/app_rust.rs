@@ -17,11 +17,13 @@ use bytes::Bytes;
 use http::Method;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
-use wasi_dapr::sidecar::Sidecar;
+use wasi_dapr_sidecar::Sidecar;
 
 use crate::serve::{Served, free_port, wait_until_up};
-use crate::sidecar_util::{Answer, get, resources, send, sidecar, wait_subscriptions};
 use crate::util::{Allowlist, Output, allowlist, cache_dir, guests, run_guest, wasi_dapr};
+use wasi_dapr_test_support::client::{Answer, get, send, wait_subscriptions};
+use wasi_dapr_test_support::resources;
+use wasi_dapr_test_support::sidecar::sidecar;
 
 /// An allowlist for guests that call the sidecar at `port`.
 fn allow_port(port: u16) -> Allowlist {

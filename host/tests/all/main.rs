@@ -9,8 +9,4 @@ mod run_cli;
 mod sdk_as;
 mod sdk_rust;
 mod serve;
-mod sidecar_api;
-mod sidecar_pubsub;
-mod sidecar_state;
-mod sidecar_util;
 mod util;

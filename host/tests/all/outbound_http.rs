@@ -3,11 +3,11 @@
 
 use std::time::{Duration, Instant};
 
-use crate::util::{Reply, Upstream, allowlist, guests, run_guest};
+use crate::util::{MockServer, Reply, allowlist, guests, run_guest};
 
 #[tokio::test]
 async fn allowed_get_returns_status_headers_and_body() {
-    let up = Upstream::start(|_| {
+    let up = MockServer::start(|_| {
         Reply::ok("hello from upstream")
             .header("content-type", "text/plain")
             .header("x-one", "1")
@@ -34,7 +34,7 @@ async fn allowed_get_returns_status_headers_and_body() {
 
 #[tokio::test]
 async fn denied_get_opens_no_connection_and_says_how_to_allow_it() {
-    let up = Upstream::hello().await;
+    let up = MockServer::hello().await;
     // The policy allows a different port on the same host.
     let allow = allowlist(&["http://127.0.0.1:1".into()], "");
     let out = run_guest(
@@ -64,7 +64,7 @@ async fn denied_get_opens_no_connection_and_says_how_to_allow_it() {
 
 #[tokio::test]
 async fn no_allowlist_means_deny_all() {
-    let up = Upstream::hello().await;
+    let up = MockServer::hello().await;
     let out = run_guest(guests::HTTP_FETCH, None, &[], &[&up.url("/")], &[]).await;
     assert_eq!(out.value("error"), Some("7"), "{out}");
     assert_eq!(up.connections(), 0);
@@ -73,7 +73,7 @@ async fn no_allowlist_means_deny_all() {
 
 #[tokio::test]
 async fn userinfo_cannot_smuggle_an_allowed_host() {
-    let up = Upstream::hello().await;
+    let up = MockServer::hello().await;
     let allow = allowlist(&[up.origin()], "");
     // The real host here is `evil.invalid`; `127.0.0.1:PORT` is only userinfo.
     let url = format!("http://127.0.0.1:{}@evil.invalid/", up.addr.port());
@@ -84,7 +84,7 @@ async fn userinfo_cannot_smuggle_an_allowed_host() {
 
 #[tokio::test]
 async fn post_sends_method_headers_and_body() {
-    let up = Upstream::start(|r| Reply::ok(r.body.to_vec()).status(201)).await;
+    let up = MockServer::start(|r| Reply::ok(r.body.to_vec()).status(201)).await;
     let allow = allowlist(&[up.origin()], "");
     let out = run_guest(
         guests::HTTP_FETCH,
@@ -126,7 +126,7 @@ async fn post_sends_method_headers_and_body() {
 
 #[tokio::test]
 async fn every_method_is_sent_as_given() {
-    let up = Upstream::start(|_| Reply::ok("")).await;
+    let up = MockServer::start(|_| Reply::ok("")).await;
     let allow = allowlist(&[up.origin()], "");
     for method in ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"] {
         let out = run_guest(
@@ -148,7 +148,7 @@ async fn every_method_is_sent_as_given() {
 
 #[tokio::test]
 async fn guest_cannot_choose_the_host_header() {
-    let up = Upstream::hello().await;
+    let up = MockServer::hello().await;
     let allow = allowlist(&[up.origin()], "");
     let out = run_guest(
         guests::HTTP_FETCH,
@@ -167,7 +167,7 @@ async fn guest_cannot_choose_the_host_header() {
 
 #[tokio::test]
 async fn repeated_response_headers_are_all_returned() {
-    let up = Upstream::start(|_| {
+    let up = MockServer::start(|_| {
         Reply::ok("x")
             .header("set-cookie", "a=1")
             .header("set-cookie", "b=2")
@@ -210,7 +210,7 @@ async fn repeated_response_headers_are_all_returned() {
 
 #[tokio::test]
 async fn small_buffers_get_error_4_with_the_needed_size() {
-    let up = Upstream::start(|_| Reply::ok("x").header("x-long", &"v".repeat(100))).await;
+    let up = MockServer::start(|_| Reply::ok("x").header("x-long", &"v".repeat(100))).await;
     let allow = allowlist(&[up.origin()], "");
     let out = run_guest(
         guests::HTTP_FETCH,
@@ -233,7 +233,7 @@ async fn body_is_streamed_in_guest_sized_chunks() {
         .map(|i| char::from(b'a' + (i % 26) as u8))
         .collect();
     let expected = body.clone();
-    let up = Upstream::start(move |_| Reply::ok(body.clone())).await;
+    let up = MockServer::start(move |_| Reply::ok(body.clone())).await;
     let allow = allowlist(&[up.origin()], "");
     let out = run_guest(
         guests::HTTP_FETCH,
@@ -250,7 +250,7 @@ async fn body_is_streamed_in_guest_sized_chunks() {
 
 #[tokio::test]
 async fn malformed_requests_get_their_error_codes() {
-    let up = Upstream::hello().await;
+    let up = MockServer::hello().await;
     let allow = allowlist(&[up.origin()], "");
     let cases: [(&[&str], &str); 4] = [
         (&["--raw-headers", "no-colon-here\n"], "9"),
@@ -278,7 +278,7 @@ async fn malformed_requests_get_their_error_codes() {
 
 #[tokio::test]
 async fn request_timeout_is_enforced() {
-    let up = Upstream::start(|_| Reply::ok("late").delay(Duration::from_secs(5))).await;
+    let up = MockServer::start(|_| Reply::ok("late").delay(Duration::from_secs(5))).await;
     let allow = allowlist(&[up.origin()], "request_timeout = \"500ms\"");
     let started = Instant::now();
     let out = run_guest(
@@ -299,7 +299,7 @@ async fn request_timeout_is_enforced() {
 
 #[tokio::test]
 async fn request_within_timeout_succeeds() {
-    let up = Upstream::start(|_| Reply::ok("on time").delay(Duration::from_millis(50))).await;
+    let up = MockServer::start(|_| Reply::ok("on time").delay(Duration::from_millis(50))).await;
     let allow = allowlist(&[up.origin()], "request_timeout = \"5s\"");
     let out = run_guest(guests::HTTP_FETCH, Some(&allow), &[], &[&up.url("/")], &[]).await;
     out.assert_success();
@@ -307,7 +307,7 @@ async fn request_within_timeout_succeeds() {
 
 #[tokio::test]
 async fn response_body_cap_is_enforced() {
-    let up = Upstream::start(|r| {
+    let up = MockServer::start(|r| {
         let n = if r.uri.path() == "/big" { 4096 } else { 1024 };
         Reply::ok(vec![b'z'; n])
     })
@@ -337,7 +337,7 @@ async fn response_body_cap_is_enforced() {
 
 #[tokio::test]
 async fn request_body_cap_is_enforced() {
-    let up = Upstream::start(|r| Reply::ok(r.body.len().to_string())).await;
+    let up = MockServer::start(|r| Reply::ok(r.body.len().to_string())).await;
     let allow = allowlist(&[up.origin()], "max_request_body_bytes = 1000");
     let out = run_guest(
         guests::HTTP_FETCH,
@@ -363,7 +363,7 @@ async fn request_body_cap_is_enforced() {
 
 #[tokio::test]
 async fn open_responses_are_capped_and_handles_checked() {
-    let up = Upstream::hello().await;
+    let up = MockServer::hello().await;
     let allow = allowlist(&[up.origin()], "max_concurrent_requests = 3");
     let out = run_guest(
         guests::HANDLES,
@@ -394,7 +394,7 @@ async fn open_responses_are_capped_and_handles_checked() {
 
 #[tokio::test]
 async fn redirects_are_not_followed_by_default() {
-    let up = Upstream::start(|r| match r.uri.path() {
+    let up = MockServer::start(|r| match r.uri.path() {
         "/old" => Reply::ok("").status(302).header("location", "/new"),
         _ => Reply::ok("new place"),
     })
@@ -416,9 +416,9 @@ async fn redirects_are_not_followed_by_default() {
 
 #[tokio::test]
 async fn redirects_followed_when_allowed_and_rechecked_per_hop() {
-    let other = Upstream::start(|_| Reply::ok("other origin")).await;
+    let other = MockServer::start(|_| Reply::ok("other origin")).await;
     let other_url = other.url("/landing");
-    let up = Upstream::start(move |r| match r.uri.path() {
+    let up = MockServer::start(move |r| match r.uri.path() {
         "/hop1" => Reply::ok("").status(307).header("location", "/hop2"),
         "/hop2" => Reply::ok("arrived"),
         "/away" => Reply::ok("").status(302).header("location", &other_url),
@@ -460,7 +460,7 @@ async fn redirects_followed_when_allowed_and_rechecked_per_hop() {
 
 #[tokio::test]
 async fn redirect_hops_are_bounded() {
-    let up = Upstream::start(|r| {
+    let up = MockServer::start(|r| {
         let n: u32 = r.uri.path().trim_start_matches("/r").parse().unwrap_or(0);
         Reply::ok("")
             .status(302)
@@ -487,8 +487,8 @@ async fn redirect_hops_are_bounded() {
 
 #[tokio::test]
 async fn api_token_goes_to_the_sidecar_only_and_never_to_the_guest_or_logs() {
-    let sidecar = Upstream::hello().await;
-    let other = Upstream::hello().await;
+    let sidecar = MockServer::hello().await;
+    let other = MockServer::hello().await;
     let local_name = format!("http://localhost:{}", sidecar.addr.port());
     let allow = allowlist(&[sidecar.origin(), local_name, other.origin()], "");
     let env = [
@@ -552,7 +552,7 @@ async fn api_token_goes_to_the_sidecar_only_and_never_to_the_guest_or_logs() {
 
 #[tokio::test]
 async fn guest_built_with_the_published_0_10_crate_runs_unchanged() {
-    let up = Upstream::start(|r| {
+    let up = MockServer::start(|r| {
         Reply::ok(format!(
             "compat {}",
             r.headers
@@ -597,7 +597,7 @@ async fn guest_built_with_the_published_0_10_crate_runs_unchanged() {
 
 #[tokio::test]
 async fn guest_built_with_the_published_0_10_crate_is_denied_cleanly() {
-    let up = Upstream::hello().await;
+    let up = MockServer::hello().await;
     let allow = allowlist(&["http://127.0.0.1:1".into()], "");
     let out = run_guest(guests::COMPAT010, Some(&allow), &[], &[&up.url("/")], &[]).await;
     assert_eq!(out.code, Some(3), "{out}");

@@ -216,7 +216,7 @@ async fn run_dev_starts_the_embedded_sidecar_when_none_answers() {
 /// `run --dev` uses a sidecar that already answers, and starts none.
 #[tokio::test]
 async fn run_dev_uses_a_running_sidecar() {
-    let sidecar = crate::util::Upstream::hello().await;
+    let sidecar = crate::util::MockServer::hello().await;
     let port = sidecar.addr.port().to_string();
     let url = sidecar.url("/v1.0/healthz");
     let out = run_guest(

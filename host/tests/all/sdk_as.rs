@@ -2,10 +2,10 @@
 //! sidecar. They are built by the artifacts crate when `npm ci --prefix as-sdk` has run;
 //! without that these tests fail with that instruction (they never skip).
 
-use wasi_dapr::sidecar::Sidecar;
+use wasi_dapr_sidecar::Sidecar;
 
-use crate::sidecar_util::sidecar;
 use crate::util::{Allowlist, Output, allowlist, guests, run_guest};
+use wasi_dapr_test_support::sidecar::sidecar;
 
 fn allow_sidecar(sc: &Sidecar) -> Allowlist {
     allowlist(

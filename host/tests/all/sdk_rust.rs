@@ -5,11 +5,12 @@
 
 use std::path::Path;
 
-use bytes::Bytes;
-use wasi_dapr::sidecar::Sidecar;
+use wasi_dapr_sidecar::Sidecar;
 
-use crate::sidecar_util::{RedisServer, TestApp, resources, sidecar};
-use crate::util::{Allowlist, Output, Upstream, allowlist, guests, run_guest};
+use crate::util::{Allowlist, MockServer, Output, Reply, allowlist, guests, run_guest};
+use wasi_dapr_test_support::redis::RedisServer;
+use wasi_dapr_test_support::resources;
+use wasi_dapr_test_support::sidecar::sidecar;
 
 /// An allowlist that lets guests reach `sc`.
 fn allow_sidecar(sc: &Sidecar) -> Allowlist {
@@ -110,13 +111,9 @@ async fn publish_example_prints_its_readme_output() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invoke_example_prints_its_readme_output() {
-    let app = TestApp::start(|r| match r.uri.as_str() {
-        "/hello" => (
-            200,
-            vec![("content-type".into(), "text/plain".into())],
-            Bytes::from("hello from the target app\n"),
-        ),
-        _ => (404, vec![], Bytes::from("no such file")),
+    let app = MockServer::start(|r| match r.target() {
+        "/hello" => Reply::ok("hello from the target app\n").header("content-type", "text/plain"),
+        _ => Reply::ok("no such file").status(404),
     })
     .await;
     let sc = sidecar(|o| {
@@ -199,7 +196,7 @@ fn all_components() -> (tempfile::TempDir, tempfile::TempDir) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_client_method_against_the_sidecar() {
-    let app = TestApp::start(|r| {
+    let app = MockServer::start(|r| {
         let body = format!(
             "{} {} x-exercise={} body={}",
             r.method,
@@ -207,7 +204,7 @@ async fn every_client_method_against_the_sidecar() {
             r.header("x-exercise").unwrap_or("-"),
             String::from_utf8_lossy(&r.body)
         );
-        (200, vec![], Bytes::from(body))
+        Reply::ok(body)
     })
     .await;
     let (dir, _storage) = all_components();
@@ -373,7 +370,7 @@ async fn api_token_from_the_host_and_without_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plain_http_client_allowed_and_denied() {
-    let upstream = Upstream::hello().await;
+    let upstream = MockServer::hello().await;
     let allow = allowlist(&[upstream.origin()], "");
     let url = upstream.url("/greeting");
     let env = format!("HTTP_URL={url}");

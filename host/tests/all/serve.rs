@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::util::{Output, Reply, Upstream, allowlist, cache_dir, guests, wasi_dapr};
+use crate::util::{MockServer, Output, Reply, allowlist, cache_dir, guests, wasi_dapr};
 
 /// A `wasi-dapr serve` process on a free port, killed on drop.
 pub struct Served {
@@ -291,7 +291,7 @@ async fn app_token_is_required_except_for_health() {
 
 #[tokio::test]
 async fn handlers_keep_the_outbound_allowlist() {
-    let up = Upstream::start(|_| Reply::ok("from upstream")).await;
+    let up = MockServer::start(|_| Reply::ok("from upstream")).await;
     let allow = allowlist(&[up.origin()], "");
     let s = Served::start(
         guests::CGI,
@@ -306,7 +306,7 @@ async fn handlers_keep_the_outbound_allowlist() {
         "upstream 200: from upstream"
     );
 
-    let denied = Upstream::hello().await;
+    let denied = MockServer::hello().await;
     let s2 = Served::start(
         guests::CGI,
         &["--env", &format!("FETCH_URL={}", denied.url("/x"))],
@@ -322,7 +322,7 @@ async fn handlers_keep_the_outbound_allowlist() {
 
 #[tokio::test]
 async fn readiness_follows_the_sidecar() {
-    let sidecar = Upstream::start(|r| {
+    let sidecar = MockServer::start(|r| {
         if r.uri.path() == "/v1.0/healthz/outbound" {
             Reply::ok("").status(204)
         } else {

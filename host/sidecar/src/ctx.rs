@@ -1,0 +1,132 @@
+//! `Ctx`: what every handler shares — the loaded components by building block, the app
+//! channel, the tokens, readiness and the shutdown signal — and the one store lookup that
+//! answers daprd's "not configured" / "not found" errors.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use http::{HeaderValue, StatusCode};
+use tokio::sync::watch;
+
+use crate::api::ApiError;
+use crate::app::{self, AppCallError, AppResponse};
+use crate::bindings::component::Binding;
+use crate::configuration::component::ConfigStore;
+use crate::lock::component::LockStore;
+use crate::options::SidecarTuning;
+use crate::pubsub::subscription::{PubSubComponent, Subscription};
+use crate::secrets::component::SecretStore;
+use crate::state::store::StateComponent;
+
+/// A loaded component as listed in metadata.
+#[derive(Debug, Clone)]
+pub(crate) struct RegisteredComponent {
+    pub name: String,
+    pub kind: String,
+    pub version: String,
+    pub capabilities: Vec<&'static str>,
+}
+
+/// Everything the handlers share.
+pub(crate) struct Ctx {
+    pub app_id: String,
+    pub app_port: Option<u16>,
+    pub api_token: Option<String>,
+    pub app_api_token: Option<String>,
+    pub tuning: SidecarTuning,
+    pub states: BTreeMap<String, StateComponent>,
+    pub pubsubs: BTreeMap<String, PubSubComponent>,
+    pub secrets: BTreeMap<String, SecretStore>,
+    pub bindings: BTreeMap<String, Binding>,
+    pub configs: BTreeMap<String, ConfigStore>,
+    pub locks: BTreeMap<String, LockStore>,
+    pub registered: Vec<RegisteredComponent>,
+    pub extended: Mutex<BTreeMap<String, String>>,
+    pub subscriptions: RwLock<Vec<Arc<Subscription>>>,
+    pub(crate) ready: AtomicBool,
+    pub(crate) shutdown: watch::Sender<bool>,
+}
+
+impl Ctx {
+    /// Sends `req` to the app with this sidecar's app timeout and body cap.
+    pub async fn call_app(
+        &self,
+        req: http::Request<http_body_util::Full<bytes::Bytes>>,
+    ) -> Result<AppResponse, AppCallError> {
+        app::call(
+            self.app_port,
+            req,
+            self.tuning.app_timeout,
+            self.tuning.max_body_bytes,
+        )
+        .await
+    }
+
+    /// The app token as a header value, if set and valid.
+    pub fn app_token_header(&self) -> Option<HeaderValue> {
+        self.app_api_token
+            .as_deref()
+            .and_then(|t| HeaderValue::from_str(t).ok())
+            .map(|mut v| {
+                v.set_sensitive(true);
+                v
+            })
+    }
+
+    pub fn shutdown_rx(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
+    pub fn request_shutdown(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst)
+    }
+
+    pub fn set_ready(&self) {
+        self.ready.store(true, Ordering::SeqCst);
+    }
+
+    pub fn add_subscriptions(&self, subs: Vec<Subscription>) {
+        let mut all = self
+            .subscriptions
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        all.extend(subs.into_iter().map(Arc::new));
+    }
+}
+
+/// Resolves once shutdown is requested (or the sender is gone).
+pub(crate) async fn wait_for_shutdown(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
+}
+
+/// How daprd answers a request that names a store it does not have. Each building block
+/// with named stores has one (`state::MISSING`, `secrets::MISSING`, ...).
+pub(crate) struct Missing {
+    /// `errorCode` and message when no store of the block is loaded at all (500).
+    pub none: (&'static str, &'static str),
+    /// Status and `errorCode` when none has the name asked for.
+    pub unknown: (StatusCode, &'static str),
+    /// The message for an unknown name.
+    pub unknown_message: fn(&str) -> String,
+}
+
+/// Looks up the store `name`, answering with `missing`'s errors when there is none.
+pub(crate) fn find_store<'a, T>(
+    stores: &'a BTreeMap<String, T>,
+    missing: &Missing,
+    name: &str,
+) -> Result<&'a T, ApiError> {
+    if stores.is_empty() {
+        let (code, message) = missing.none;
+        return Err(ApiError::internal(code, message));
+    }
+    stores.get(name).ok_or_else(|| {
+        let (status, code) = missing.unknown;
+        ApiError::new(status, code, (missing.unknown_message)(name))
+    })
+}

@@ -1,0 +1,75 @@
+//! Distributed lock (alpha1): `POST /v1.0-alpha1/lock/{store}` and `/unlock/{store}` over
+//! the in-memory store of `component.rs`.
+
+pub(crate) mod component;
+
+use http::StatusCode;
+use serde_json::json;
+
+use crate::api::{ApiError, ApiRequest, Resp, json_response};
+use crate::ctx::{Ctx, Missing, find_store};
+use component::LockStore;
+
+/// daprd's answers for a missing lock store.
+const MISSING: Missing = Missing {
+    none: (
+        "ERR_LOCK_STORE_NOT_CONFIGURED",
+        "lock store is not configured",
+    ),
+    unknown: (StatusCode::BAD_REQUEST, "ERR_LOCK_STORE_NOT_FOUND"),
+    unknown_message: |name| format!("lock store {name} not found"),
+};
+
+#[derive(Debug, serde::Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct LockBody {
+    resource_id: String,
+    lock_owner: String,
+    expiry_in_seconds: i64,
+}
+
+fn find<'a>(ctx: &'a Ctx, store: &str) -> Result<&'a LockStore, ApiError> {
+    find_store(&ctx.locks, &MISSING, store)
+}
+
+fn check(body: &LockBody, store: &str) -> Result<(), ApiError> {
+    if body.resource_id.is_empty() {
+        return Err(ApiError::bad_request(
+            "ERR_MALFORMED_REQUEST",
+            format!("ResourceId is empty in lock store {store}"),
+        ));
+    }
+    if body.lock_owner.is_empty() {
+        return Err(ApiError::bad_request(
+            "ERR_MALFORMED_REQUEST",
+            format!("LockOwner is empty in lock store {store}"),
+        ));
+    }
+    Ok(())
+}
+
+/// `POST /v1.0-alpha1/lock/{store}`.
+pub(crate) async fn lock(ctx: &Ctx, req: &ApiRequest, store: &str) -> Result<Resp, ApiError> {
+    let body: LockBody = serde_json::from_slice(&req.body).map_err(ApiError::malformed)?;
+    check(&body, store)?;
+    if body.expiry_in_seconds <= 0 {
+        return Err(ApiError::bad_request(
+            "ERR_MALFORMED_REQUEST",
+            format!("ExpiryInSeconds is not positive in lock store {store}"),
+        ));
+    }
+    let free = find(ctx, store)?.try_lock(
+        body.resource_id,
+        body.lock_owner,
+        body.expiry_in_seconds.unsigned_abs(),
+    );
+    Ok(json_response(StatusCode::OK, &json!({ "success": free })))
+}
+
+/// `POST /v1.0-alpha1/unlock/{store}`: status 0 ok, 1 no such lock, 2 held by another owner.
+pub(crate) async fn unlock(ctx: &Ctx, req: &ApiRequest, store: &str) -> Result<Resp, ApiError> {
+    let body: LockBody = serde_json::from_slice(&req.body).map_err(ApiError::malformed)?;
+    check(&body, store)?;
+    let status = find(ctx, store)?.unlock(&body.resource_id, &body.lock_owner) as u8;
+    Ok(json_response(StatusCode::OK, &json!({ "status": status })))
+}

@@ -1,0 +1,90 @@
+//! Metadata, health and shutdown: `/v1.0/metadata`, `/v1.0/healthz`, `/v1.0/healthz/outbound`, `/v1.0/shutdown`.
+
+use http::StatusCode;
+use serde_json::{Map, Value, json};
+
+use crate::api::{ApiError, ApiRequest, Resp, json_response, no_content};
+use crate::ctx::Ctx;
+
+/// The `runtimeVersion` reported by this sidecar.
+pub(crate) const RUNTIME_VERSION: &str = concat!("wasi-dapr-", env!("CARGO_PKG_VERSION"));
+
+/// `GET /v1.0/metadata`.
+pub(crate) async fn get(ctx: &Ctx, _req: &ApiRequest) -> Result<Resp, ApiError> {
+    let mut body = Map::new();
+    body.insert("id".into(), json!(ctx.app_id));
+    body.insert("runtimeVersion".into(), json!(RUNTIME_VERSION));
+    let components: Vec<Value> = ctx
+        .registered
+        .iter()
+        .map(|c| {
+            let mut o = json!({ "name": c.name, "type": c.kind, "version": c.version });
+            if !c.capabilities.is_empty() {
+                o["capabilities"] = json!(c.capabilities);
+            }
+            o
+        })
+        .collect();
+    if !components.is_empty() {
+        body.insert("components".into(), Value::Array(components));
+    }
+    let subs: Vec<Value> = ctx
+        .subscriptions
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .map(|s| s.to_metadata_json())
+        .collect();
+    if !subs.is_empty() {
+        body.insert("subscriptions".into(), Value::Array(subs));
+    }
+    let mut extended = ctx
+        .extended
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    extended
+        .entry("daprRuntimeVersion".into())
+        .or_insert_with(|| RUNTIME_VERSION.to_string());
+    body.insert("extended".into(), json!(extended));
+    let mut conn = json!({ "protocol": "http", "channelAddress": "127.0.0.1" });
+    if let Some(port) = ctx.app_port {
+        conn["port"] = json!(port);
+    }
+    body.insert("appConnectionProperties".into(), conn);
+    Ok(json_response(StatusCode::OK, &Value::Object(body)))
+}
+
+/// `PUT /v1.0/metadata/{key}`: the body becomes `extended[key]`.
+pub(crate) async fn put(ctx: &Ctx, req: &ApiRequest, key: &str) -> Result<Resp, ApiError> {
+    let value = String::from_utf8_lossy(&req.body).into_owned();
+    ctx.extended
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(key.to_string(), value);
+    Ok(no_content())
+}
+
+/// `GET /v1.0/healthz`: 204 once ready (the app answered, or there is no app port).
+pub(crate) async fn healthz(ctx: &Ctx) -> Result<Resp, ApiError> {
+    if ctx.is_ready() {
+        Ok(no_content())
+    } else {
+        Err(ApiError::internal(
+            "ERR_HEALTH_NOT_READY",
+            "dapr is not ready",
+        ))
+    }
+}
+
+/// `GET /v1.0/healthz/outbound`: 204 as soon as the sidecar listens.
+pub(crate) async fn healthz_outbound() -> Result<Resp, ApiError> {
+    Ok(no_content())
+}
+
+/// `POST /v1.0/shutdown`: answers 204, then stops the sidecar.
+pub(crate) async fn shutdown(ctx: &Ctx) -> Result<Resp, ApiError> {
+    tracing::info!("shutdown requested over the API");
+    ctx.request_shutdown();
+    Ok(no_content())
+}

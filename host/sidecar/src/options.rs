@@ -1,0 +1,108 @@
+//! What a sidecar is started with: `SidecarOptions` (addresses, app, tokens) and
+//! `SidecarTuning` (limits and retry schedules), each default a `pub const`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// daprd's default HTTP port, and the sidecar's (`--dapr-http-port`).
+pub const DEFAULT_HTTP_PORT: u16 = 3500;
+/// The default app id (`--app-id`).
+pub const DEFAULT_APP_ID: &str = "app";
+/// The largest request body accepted, daprd's default `max-body-size` (4 MiB).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+/// Deadline of one call to the app.
+pub const DEFAULT_APP_TIMEOUT: Duration = Duration::from_secs(60);
+/// Delivery attempts per message and subscription.
+pub const DEFAULT_MAX_DELIVERY_ATTEMPTS: u32 = 5;
+/// First pause between delivery attempts.
+pub const DEFAULT_RETRY_INITIAL_BACKOFF: Duration = Duration::from_millis(200);
+/// Longest pause between delivery attempts.
+pub const DEFAULT_RETRY_MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// First pause before asking the app for `GET /dapr/subscribe` again.
+pub const DEFAULT_SUBSCRIBE_INITIAL_BACKOFF: Duration = Duration::from_millis(200);
+/// Longest pause between those asks.
+pub const DEFAULT_SUBSCRIBE_MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Deadline for connecting to a component's backend at startup.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What the sidecar listens on and which app it serves.
+#[derive(Clone)]
+pub struct SidecarOptions {
+    /// The HTTP address (default `127.0.0.1:3500`; port 0 picks a free port).
+    pub listen: SocketAddr,
+    /// The app id (default `app`); state keys are stored as `<app_id>||<key>`.
+    pub app_id: String,
+    /// The app's port on 127.0.0.1, for subscriptions, delivery and invocation (default none).
+    pub app_port: Option<u16>,
+    /// A folder of component YAML files (default none: in-memory `statestore` and `pubsub`).
+    pub resources_path: Option<PathBuf>,
+    /// `DAPR_API_TOKEN`: when set, every call but the health checks needs `dapr-api-token`.
+    pub api_token: Option<String>,
+    /// `APP_API_TOKEN`: sent to the app as `dapr-api-token`.
+    pub app_api_token: Option<String>,
+}
+
+impl std::fmt::Debug for SidecarOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redact = |t: &Option<String>| t.as_ref().map(|_| "<redacted>");
+        f.debug_struct("SidecarOptions")
+            .field("listen", &self.listen)
+            .field("app_id", &self.app_id)
+            .field("app_port", &self.app_port)
+            .field("resources_path", &self.resources_path)
+            .field("api_token", &redact(&self.api_token))
+            .field("app_api_token", &redact(&self.app_api_token))
+            .finish()
+    }
+}
+
+impl Default for SidecarOptions {
+    fn default() -> Self {
+        SidecarOptions {
+            listen: SocketAddr::from(([127, 0, 0, 1], DEFAULT_HTTP_PORT)),
+            app_id: DEFAULT_APP_ID.to_string(),
+            app_port: None,
+            resources_path: None,
+            api_token: None,
+            app_api_token: None,
+        }
+    }
+}
+
+/// Limits and retry schedules; the defaults suit development, tests shorten them.
+#[derive(Debug, Clone)]
+pub struct SidecarTuning {
+    /// Largest request body accepted (default 4 MiB, daprd's `max-body-size`); larger → 413.
+    /// Also caps the app's response bodies.
+    pub max_body_bytes: usize,
+    /// Deadline of one call to the app (default 60 s).
+    pub app_timeout: Duration,
+    /// Delivery attempts per message and subscription before giving up (default 5).
+    pub max_delivery_attempts: u32,
+    /// First pause between delivery attempts, doubled each time (default 200 ms).
+    pub retry_initial_backoff: Duration,
+    /// Longest pause between delivery attempts (default 5 s).
+    pub retry_max_backoff: Duration,
+    /// First pause before asking the app for `GET /dapr/subscribe` again (default 200 ms).
+    pub subscribe_initial_backoff: Duration,
+    /// Longest pause between those asks (default 5 s).
+    pub subscribe_max_backoff: Duration,
+    /// Deadline for connecting to a component's backend at startup (default 5 s).
+    pub connect_timeout: Duration,
+}
+
+impl Default for SidecarTuning {
+    fn default() -> Self {
+        SidecarTuning {
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            app_timeout: DEFAULT_APP_TIMEOUT,
+            max_delivery_attempts: DEFAULT_MAX_DELIVERY_ATTEMPTS,
+            retry_initial_backoff: DEFAULT_RETRY_INITIAL_BACKOFF,
+            retry_max_backoff: DEFAULT_RETRY_MAX_BACKOFF,
+            subscribe_initial_backoff: DEFAULT_SUBSCRIBE_INITIAL_BACKOFF,
+            subscribe_max_backoff: DEFAULT_SUBSCRIBE_MAX_BACKOFF,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! Pub/sub: publishing (`publish.rs`), CloudEvents (`cloudevent.rs`), subscriptions and
+//! routing rules (`subscription.rs`), and delivery to the app with retries
+//! (`delivery.rs`), over an in-memory broker.
+
+pub(crate) mod cloudevent;
+pub(crate) mod delivery;
+pub(crate) mod publish;
+pub(crate) mod subscription;

@@ -1,0 +1,257 @@
+//! The HTTP server: accept loop, body cap, API token check, and the route table of `/v1.0` and `/v1.0-alpha1`.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, StatusCode, header};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use percent_encoding::percent_decode_str;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+
+use crate::api::{ApiError, ApiRequest, Resp, bytes_response};
+use crate::ctx::{Ctx, wait_for_shutdown};
+use crate::pubsub::publish;
+use crate::state::is_write;
+use crate::{bindings, configuration, invoke, lock, metadata, secrets, state};
+
+/// Percent-decodes one path segment.
+fn decode(s: &str) -> String {
+    percent_decode_str(s).decode_utf8_lossy().into_owned()
+}
+
+/// Parses a query string like Go's `url.ParseQuery` (`+` is a space).
+fn parse_query(q: &str) -> Vec<(String, String)> {
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode(&k.replace('+', " ")), decode(&v.replace('+', " ")))
+        })
+        .collect()
+}
+
+/// Constant-time comparison of the token header.
+fn token_ok(expected: &str, given: Option<&HeaderValue>) -> bool {
+    let Some(given) = given else { return false };
+    let (a, b) = (expected.as_bytes(), given.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Runs the accept loop until shutdown, then drains open connections.
+pub(crate) async fn serve(listener: TcpListener, ctx: Arc<Ctx>) {
+    let mut shutdown = ctx.shutdown_rx();
+    let mut conns = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, remote)) => {
+                    let _ = stream.set_nodelay(true);
+                    let ctx = ctx.clone();
+                    conns.spawn(serve_connection(stream, remote, ctx));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            () = wait_for_shutdown(&mut shutdown) => break,
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+    drop(listener);
+    let drain = async { while conns.join_next().await.is_some() {} };
+    if tokio::time::timeout(Duration::from_secs(5), drain)
+        .await
+        .is_err()
+    {
+        conns.abort_all();
+    }
+}
+
+async fn serve_connection(stream: tokio::net::TcpStream, remote: SocketAddr, ctx: Arc<Ctx>) {
+    let mut shutdown = ctx.shutdown_rx();
+    let svc_ctx = ctx.clone();
+    let svc = service_fn(move |req: Request<Incoming>| {
+        let ctx = svc_ctx.clone();
+        async move { Ok::<_, Infallible>(handle(ctx, req, remote).await) }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(30))
+        .serve_connection(TokioIo::new(stream), svc);
+    tokio::pin!(conn);
+    tokio::select! {
+        res = conn.as_mut() => {
+            if let Err(e) = res {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        }
+        () = wait_for_shutdown(&mut shutdown) => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
+}
+
+fn too_large(limit: usize) -> Resp {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "ERR_BODY_TOO_LARGE",
+        format!("request body exceeds the maximum size of {limit} bytes"),
+    )
+    .into_response()
+}
+
+/// Token check, body read, routing.
+async fn handle(ctx: Arc<Ctx>, req: Request<Incoming>, remote: SocketAddr) -> Resp {
+    let raw_path = req.uri().path().to_string();
+    let path = if raw_path.len() > 1 {
+        raw_path.trim_end_matches('/')
+    } else {
+        raw_path.as_str()
+    };
+    let path = if path.is_empty() { "/" } else { path };
+    if let Some(expected) = &ctx.api_token {
+        let exempt = path == "/v1.0/healthz" || path == "/v1.0/healthz/outbound";
+        if !exempt && !token_ok(expected, req.headers().get("dapr-api-token")) {
+            tracing::debug!(%path, "request refused: missing or wrong dapr-api-token");
+            return bytes_response(
+                StatusCode::UNAUTHORIZED,
+                "text/plain",
+                Bytes::from_static(b"invalid api token"),
+            );
+        }
+    }
+    let limit = ctx.tuning.max_body_bytes;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return too_large(limit);
+    }
+    let (parts, body) = req.into_parts();
+    let body = match Limited::new(body, limit).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) => {
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
+                return too_large(limit);
+            }
+            return ApiError::malformed(format!("reading the request body: {e}")).into_response();
+        }
+    };
+    let raw_query = parts.uri.query().map(str::to_string);
+    let api = ApiRequest {
+        method: parts.method,
+        headers: parts.headers,
+        query: raw_query.as_deref().map(parse_query).unwrap_or_default(),
+        raw_query,
+        body,
+        remote,
+    };
+    let path = path.to_string();
+    match route(&ctx, &api, &path).await {
+        Ok(res) => res,
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The route table. Paths that match nothing (including a known path with the wrong verb)
+/// are service invocation.
+async fn route(ctx: &Arc<Ctx>, req: &ApiRequest, path: &str) -> Result<Resp, ApiError> {
+    let raw: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let (version, rest) = match raw.split_first() {
+        Some((v, rest)) if *v == "v1.0" || *v == "v1.0-alpha1" => (*v, rest),
+        _ => return invoke::fallback(ctx, req, path).await,
+    };
+    let seg: Vec<String> = rest.iter().map(|s| decode(s)).collect();
+    let s: Vec<&str> = seg.iter().map(String::as_str).collect();
+    let m = &req.method;
+    let get = m == Method::GET;
+    let write = is_write(m);
+    let alpha = version == "v1.0-alpha1";
+    match (alpha, s.as_slice()) {
+        // State.
+        (false, ["state", store]) if write => state::save(ctx, req, store).await,
+        (false, ["state", store, "bulk"]) if write => state::bulk_get(ctx, req, store).await,
+        (false, ["state", store, "transaction"]) if write => {
+            state::transaction(ctx, req, store).await
+        }
+        (false, ["state", store, key]) if get => state::get(ctx, req, store, key).await,
+        (false, ["state", store, key]) if m == Method::DELETE => {
+            state::delete(ctx, req, store, key).await
+        }
+        (true, ["state", store, "query"]) if write => state::query(ctx, req, store).await,
+        // Pub/sub.
+        (false, ["publish", pubsub, topic @ ..]) if write => {
+            publish::publish(ctx, req, pubsub, &topic.join("/")).await
+        }
+        (true, ["publish", "bulk", pubsub, topic @ ..]) if write => {
+            publish::bulk_publish(ctx, req, pubsub, &topic.join("/")).await
+        }
+        // Invocation: the method path stays percent-encoded.
+        (false, ["invoke", app_id, "method", ..]) => {
+            let method_path = rest.get(3..).map(|p| p.join("/")).unwrap_or_default();
+            invoke::invoke(ctx, req, app_id, &method_path).await
+        }
+        // Bindings and secrets.
+        (false, ["bindings", name]) if write => bindings::invoke(ctx, req, name).await,
+        (false, ["secrets", store, "bulk"]) if get => secrets::bulk(ctx, req, store).await,
+        (false, ["secrets", store, key]) if get => secrets::get(ctx, req, store, key).await,
+        // Configuration (stable and alpha1).
+        (_, ["configuration", store]) if get => configuration::get(ctx, req, store).await,
+        (_, ["configuration", store, "subscribe"]) if get || write => {
+            configuration::subscribe(ctx, req, store).await
+        }
+        (_, ["configuration", store, id, "unsubscribe"]) if get || write => {
+            configuration::unsubscribe(ctx, req, store, id).await
+        }
+        // Lock.
+        (true, ["lock", store]) if write => lock::lock(ctx, req, store).await,
+        (true, ["unlock", store]) if write => lock::unlock(ctx, req, store).await,
+        // Metadata, health, shutdown.
+        (false, ["metadata"]) if get => metadata::get(ctx, req).await,
+        (false, ["metadata", key]) if m == Method::PUT || m == Method::POST => {
+            metadata::put(ctx, req, key).await
+        }
+        (false, ["healthz"]) if get => metadata::healthz(ctx).await,
+        (false, ["healthz", "outbound"]) if get => metadata::healthz_outbound().await,
+        (false, ["shutdown"]) if write || get => metadata::shutdown(ctx).await,
+        _ => invoke::fallback(ctx, req, path).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_parsing_decodes_and_keeps_order() {
+        let q = parse_query("metadata.a=1&metadata.a=2&key=x%20y&key=z+w&flag");
+        assert_eq!(q[2], ("key".into(), "x y".into()));
+        assert_eq!(q[3], ("key".into(), "z w".into()));
+        assert_eq!(q[4], ("flag".into(), String::new()));
+    }
+
+    #[test]
+    fn token_comparison() {
+        let v = HeaderValue::from_static("secret");
+        assert!(token_ok("secret", Some(&v)));
+        assert!(!token_ok("secreT", Some(&v)));
+        assert!(!token_ok("secret2", Some(&v)));
+        assert!(!token_ok("secret", None));
+    }
+}

@@ -1,0 +1,42 @@
+//! What the send path can fail with. Each guest ABI maps these to its own error codes
+//! (`wasi_experimental_http`: 7 for a denial, 11 for a failed request, 12 for the host).
+
+/// Why a request was not sent, or its answer not read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// The allowlist does not allow the destination (of the first hop or a redirect).
+    #[error("destination not allowed")]
+    Denied,
+    /// The request body is larger than `max_request_body_bytes`.
+    #[error("request body exceeds max_request_body_bytes")]
+    RequestBodyTooLarge,
+    /// No answer before the request's deadline (`request_timeout`).
+    #[error("timed out")]
+    Timeout,
+    /// The connection or the HTTP exchange failed.
+    #[error("{0}")]
+    Failed(String),
+    /// The answer's header block is larger than `max_response_headers_bytes`.
+    #[error("response headers exceed max_response_headers_bytes")]
+    ResponseHeadersTooLarge,
+    /// The answer's body is (or declares itself) larger than `max_response_body_bytes`.
+    #[error("response body exceeds max_response_body_bytes")]
+    ResponseBodyTooLarge,
+    /// The deadline passed while the body was read.
+    #[error("timed out reading the response body")]
+    BodyTimeout,
+    /// The body broke off.
+    #[error("reading the response body: {0}")]
+    BodyFailed(String),
+    /// `DAPR_API_TOKEN` cannot be sent as a header value.
+    #[error("DAPR_API_TOKEN is not a valid header value")]
+    InvalidToken,
+}
+
+/// A failure to set up the outbound HTTP client.
+#[derive(Debug, thiserror::Error)]
+pub enum OutboundSetupError {
+    /// The HTTP client could not be built.
+    #[error("building the outbound HTTP client")]
+    Client(#[source] reqwest::Error),
+}

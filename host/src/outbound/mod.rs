@@ -1,0 +1,43 @@
+//! The one outbound send path. Every guest ABI (today the legacy `wasi_experimental_http`
+//! import in [`crate::outbound_http`]) turns a guest's call into an [`OutboundRequest`]
+//! and hands it to [`OutboundHttp::send`], which owns the whole policy:
+//!
+//! | file | what it decides |
+//! |---|---|
+//! | `send.rs` | the shared client, the per-request deadline, the request-body, response-header and response-body caps, the streamed [`ResponseBody`] |
+//! | `allow.rs` | the allowlist check of every hop and the denial log line naming the entry that would allow it |
+//! | `token.rs` | `dapr-api-token` added for the sidecar origin only |
+//! | `redirect.rs` | whether and where a redirect is followed, and what the next hop keeps |
+//! | `error.rs` | [`SendError`]: what can go wrong, for each ABI to map to its own codes |
+//!
+//! The ABI files only translate: guest memory and encodings in, [`SendError`] out.
+
+mod allow;
+mod error;
+mod redirect;
+mod send;
+mod token;
+
+pub use error::{OutboundSetupError, SendError};
+pub use send::{OutboundHttp, OutboundRequest, OutboundResponse, ResponseBody};
+
+/// A URL as it may appear in a log: no userinfo, no query, no fragment.
+pub fn loggable(url: &url::Url) -> String {
+    let mut shown = url.clone();
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    shown.set_query(None);
+    shown.set_fragment(None);
+    shown.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loggable_urls_hide_credentials_and_queries() {
+        let u = url::Url::parse("http://user:pw@example.com/path?token=abc#f").expect("url");
+        assert_eq!(loggable(&u), "http://example.com/path");
+    }
+}

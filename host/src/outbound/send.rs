@@ -1,0 +1,255 @@
+//! `OutboundHttp`: the process's one outbound client and the send loop every guest ABI
+//! calls — allowlist per hop, sidecar token, redirects, the deadline and the size caps.
+
+use std::sync::{Arc, Once};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::HeaderMap;
+use http::{Method, StatusCode};
+use tokio::time::{Instant, timeout_at};
+use tracing::{debug, warn};
+use url::Url;
+
+use super::{OutboundSetupError, SendError, allow, loggable, redirect, token};
+use crate::config::{HostConfig, Limits};
+use crate::dapr_env::{Secret, SidecarEndpoint};
+
+/// A request as a guest described it, already validated by its ABI.
+#[derive(Debug)]
+pub struct OutboundRequest {
+    /// An `http` or `https` URL with a host.
+    pub url: Url,
+    /// The method.
+    pub method: Method,
+    /// The guest's headers (host-controlled ones already removed by the ABI).
+    pub headers: HeaderMap,
+    /// The body, at most `max_request_body_bytes`.
+    pub body: Bytes,
+}
+
+/// The final answer (after any redirects): status and headers read, body streamed.
+#[derive(Debug)]
+pub struct OutboundResponse {
+    /// The status code.
+    pub status: StatusCode,
+    /// The response headers, within `max_response_headers_bytes`.
+    pub headers: HeaderMap,
+    /// The body, read chunk by chunk under the request's deadline and body cap.
+    pub body: ResponseBody,
+}
+
+/// A response body being read: bounded by `max_response_body_bytes` and by the deadline
+/// of the request it answers.
+pub struct ResponseBody {
+    response: reqwest::Response,
+    pending: Bytes,
+    finished: bool,
+    read: usize,
+    cap: usize,
+    deadline: Instant,
+}
+
+impl std::fmt::Debug for ResponseBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseBody")
+            .field("read", &self.read)
+            .field("finished", &self.finished)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ResponseBody {
+    /// The next at most `max` bytes; empty at the end (or when `max` is 0).
+    pub async fn next_chunk(&mut self, max: usize) -> Result<Bytes, SendError> {
+        if max == 0 {
+            return Ok(Bytes::new());
+        }
+        while self.pending.is_empty() && !self.finished {
+            match timeout_at(self.deadline, self.response.chunk()).await {
+                Err(_) => return Err(SendError::BodyTimeout),
+                Ok(Err(e)) => return Err(SendError::BodyFailed(e.to_string())),
+                Ok(Ok(None)) => self.finished = true,
+                Ok(Ok(Some(chunk))) => {
+                    self.read = self.read.saturating_add(chunk.len());
+                    if self.read > self.cap {
+                        warn!(
+                            limit = self.cap,
+                            "outbound response body exceeds max_response_body_bytes"
+                        );
+                        self.finished = true;
+                        return Err(SendError::ResponseBodyTooLarge);
+                    }
+                    self.pending = chunk;
+                }
+            }
+        }
+        let n = max.min(self.pending.len());
+        Ok(self.pending.split_to(n))
+    }
+}
+
+/// What every instance of a process shares: the policy, the HTTP client and the
+/// sidecar's identity. Cheap to clone.
+#[derive(Clone)]
+pub struct OutboundHttp {
+    inner: Arc<Shared>,
+}
+
+struct Shared {
+    client: reqwest::Client,
+    config: HostConfig,
+    sidecar: SidecarEndpoint,
+    token: Option<Secret>,
+}
+
+impl std::fmt::Debug for OutboundHttp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutboundHttp")
+            .field("sidecar", &self.inner.sidecar.origin())
+            .field("token", &self.inner.token)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OutboundHttp {
+    /// Builds the shared client. `token` (from the host's `DAPR_API_TOKEN`) is sent as
+    /// `dapr-api-token` on requests bound for `sidecar`, and nowhere else.
+    pub fn new(
+        config: HostConfig,
+        sidecar: SidecarEndpoint,
+        token: Option<Secret>,
+    ) -> Result<Self, OutboundSetupError> {
+        static CRYPTO: Once = Once::new();
+        CRYPTO.call_once(|| {
+            // Another component of the process may have installed one already: fine.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        });
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(config.limits.connect_timeout)
+            .no_proxy()
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build()
+            .map_err(OutboundSetupError::Client)?;
+        Ok(Self {
+            inner: Arc::new(Shared {
+                client,
+                config,
+                sidecar,
+                token,
+            }),
+        })
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.config.limits
+    }
+
+    /// The sidecar endpoint requests are recognised against.
+    pub fn sidecar(&self) -> &SidecarEndpoint {
+        &self.inner.sidecar
+    }
+
+    /// Refuses a request body of `len` bytes over `max_request_body_bytes`, before an ABI
+    /// copies it out of guest memory.
+    pub fn check_request_body_len(&self, len: usize) -> Result<(), SendError> {
+        let limit = self.limits().max_request_body_bytes;
+        if len > limit {
+            warn!(
+                size = len,
+                limit, "outbound request refused: body larger than max_request_body_bytes"
+            );
+            return Err(SendError::RequestBodyTooLarge);
+        }
+        Ok(())
+    }
+
+    /// Sends `request` under the policy: every hop allowed by the allowlist, the token
+    /// only to the sidecar, redirects by `max_redirects`, all within `request_timeout`,
+    /// the answer's headers and declared length within their caps.
+    pub async fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, SendError> {
+        let limits = self.limits();
+        self.check_request_body_len(request.body.len())?;
+        let deadline = Instant::now() + limits.request_timeout;
+        let OutboundRequest {
+            mut url,
+            mut method,
+            mut headers,
+            mut body,
+        } = request;
+        let mut hops = 0u32;
+        loop {
+            allow::check(&self.inner.config.allowed_hosts, &url)?;
+            let mut outgoing = headers.clone();
+            token::add_for_sidecar(
+                self.inner.token.as_ref(),
+                &self.inner.sidecar,
+                &url,
+                &mut outgoing,
+            )?;
+            let started = std::time::Instant::now();
+            let sent = self
+                .inner
+                .client
+                .request(method.clone(), url.clone())
+                .headers(outgoing)
+                .body(body.clone())
+                .send();
+            let response = match timeout_at(deadline, sent).await {
+                Err(_) => {
+                    warn!(url = %loggable(&url), timeout = ?limits.request_timeout, "outbound request timed out");
+                    return Err(SendError::Timeout);
+                }
+                Ok(Err(e)) => {
+                    warn!(url = %loggable(&url), error = %e, "outbound request failed");
+                    return Err(SendError::Failed(e.to_string()));
+                }
+                Ok(Ok(r)) => r,
+            };
+            let status = response.status();
+            debug!(%method, url = %loggable(&url), status = status.as_u16(), elapsed = ?started.elapsed(), "outbound request");
+
+            if status.is_redirection()
+                && hops < limits.max_redirects
+                && let Some(next) = redirect::target(&url, response.headers())
+            {
+                hops += 1;
+                redirect::next_hop(status, &url, &next, &mut method, &mut headers, &mut body);
+                debug!(from = %loggable(&url), to = %loggable(&next), hop = hops, "following redirect");
+                url = next;
+                continue;
+            }
+
+            let header_bytes: usize = response
+                .headers()
+                .iter()
+                .map(|(k, v)| k.as_str().len() + v.len() + 2)
+                .sum();
+            if header_bytes > limits.max_response_headers_bytes {
+                warn!(url = %loggable(&url), size = header_bytes, "outbound response headers exceed max_response_headers_bytes");
+                return Err(SendError::ResponseHeadersTooLarge);
+            }
+            if let Some(len) = response.content_length()
+                && len > limits.max_response_body_bytes as u64
+            {
+                warn!(url = %loggable(&url), size = len, "outbound response body exceeds max_response_body_bytes");
+                return Err(SendError::ResponseBodyTooLarge);
+            }
+            let headers = response.headers().clone();
+            return Ok(OutboundResponse {
+                status,
+                headers,
+                body: ResponseBody {
+                    response,
+                    pending: Bytes::new(),
+                    finished: false,
+                    read: 0,
+                    cap: limits.max_response_body_bytes,
+                    deadline,
+                },
+            });
+        }
+    }
+}
