@@ -1,0 +1,103 @@
+/**
+ * Configuration: read items of a configuration store, subscribe to their changes and
+ * unsubscribe. (The updates themselves arrive through `App.onConfiguration`.)
+ *
+ * @packageDocumentation
+ */
+
+import { Method } from "../http";
+import { ok, err } from "../result";
+import { memberString, memberStringMap, parseObject } from "../json";
+import { DaprError, DaprResult } from "./error";
+import { requireName, requireNames2 } from "./client";
+import { SecretsClient } from "./secrets";
+
+/** One configuration item. */
+export class ConfigurationItem {
+  constructor(
+    public readonly value: string,
+    public readonly version: string,
+    public readonly metadata: Map<string, string>,
+  ) {}
+}
+
+/**
+ * The configuration calls of `DaprClient` (see there).
+ */
+export class ConfigurationClient extends SecretsClient {
+
+  /** `GET /v1.0/configuration/{store}?key=a&key=b` (all keys when `keys` is empty). */
+  getConfiguration(
+    store: string,
+    keys: string[],
+    metadata: Map<string, string> | null = null,
+  ): DaprResult<Map<string, ConfigurationItem>> {
+    const bad = requireName("configuration store", store);
+    if (bad) return err<Map<string, ConfigurationItem>, DaprError>(bad);
+    const u = this.url().raw("v1.0/configuration").segment(store);
+    for (let i = 0; i < keys.length; i++) u.query("key", keys[i]);
+    u.queryMap("metadata.", metadata);
+    const r = this.call(Method.GET, u.build());
+    if (r.error) return err<Map<string, ConfigurationItem>, DaprError>(r.error!);
+    const reply = r.value!;
+    const out = new Map<string, ConfigurationItem>();
+    if (reply.status == 204) return ok<Map<string, ConfigurationItem>, DaprError>(out);
+    const text = reply.text();
+    const obj = parseObject(text);
+    if (obj == null) {
+      return err<Map<string, ConfigurationItem>, DaprError>(
+        DaprError.invalidResponse(reply.status, "configuration answer is not a JSON object", text),
+      );
+    }
+    const names = obj.keys();
+    for (let i = 0; i < names.length; i++) {
+      const item = parseObject(obj.get(names[i]).toString());
+      if (item == null) continue;
+      const value = memberString(item, "value");
+      const version = memberString(item, "version");
+      out.set(
+        names[i],
+        new ConfigurationItem(
+          value != null ? value : "",
+          version != null ? version : "",
+          memberStringMap(item, "metadata"),
+        ),
+      );
+    }
+    return ok<Map<string, ConfigurationItem>, DaprError>(out);
+  }
+
+  /** `GET /v1.0/configuration/{store}/subscribe?key=..`: the subscription id. */
+  subscribeConfiguration(
+    store: string,
+    keys: string[],
+    metadata: Map<string, string> | null = null,
+  ): DaprResult<string> {
+    const bad = requireName("configuration store", store);
+    if (bad) return err<string, DaprError>(bad);
+    const u = this.url().raw("v1.0/configuration").segment(store).raw("subscribe");
+    for (let i = 0; i < keys.length; i++) u.query("key", keys[i]);
+    u.queryMap("metadata.", metadata);
+    const r = this.call(Method.GET, u.build());
+    if (r.error) return err<string, DaprError>(r.error!);
+    const reply = r.value!;
+    const text = reply.text();
+    const obj = parseObject(text);
+    const id = obj != null ? memberString(obj, "id") : null;
+    if (id == null) {
+      return err<string, DaprError>(
+        DaprError.invalidResponse(reply.status, "subscribe answered with no id", text),
+      );
+    }
+    return ok<string, DaprError>(id);
+  }
+
+  /** `GET /v1.0/configuration/{store}/{id}/unsubscribe`. */
+  unsubscribeConfiguration(store: string, id: string): DaprError | null {
+    const bad = requireNames2("configuration store", store, "subscription id", id);
+    if (bad) return bad;
+    const u = this.url().raw("v1.0/configuration").segment(store).segment(id).raw("unsubscribe");
+    return this.call(Method.GET, u.build()).error;
+  }
+
+}

@@ -1,0 +1,148 @@
+/**
+ * The sidecar itself: its metadata (read and extend), health, waiting until it is ready,
+ * and shutting it down.
+ *
+ * @packageDocumentation
+ */
+
+import { Method, stringToBytes } from "../http";
+import { ok, err } from "../result";
+import { decodeString, member, memberString, memberStringMap, parseArray, parseObject } from "../json";
+import { nowMillis, sleepMillis } from "../wasi";
+import { DaprError, DaprResult } from "./error";
+import { orEmpty, requireName } from "./client";
+import { LockClient } from "./lock";
+
+/** One component as listed by the metadata API. */
+export class ComponentMetadata {
+  constructor(
+    public readonly name: string,
+    public readonly type: string,
+    public readonly version: string,
+    public readonly capabilities: string[],
+  ) {}
+}
+
+/** The sidecar's metadata (`GET /v1.0/metadata`). */
+export class Metadata {
+  constructor(
+    /** The app id. */
+    public readonly id: string,
+    /** The runtime version, or "" if not reported. */
+    public readonly runtimeVersion: string,
+    /** Loaded components. */
+    public readonly components: ComponentMetadata[],
+    /** `extended` attributes. */
+    public readonly extended: Map<string, string>,
+    /** The whole JSON answer, for fields not modelled here. */
+    public readonly json: string,
+  ) {}
+}
+
+/**
+ * The metadata and health calls of `DaprClient` (see there).
+ */
+export class MetadataClient extends LockClient {
+
+  /** `GET /v1.0/metadata`. */
+  getMetadata(): DaprResult<Metadata> {
+    const r = this.call(Method.GET, this.url().raw("v1.0/metadata").build());
+    if (r.error) return err<Metadata, DaprError>(r.error!);
+    const reply = r.value!;
+    const text = reply.text();
+    const obj = parseObject(text);
+    if (obj == null) {
+      return err<Metadata, DaprError>(
+        DaprError.invalidResponse(reply.status, "metadata answer is not a JSON object", text),
+      );
+    }
+    const components = new Array<ComponentMetadata>();
+    const rawComponents = member(obj, "components");
+    const arr = rawComponents != null ? parseArray(rawComponents) : null;
+    if (arr != null) {
+      for (let i = 0; i < arr.length; i++) {
+        const c = parseObject(arr[i].toString());
+        if (c == null) continue;
+        const caps = new Array<string>();
+        const rawCaps = member(c, "capabilities");
+        const capArr = rawCaps != null ? parseArray(rawCaps) : null;
+        if (capArr != null) {
+          for (let j = 0; j < capArr.length; j++) {
+            const s = decodeString(capArr[j].toString());
+            if (s != null) caps.push(s);
+          }
+        }
+        components.push(
+          new ComponentMetadata(
+            orEmpty(memberString(c, "name")),
+            orEmpty(memberString(c, "type")),
+            orEmpty(memberString(c, "version")),
+            caps,
+          ),
+        );
+      }
+    }
+    return ok<Metadata, DaprError>(
+      new Metadata(
+        orEmpty(memberString(obj, "id")),
+        orEmpty(memberString(obj, "runtimeVersion")),
+        components,
+        memberStringMap(obj, "extended"),
+        text,
+      ),
+    );
+  }
+
+  /** `PUT /v1.0/metadata/{key}` with `value` as the body: sets `extended[key]`. */
+  setMetadata(key: string, value: string): DaprError | null {
+    const bad = requireName("metadata key", key);
+    if (bad) return bad;
+    const u = this.url().raw("v1.0/metadata").segment(key).build();
+    return this.call(Method.PUT, u, stringToBytes(value), "text/plain").error;
+  }
+
+  /** `GET /v1.0/healthz`: `null` when the sidecar is healthy (204). */
+  healthz(): DaprError | null {
+    return this.call(Method.GET, this.url().raw("v1.0/healthz").build()).error;
+  }
+
+  /** `GET /v1.0/healthz/outbound`: `null` once the sidecar can serve the app's calls. */
+  healthzOutbound(): DaprError | null {
+    return this.call(Method.GET, this.url().raw("v1.0/healthz/outbound").build()).error;
+  }
+
+  /**
+   * Polls `healthz/outbound` every `intervalMillis` until it answers 2xx or
+   * `timeoutMillis` passes; answers the last error on timeout. A denied address
+   * (allowlist) fails at once: waiting would not help.
+   */
+  waitForSidecar(timeoutMillis: i64 = 60_000, intervalMillis: i64 = 100): DaprError | null {
+    const deadline = nowMillis() + timeoutMillis;
+    while (true) {
+      const e = this.healthzOutbound();
+      if (e == null) return null;
+      if (e.isDenied()) return e;
+      if (nowMillis() >= deadline) {
+        return new DaprError(
+          e.kind,
+          e.status,
+          e.errorCode,
+          "the sidecar at " +
+            this.endpoint +
+            " was not ready within " +
+            timeoutMillis.toString() +
+            " ms: " +
+            e.message,
+          e.httpError,
+          e.body,
+        );
+      }
+      sleepMillis(intervalMillis);
+    }
+  }
+
+  /** `POST /v1.0/shutdown`: asks the sidecar to shut down. */
+  shutdown(): DaprError | null {
+    return this.call(Method.POST, this.url().raw("v1.0/shutdown").build()).error;
+  }
+}
