@@ -17,9 +17,9 @@
 //! `console.error`): stdout is the HTTP response. Log with `logLine`, which writes to
 //! stderr; the host logs each stderr line as `guest: ...`.
 
-import { Header, equalsIgnoreCase, isValidHeaderName, isValidHeaderValue, bytesToString, stringToBytes } from "./http";
+import { Header, equalsIgnoreCase, findHeader, isValidHeaderName, isValidHeaderValue, bytesToString, stringToBytes } from "./http";
 import { JSON, jsonString, parseObject, member, memberString, memberStringMap, JsonObjectWriter, jsonArray } from "./json";
-import { ConfigurationItem } from "./dapr";
+import { ConfigurationItem, configurationItems } from "./dapr";
 import { QueryParam } from "./url";
 import { Result, ok, err } from "./result";
 import { environment } from "./wasi";
@@ -98,10 +98,7 @@ export class AppRequest {
 
   /** Header `name` (case-insensitive), or `null` if absent. */
   header(name: string): string | null {
-    for (let i = 0; i < this.headers.length; i++) {
-      if (equalsIgnoreCase(this.headers[i].name, name)) return this.headers[i].value;
-    }
-    return null;
+    return findHeader(this.headers, name);
   }
 
   /** The `Content-Type` header, or `""`. */
@@ -168,10 +165,7 @@ export class AppResponse {
 
   /** The first header `name` (case-insensitive), or `null`. */
   headerValue(name: string): string | null {
-    for (let i = 0; i < this.headers.length; i++) {
-      if (equalsIgnoreCase(this.headers[i].name, name)) return this.headers[i].value;
-    }
-    return null;
+    return findHeader(this.headers, name);
   }
 
   /** The body as UTF-8 text. */
@@ -480,21 +474,9 @@ export class ConfigurationUpdate {
 export function decodeConfigurationUpdate(store: string, key: string, body: string): ConfigurationUpdate | null {
   const obj = parseObject(body);
   if (obj == null) return null;
-  const items = new Map<string, ConfigurationItem>();
   const itemsText = member(obj, "items");
-  if (itemsText != null) {
-    const itemsObj = parseObject(itemsText);
-    if (itemsObj != null) {
-      const names = itemsObj.keys();
-      for (let i = 0; i < names.length; i++) {
-        const item = parseObject(itemsObj.get(names[i]).toString());
-        if (item == null) continue;
-        const value = memberString(item, "value");
-        const version = memberString(item, "version");
-        items.set(names[i], new ConfigurationItem(str(value), str(version), memberStringMap(item, "metadata")));
-      }
-    }
-  }
+  const itemsObj = itemsText != null ? parseObject(itemsText) : null;
+  const items = itemsObj != null ? configurationItems(itemsObj) : new Map<string, ConfigurationItem>();
   return new ConfigurationUpdate(store, key, str(memberString(obj, "id")), items);
 }
 

@@ -192,6 +192,19 @@ export function equalsIgnoreCase(a: string, b: string): bool {
   return true;
 }
 
+/**
+ * The value of the first header called `name` (ASCII case-insensitive), or `null`.
+ *
+ * @param headers - the headers to search, in order
+ * @param name - the header name to look for
+ */
+export function findHeader(headers: Header[], name: string): string | null {
+  for (let i = 0; i < headers.length; i++) {
+    if (equalsIgnoreCase(headers[i].name, name)) return headers[i].value;
+  }
+  return null;
+}
+
 // Scratch space for the ABI's out-parameters: status u16 @0, handle u32 @4, written u32 @8.
 const OUT: usize = memory.data(16);
 

@@ -41,6 +41,12 @@ export function parseArray(text: string): JSON.Raw[] | null {
   return JSON.parse<JSON.Raw[]>(text);
 }
 
+/** Member `key` parsed as a JSON array, or `null` if it is absent or not an array. */
+export function memberArray(obj: Map<string, JSON.Raw>, key: string): JSON.Raw[] | null {
+  const raw = member(obj, key);
+  return raw != null ? parseArray(raw) : null;
+}
+
 /** The raw JSON text of a member (trimmed), or `null` if the member is absent. */
 export function member(obj: Map<string, JSON.Raw>, key: string): string | null {
   if (!obj.has(key)) return null;

@@ -6,10 +6,11 @@
  * @packageDocumentation
  */
 
-import { Header, RequestBuilder, bytesToString, equalsIgnoreCase, stringToBytes } from "../http";
+import { Header, RequestBuilder, bytesToString, equalsIgnoreCase, findHeader, stringToBytes } from "../http";
 import { ok, err } from "../result";
 import { UrlBuilder } from "../url";
 import { getEnv } from "../wasi";
+import { JSON, member, memberString, parseObject } from "../json";
 import { DaprError, DaprResult } from "./error";
 
 /** The sidecar address used when neither `DAPR_HTTP_ENDPOINT` nor `DAPR_HTTP_PORT` is set. */
@@ -51,10 +52,7 @@ export class Reply {
 
   /** The first value of header `name` (case-insensitive), or `null`. */
   header(name: string): string | null {
-    for (let i = 0; i < this.headers.length; i++) {
-      if (equalsIgnoreCase(this.headers[i].name, name)) return this.headers[i].value;
-    }
-    return null;
+    return findHeader(this.headers, name);
   }
 
   /** The body as UTF-8 text. */
@@ -65,6 +63,35 @@ export class Reply {
   /** `true` for a 2xx status. */
   get isSuccess(): bool {
     return this.status >= 200 && this.status < 300;
+  }
+}
+
+/** A 2xx answer of the sidecar: its status, its body text, and that text as a JSON object. */
+export class JsonReply {
+  constructor(
+    /** The HTTP status. */
+    public readonly status: u16,
+    /** The body as UTF-8 text. */
+    public readonly text: string,
+    /** The body's members, or `null` when the body is not a JSON object (204 included). */
+    public readonly obj: Map<string, JSON.Raw> | null,
+  ) {}
+
+  /** The raw JSON text of member `key`, or `null` (no such member, or no object). */
+  member(key: string): string | null {
+    const o = this.obj;
+    return o != null ? member(o, key) : null;
+  }
+
+  /** Member `key` decoded as a JSON string, or `null` (absent, not a string, or no object). */
+  stringMember(key: string): string | null {
+    const o = this.obj;
+    return o != null ? memberString(o, key) : null;
+  }
+
+  /** An `InvalidResponse` error with this answer's status and body. */
+  invalid(message: string): DaprError {
+    return DaprError.invalidResponse(this.status, message, this.text);
   }
 }
 
@@ -141,8 +168,21 @@ export class SidecarClient {
     return r;
   }
 
+  /** `call()` with JSON text as an `application/json` body. */
   protected callJson(method: string, url: string, json: string): DaprResult<Reply> {
     return this.call(method, url, stringToBytes(json), "application/json");
+  }
+
+  /**
+   * `call()`, or `callJson()` when `json` is given, answering the body text and the body
+   * as a JSON object when it is one (see `JsonReply`).
+   */
+  protected callForJson(method: string, url: string, json: string | null = null): DaprResult<JsonReply> {
+    const r = json != null ? this.callJson(method, url, json) : this.call(method, url);
+    if (r.error) return err<JsonReply, DaprError>(r.error!);
+    const reply = r.value!;
+    const text = reply.text();
+    return ok<JsonReply, DaprError>(new JsonReply(reply.status, text, parseObject(text)));
   }
 }
 

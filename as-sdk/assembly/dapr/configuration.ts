@@ -7,9 +7,9 @@
 
 import { Method } from "../http";
 import { ok, err } from "../result";
-import { memberString, memberStringMap, parseObject } from "../json";
+import { JSON, memberString, memberStringMap, parseObject } from "../json";
 import { DaprError, DaprResult } from "./error";
-import { requireName, requireNames2 } from "./client";
+import { orEmpty, requireName, requireNames2 } from "./client";
 import { SecretsClient } from "./secrets";
 
 /** One configuration item. */
@@ -19,6 +19,29 @@ export class ConfigurationItem {
     public readonly version: string,
     public readonly metadata: Map<string, string>,
   ) {}
+}
+
+/**
+ * The items of a configuration answer or update, `{"<key>":{"value","version","metadata"}}`:
+ * key → item. Members that are not objects are left out; a missing `value` or `version`
+ * is `""`.
+ */
+export function configurationItems(obj: Map<string, JSON.Raw>): Map<string, ConfigurationItem> {
+  const out = new Map<string, ConfigurationItem>();
+  const names = obj.keys();
+  for (let i = 0; i < names.length; i++) {
+    const item = parseObject(obj.get(names[i]).toString());
+    if (item == null) continue;
+    out.set(
+      names[i],
+      new ConfigurationItem(
+        orEmpty(memberString(item, "value")),
+        orEmpty(memberString(item, "version")),
+        memberStringMap(item, "metadata"),
+      ),
+    );
+  }
+  return out;
 }
 
 /**
@@ -37,34 +60,19 @@ export class ConfigurationClient extends SecretsClient {
     const u = this.url().raw("v1.0/configuration").segment(store);
     for (let i = 0; i < keys.length; i++) u.query("key", keys[i]);
     u.queryMap("metadata.", metadata);
-    const r = this.call(Method.GET, u.build());
+    const r = this.callForJson(Method.GET, u.build());
     if (r.error) return err<Map<string, ConfigurationItem>, DaprError>(r.error!);
-    const reply = r.value!;
-    const out = new Map<string, ConfigurationItem>();
-    if (reply.status == 204) return ok<Map<string, ConfigurationItem>, DaprError>(out);
-    const text = reply.text();
-    const obj = parseObject(text);
+    const a = r.value!;
+    if (a.status == 204) {
+      return ok<Map<string, ConfigurationItem>, DaprError>(new Map<string, ConfigurationItem>());
+    }
+    const obj = a.obj;
     if (obj == null) {
       return err<Map<string, ConfigurationItem>, DaprError>(
-        DaprError.invalidResponse(reply.status, "configuration answer is not a JSON object", text),
+        a.invalid("configuration answer is not a JSON object"),
       );
     }
-    const names = obj.keys();
-    for (let i = 0; i < names.length; i++) {
-      const item = parseObject(obj.get(names[i]).toString());
-      if (item == null) continue;
-      const value = memberString(item, "value");
-      const version = memberString(item, "version");
-      out.set(
-        names[i],
-        new ConfigurationItem(
-          value != null ? value : "",
-          version != null ? version : "",
-          memberStringMap(item, "metadata"),
-        ),
-      );
-    }
-    return ok<Map<string, ConfigurationItem>, DaprError>(out);
+    return ok<Map<string, ConfigurationItem>, DaprError>(configurationItems(obj));
   }
 
   /** `GET /v1.0/configuration/{store}/subscribe?key=..`: the subscription id. */
@@ -78,17 +86,11 @@ export class ConfigurationClient extends SecretsClient {
     const u = this.url().raw("v1.0/configuration").segment(store).raw("subscribe");
     for (let i = 0; i < keys.length; i++) u.query("key", keys[i]);
     u.queryMap("metadata.", metadata);
-    const r = this.call(Method.GET, u.build());
+    const r = this.callForJson(Method.GET, u.build());
     if (r.error) return err<string, DaprError>(r.error!);
-    const reply = r.value!;
-    const text = reply.text();
-    const obj = parseObject(text);
-    const id = obj != null ? memberString(obj, "id") : null;
-    if (id == null) {
-      return err<string, DaprError>(
-        DaprError.invalidResponse(reply.status, "subscribe answered with no id", text),
-      );
-    }
+    const a = r.value!;
+    const id = a.stringMember("id");
+    if (id == null) return err<string, DaprError>(a.invalid("subscribe answered with no id"));
     return ok<string, DaprError>(id);
   }
 

@@ -34,7 +34,7 @@ export {
 } from "./state";
 export { PublishOptions, BulkPublishEntry, BulkPublishFailure } from "./pubsub";
 export { InvokeOptions } from "./invoke";
-export { ConfigurationItem } from "./configuration";
+export { ConfigurationItem, configurationItems } from "./configuration";
 export { LockResponse, UnlockStatus, UnlockResponse } from "./lock";
 export { ComponentMetadata, Metadata } from "./metadata";
 

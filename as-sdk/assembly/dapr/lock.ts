@@ -6,9 +6,9 @@
 
 import { Method } from "../http";
 import { ok, err } from "../result";
-import { JsonObjectWriter, member, parseObject } from "../json";
+import { JsonObjectWriter } from "../json";
 import { DaprError, DaprResult } from "./error";
-import { isInteger, requireName } from "./client";
+import { JsonReply, isInteger, requireName } from "./client";
 import { ConfigurationClient } from "./configuration";
 
 /** The answer of `tryLockAlpha1`. */
@@ -41,49 +41,38 @@ export class LockClient extends ConfigurationClient {
     lockOwner: string,
     expiryInSeconds: i32,
   ): DaprResult<LockResponse> {
-    const bad = requireName("lock store", store);
-    if (bad) return err<LockResponse, DaprError>(bad);
-    const body = new JsonObjectWriter()
-      .string("resourceId", resourceId)
-      .string("lockOwner", lockOwner)
-      .int("expiryInSeconds", expiryInSeconds)
-      .build();
-    const u = this.url().raw("v1.0-alpha1/lock").segment(store).build();
-    const r = this.callJson(Method.POST, u, body);
+    const body = lockRequest(resourceId, lockOwner).int("expiryInSeconds", expiryInSeconds).build();
+    const r = this.lockCall("v1.0-alpha1/lock", store, body);
     if (r.error) return err<LockResponse, DaprError>(r.error!);
-    const reply = r.value!;
-    const text = reply.text();
-    const obj = parseObject(text);
-    const success = obj != null ? member(obj, "success") : null;
+    const a = r.value!;
+    const success = a.member("success");
     if (success == null || (success != "true" && success != "false")) {
-      return err<LockResponse, DaprError>(
-        DaprError.invalidResponse(reply.status, "lock answered with no boolean success", text),
-      );
+      return err<LockResponse, DaprError>(a.invalid("lock answered with no boolean success"));
     }
     return ok<LockResponse, DaprError>(new LockResponse(success == "true"));
   }
 
   /** `POST /v1.0-alpha1/unlock/{store}` `{"resourceId","lockOwner"}`: see `UnlockStatus`. */
   unlockAlpha1(store: string, resourceId: string, lockOwner: string): DaprResult<UnlockResponse> {
-    const bad = requireName("lock store", store);
-    if (bad) return err<UnlockResponse, DaprError>(bad);
-    const body = new JsonObjectWriter()
-      .string("resourceId", resourceId)
-      .string("lockOwner", lockOwner)
-      .build();
-    const u = this.url().raw("v1.0-alpha1/unlock").segment(store).build();
-    const r = this.callJson(Method.POST, u, body);
+    const r = this.lockCall("v1.0-alpha1/unlock", store, lockRequest(resourceId, lockOwner).build());
     if (r.error) return err<UnlockResponse, DaprError>(r.error!);
-    const reply = r.value!;
-    const text = reply.text();
-    const obj = parseObject(text);
-    const status = obj != null ? member(obj, "status") : null;
+    const a = r.value!;
+    const status = a.member("status");
     if (status == null || !isInteger(status)) {
-      return err<UnlockResponse, DaprError>(
-        DaprError.invalidResponse(reply.status, "unlock answered with no numeric status", text),
-      );
+      return err<UnlockResponse, DaprError>(a.invalid("unlock answered with no numeric status"));
     }
     return ok<UnlockResponse, DaprError>(new UnlockResponse(I32.parseInt(status)));
   }
 
+  /** `POST {path}/{store}` with `body`, once `store` is known not to be empty. */
+  private lockCall(path: string, store: string, body: string): DaprResult<JsonReply> {
+    const bad = requireName("lock store", store);
+    if (bad) return err<JsonReply, DaprError>(bad);
+    return this.callForJson(Method.POST, this.url().raw(path).segment(store).build(), body);
+  }
+}
+
+/** The members every lock request has: `{"resourceId","lockOwner"}`. */
+function lockRequest(resourceId: string, lockOwner: string): JsonObjectWriter {
+  return new JsonObjectWriter().string("resourceId", resourceId).string("lockOwner", lockOwner);
 }

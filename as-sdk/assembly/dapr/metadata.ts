@@ -7,7 +7,7 @@
 
 import { Method, stringToBytes } from "../http";
 import { ok, err } from "../result";
-import { decodeString, member, memberString, memberStringMap, parseArray, parseObject } from "../json";
+import { JSON, decodeString, memberArray, memberString, memberStringMap, parseObject } from "../json";
 import { nowMillis, sleepMillis } from "../wasi";
 import { DaprError, DaprResult } from "./error";
 import { orEmpty, requireName } from "./client";
@@ -46,38 +46,26 @@ export class MetadataClient extends LockClient {
 
   /** `GET /v1.0/metadata`. */
   getMetadata(): DaprResult<Metadata> {
-    const r = this.call(Method.GET, this.url().raw("v1.0/metadata").build());
+    const r = this.callForJson(Method.GET, this.url().raw("v1.0/metadata").build());
     if (r.error) return err<Metadata, DaprError>(r.error!);
-    const reply = r.value!;
-    const text = reply.text();
-    const obj = parseObject(text);
+    const a = r.value!;
+    const obj = a.obj;
     if (obj == null) {
-      return err<Metadata, DaprError>(
-        DaprError.invalidResponse(reply.status, "metadata answer is not a JSON object", text),
-      );
+      return err<Metadata, DaprError>(a.invalid("metadata answer is not a JSON object"));
     }
+    const text = a.text;
     const components = new Array<ComponentMetadata>();
-    const rawComponents = member(obj, "components");
-    const arr = rawComponents != null ? parseArray(rawComponents) : null;
+    const arr = memberArray(obj, "components");
     if (arr != null) {
       for (let i = 0; i < arr.length; i++) {
         const c = parseObject(arr[i].toString());
         if (c == null) continue;
-        const caps = new Array<string>();
-        const rawCaps = member(c, "capabilities");
-        const capArr = rawCaps != null ? parseArray(rawCaps) : null;
-        if (capArr != null) {
-          for (let j = 0; j < capArr.length; j++) {
-            const s = decodeString(capArr[j].toString());
-            if (s != null) caps.push(s);
-          }
-        }
         components.push(
           new ComponentMetadata(
             orEmpty(memberString(c, "name")),
             orEmpty(memberString(c, "type")),
             orEmpty(memberString(c, "version")),
-            caps,
+            stringsOf(memberArray(c, "capabilities")),
           ),
         );
       }
@@ -145,4 +133,15 @@ export class MetadataClient extends LockClient {
   shutdown(): DaprError | null {
     return this.call(Method.POST, this.url().raw("v1.0/shutdown").build()).error;
   }
+}
+
+/** The elements of `arr` that are JSON strings, decoded; `[]` for `null`. */
+function stringsOf(arr: JSON.Raw[] | null): string[] {
+  const out = new Array<string>();
+  if (arr == null) return out;
+  for (let i = 0; i < arr.length; i++) {
+    const s = decodeString(arr[i].toString());
+    if (s != null) out.push(s);
+  }
+  return out;
 }

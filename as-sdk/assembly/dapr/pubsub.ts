@@ -7,7 +7,7 @@
 
 import { Method, stringToBytes } from "../http";
 import { ok, err } from "../result";
-import { JsonObjectWriter, isValidJson, jsonArray, jsonString, member, memberString, parseArray, parseObject } from "../json";
+import { JsonObjectWriter, isValidJson, jsonArray, jsonString, memberArray, memberString, parseObject } from "../json";
 import { encodeBase64 } from "../base64";
 import { DaprError, DaprResult } from "./error";
 import { requireNames2 } from "./client";
@@ -197,8 +197,7 @@ export class PubSubClient extends StateClient {
     if (reply.isSuccess) return ok<BulkPublishFailure[], DaprError>(failures);
     const text = reply.text();
     const obj = parseObject(text);
-    const failed = obj != null ? member(obj, "failedEntries") : null;
-    const arr = failed != null ? parseArray(failed) : null;
+    const arr = obj != null ? memberArray(obj, "failedEntries") : null;
     if (arr == null || arr.length == 0) {
       return err<BulkPublishFailure[], DaprError>(
         DaprError.fromResponse(reply.status, text, "bulk publish"),

@@ -26,17 +26,14 @@ export class SecretsClient extends BindingsClient {
     if (bad) return err<Map<string, string>, DaprError>(bad);
     const u = this.url().raw("v1.0/secrets").segment(store).segment(key);
     u.queryMap("metadata.", metadata);
-    const r = this.call(Method.GET, u.build());
+    const r = this.callForJson(Method.GET, u.build());
     if (r.error) return err<Map<string, string>, DaprError>(r.error!);
-    const reply = r.value!;
-    if (reply.status == 204) return ok<Map<string, string>, DaprError>(new Map<string, string>());
-    const text = reply.text();
-    if (parseObject(text) == null) {
-      return err<Map<string, string>, DaprError>(
-        DaprError.invalidResponse(reply.status, "secret answer is not a JSON object", text),
-      );
+    const a = r.value!;
+    if (a.status == 204) return ok<Map<string, string>, DaprError>(new Map<string, string>());
+    if (a.obj == null) {
+      return err<Map<string, string>, DaprError>(a.invalid("secret answer is not a JSON object"));
     }
-    return ok<Map<string, string>, DaprError>(stringMapOf(text));
+    return ok<Map<string, string>, DaprError>(stringMapOf(a.text));
   }
 
   /** `GET /v1.0/secrets/{store}/bulk`: secret name → its key/value pairs. */
@@ -48,16 +45,15 @@ export class SecretsClient extends BindingsClient {
     if (bad) return err<Map<string, Map<string, string>>, DaprError>(bad);
     const u = this.url().raw("v1.0/secrets").segment(store).raw("bulk");
     u.queryMap("metadata.", metadata);
-    const r = this.call(Method.GET, u.build());
+    const r = this.callForJson(Method.GET, u.build());
     if (r.error) return err<Map<string, Map<string, string>>, DaprError>(r.error!);
-    const reply = r.value!;
+    const a = r.value!;
     const out = new Map<string, Map<string, string>>();
-    if (reply.status == 204) return ok<Map<string, Map<string, string>>, DaprError>(out);
-    const text = reply.text();
-    const obj = parseObject(text);
+    if (a.status == 204) return ok<Map<string, Map<string, string>>, DaprError>(out);
+    const obj = a.obj;
     if (obj == null) {
       return err<Map<string, Map<string, string>>, DaprError>(
-        DaprError.invalidResponse(reply.status, "bulk secret answer is not a JSON object", text),
+        a.invalid("bulk secret answer is not a JSON object"),
       );
     }
     const names = obj.keys();

@@ -16,6 +16,7 @@ import {
   jsonArray,
   jsonString,
   member,
+  memberArray,
   memberString,
   memberStringMap,
   parseArray,
@@ -374,30 +375,24 @@ export class StateClient extends SidecarClient {
     }
     const u = this.url().raw("v1.0-alpha1/state").segment(store).raw("query");
     u.queryMap("metadata.", metadata);
-    const r = this.callJson(Method.POST, u.build(), queryJson);
+    const r = this.callForJson(Method.POST, u.build(), queryJson);
     if (r.error) return err<QueryStateResponse, DaprError>(r.error!);
-    const reply = r.value!;
-    if (reply.status == 204) {
+    const a = r.value!;
+    if (a.status == 204) {
       return ok<QueryStateResponse, DaprError>(
         new QueryStateResponse(new Array<BulkStateItem>(), null),
       );
     }
-    const text = reply.text();
-    const obj = parseObject(text);
+    const obj = a.obj;
     if (obj == null) {
-      return err<QueryStateResponse, DaprError>(
-        DaprError.invalidResponse(reply.status, "query answered with no JSON object", text),
-      );
+      return err<QueryStateResponse, DaprError>(a.invalid("query answered with no JSON object"));
     }
     const results = new Array<BulkStateItem>();
-    const rawResults = member(obj, "results");
-    if (rawResults != null) {
-      const arr = parseArray(rawResults);
-      if (arr != null) {
-        for (let i = 0; i < arr.length; i++) {
-          const item = parseBulkItem(arr[i].toString());
-          if (item != null) results.push(item);
-        }
+    const arr = memberArray(obj, "results");
+    if (arr != null) {
+      for (let i = 0; i < arr.length; i++) {
+        const item = parseBulkItem(arr[i].toString());
+        if (item != null) results.push(item);
       }
     }
     const token = memberString(obj, "token");
