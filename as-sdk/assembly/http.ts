@@ -15,42 +15,42 @@ import * as raw from "./raw";
 import { Result, ok, err } from "./result";
 
 /** The error codes of the `wasi_experimental_http` ABI, plus a few guest-side ones. */
-export namespace ErrorCode {
+export enum ErrorCode {
   /** The call succeeded. */
-  export const Success: u32 = 0;
+  Success = 0,
   /** The response handle is unknown to the host (or already closed). */
-  export const InvalidHandle: u32 = 1;
+  InvalidHandle = 1,
   /** The module exports no memory named `memory`. */
-  export const MemoryNotFound: u32 = 2;
+  MemoryNotFound = 2,
   /** A pointer/length pair is outside the module's memory. */
-  export const MemoryAccess: u32 = 3;
+  MemoryAccess = 3,
   /** The destination buffer is too small (the SDK retries with a larger one). */
-  export const BufferTooSmall: u32 = 4;
+  BufferTooSmall = 4,
   /** The response has no header of that name. */
-  export const HeaderNotFound: u32 = 5;
+  HeaderNotFound = 5,
   /** A string is not valid UTF-8. */
-  export const Utf8: u32 = 6;
+  Utf8 = 6,
   /** The host's allowlist does not allow this destination. */
-  export const DestinationNotAllowed: u32 = 7;
+  DestinationNotAllowed = 7,
   /** The method is not a valid HTTP method. */
-  export const InvalidMethod: u32 = 8;
+  InvalidMethod = 8,
   /** The header block is malformed. */
-  export const InvalidEncoding: u32 = 9;
+  InvalidEncoding = 9,
   /** The URL does not parse. */
-  export const InvalidUrl: u32 = 10;
+  InvalidUrl = 10,
   /** The request failed (connection refused, timeout, body too large, ...). */
-  export const RequestError: u32 = 11;
+  RequestError = 11,
   /** The host failed for a reason of its own. */
-  export const RuntimeError: u32 = 12;
+  RuntimeError = 12,
   /** Too many responses are open at once: close some. */
-  export const TooManySessions: u32 = 13;
+  TooManySessions = 13,
 
   /** Guest-side: a header name or value would break the `name:value\n` encoding. Not sent. */
-  export const InvalidHeader: u32 = 100;
+  InvalidHeader = 100,
   /** Guest-side: the response (or a header block) exceeds the SDK's size cap. */
-  export const TooLarge: u32 = 101;
+  TooLarge = 101,
   /** Guest-side: the response was already closed by `close()`. */
-  export const Closed: u32 = 102;
+  Closed = 102,
 }
 
 /** A short English description of an error code. */
@@ -104,16 +104,28 @@ export class HttpError {
   }
 }
 
-/** HTTP method names, spelled as they go on the wire. */
+/**
+ * HTTP method names, spelled as they go on the wire. String constants grouped like an
+ * enum (`Method.GET`); any other method string may be passed where a method is taken.
+ */
 export namespace Method {
+  /** `GET`. */
   export const GET = "GET";
+  /** `HEAD`. */
   export const HEAD = "HEAD";
+  /** `POST`. */
   export const POST = "POST";
+  /** `PUT`. */
   export const PUT = "PUT";
+  /** `DELETE`. */
   export const DELETE = "DELETE";
+  /** `PATCH`. */
   export const PATCH = "PATCH";
+  /** `OPTIONS`. */
   export const OPTIONS = "OPTIONS";
+  /** `TRACE`. */
   export const TRACE = "TRACE";
+  /** `CONNECT`. */
   export const CONNECT = "CONNECT";
 }
 

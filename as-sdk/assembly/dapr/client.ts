@@ -149,14 +149,19 @@ export class SidecarClient {
     return ok<Reply, DaprError>(new Reply(res.status, hs.value!, b.value!));
   }
 
-  /** `request()`, with any non-2xx status turned into a `DaprError` (Dapr's error JSON). */
+  /**
+   * `request()` to the sidecar's own API, with any non-2xx status turned into a
+   * `DaprError` (Dapr's error JSON). `ifMatch`, when given, is sent as `If-Match` (the
+   * only header a sidecar call needs besides the content type).
+   */
   protected call(
     method: string,
     url: string,
     body: Uint8Array | null = null,
     contentType: string | null = null,
-    headers: Header[] | null = null,
+    ifMatch: string | null = null,
   ): DaprResult<Reply> {
+    const headers = ifMatch != null ? [new Header("If-Match", ifMatch)] : null;
     const r = this.request(method, url, body, contentType, headers);
     if (r.error) return r;
     const reply = r.value!;

@@ -9,22 +9,22 @@ import { Result } from "../result";
 import { memberString, parseObject } from "../json";
 
 /** What kind of failure a `DaprError` is. */
-export namespace DaprErrorKind {
+export enum DaprErrorKind {
   /** The HTTP call itself failed (denied by the allowlist, sidecar down, ...): see `httpError`. */
-  export const Transport: i32 = 1;
+  Transport = 1,
   /** The sidecar answered with an error status: see `status`, `errorCode`, `message`. */
-  export const Api: i32 = 2;
+  Api = 2,
   /** The SDK refused the arguments before sending anything. */
-  export const InvalidArgument: i32 = 3;
+  InvalidArgument = 3,
   /** The sidecar answered success with a body the SDK cannot read. */
-  export const InvalidResponse: i32 = 4;
+  InvalidResponse = 4,
 }
 
 /** A failed Dapr call. */
 export class DaprError {
   constructor(
-    /** One of `DaprErrorKind`. */
-    public readonly kind: i32,
+    /** What failed: see `DaprErrorKind`. */
+    public readonly kind: DaprErrorKind,
     /** The HTTP status from the sidecar (`Api`, `InvalidResponse`), else 0. */
     public readonly status: u16,
     /** Dapr's `errorCode` (e.g. `ERR_STATE_SAVE`), or `null` if the body had none. */

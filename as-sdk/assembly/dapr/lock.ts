@@ -16,17 +16,24 @@ export class LockResponse {
   constructor(public readonly success: bool) {}
 }
 
-/** `unlockAlpha1` statuses. */
-export namespace UnlockStatus {
-  export const Success: i32 = 0;
-  export const LockDoesNotExist: i32 = 1;
-  export const LockBelongsToOthers: i32 = 2;
-  export const InternalError: i32 = 3;
+/** The outcome of `unlockAlpha1`, as the sidecar numbers it. */
+export enum UnlockStatus {
+  /** 0: the lock was released. */
+  Success = 0,
+  /** 1: there was no such lock. */
+  LockDoesNotExist = 1,
+  /** 2: the lock is held by another owner. */
+  LockBelongsToOthers = 2,
+  /** 3: the store failed. */
+  InternalError = 3,
 }
 
 /** The answer of `unlockAlpha1`. */
 export class UnlockResponse {
-  constructor(public readonly status: i32) {}
+  constructor(
+    /** One of `UnlockStatus`; a number this SDK does not know is kept as it came. */
+    public readonly status: UnlockStatus,
+  ) {}
 }
 
 /**
@@ -61,7 +68,7 @@ export class LockClient extends ConfigurationClient {
     if (status == null || !isInteger(status)) {
       return err<UnlockResponse, DaprError>(a.invalid("unlock answered with no numeric status"));
     }
-    return ok<UnlockResponse, DaprError>(new UnlockResponse(I32.parseInt(status)));
+    return ok<UnlockResponse, DaprError>(new UnlockResponse(<UnlockStatus>I32.parseInt(status)));
   }
 
   /** `POST {path}/{store}` with `body`, once `store` is known not to be empty. */

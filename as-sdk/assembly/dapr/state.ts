@@ -7,7 +7,7 @@
  * @packageDocumentation
  */
 
-import { Header, Method } from "../http";
+import { Method } from "../http";
 import { ok, err } from "../result";
 import {
   JsonObjectWriter,
@@ -25,15 +25,25 @@ import {
 import { DaprError, DaprResult } from "./error";
 import { SidecarClient, metadataFromHeaders, requireName, requireNames2 } from "./client";
 
-/** `options.concurrency` values. */
+/**
+ * `options.concurrency` values: how a write with an ETag is checked. String constants
+ * (they go on the wire as they are), grouped like an enum: `Concurrency.FirstWrite`.
+ */
 export namespace Concurrency {
+  /** `first-write`: the write must carry the current ETag. */
   export const FirstWrite = "first-write";
+  /** `last-write`: the last write wins (the store's default). */
   export const LastWrite = "last-write";
 }
 
-/** `options.consistency` values (also the `consistency` query parameter). */
+/**
+ * `options.consistency` values (also the `consistency` query parameter of a read).
+ * String constants grouped like an enum: `Consistency.Strong`.
+ */
 export namespace Consistency {
+  /** `strong`: wait for every replica. */
   export const Strong = "strong";
+  /** `eventual`: answer from any replica (the store's default). */
   export const Eventual = "eventual";
 }
 
@@ -326,9 +336,7 @@ export class StateClient extends SidecarClient {
       if (s != null) u.query("consistency", s);
     }
     u.queryMap("metadata.", metadata);
-    let headers: Header[] | null = null;
-    if (etag != null) headers = [new Header("If-Match", etag)];
-    return this.call(Method.DELETE, u.build(), null, null, headers).error;
+    return this.call(Method.DELETE, u.build(), null, null, etag).error;
   }
 
   /** `POST /v1.0/state/{store}/transaction` `{"operations":[..],"metadata"?:{..}}`. */
