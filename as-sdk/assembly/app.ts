@@ -6,9 +6,9 @@
 //! handlers at the top level and calls `run()`:
 //!
 //! ```ts
-//! function onOrder(e: TopicEvent): TopicStatus {
+//! function onOrder(e: TopicEvent): TopicResult {
 //!   logLine("order " + e.text());
-//!   return TopicStatus.Success;
+//!   return TopicResult.Success;
 //! }
 //! new App().subscribe("pubsub", "orders", "/orders", onOrder).run();
 //! ```
@@ -233,7 +233,7 @@ export function toCgi(res: AppResponse): Uint8Array {
 // ----- pub/sub ----------------------------------------------------------------------------
 
 /** What a topic handler tells the sidecar about one message. */
-export enum TopicStatus {
+export enum TopicResult {
   /** Processed: `{"status":"SUCCESS"}`. */
   Success = 0,
   /** Deliver it again later: `{"status":"RETRY"}`. */
@@ -242,10 +242,10 @@ export enum TopicStatus {
   Drop = 2,
 }
 
-/** The JSON answer for a `TopicStatus`, e.g. `{"status":"SUCCESS"}`. */
-export function topicStatusJson(status: TopicStatus): string {
-  if (status == TopicStatus.Retry) return '{"status":"RETRY"}';
-  if (status == TopicStatus.Drop) return '{"status":"DROP"}';
+/** The JSON answer for a `TopicResult`, e.g. `{"status":"SUCCESS"}`. */
+export function topicResultJson(status: TopicResult): string {
+  if (status == TopicResult.Retry) return '{"status":"RETRY"}';
+  if (status == TopicResult.Drop) return '{"status":"DROP"}';
   return '{"status":"SUCCESS"}';
 }
 
@@ -350,10 +350,10 @@ export function decodeCloudEvent(body: string, route: string = ""): Result<Topic
 }
 
 /** A topic handler: answers what the sidecar should do with the message. */
-export type TopicHandler = (event: TopicEvent) => TopicStatus;
+export type TopicHandler = (event: TopicEvent) => TopicResult;
 
 /** One routing rule: events matching the CEL expression `match` go to `path`. */
-export class RoutingRule {
+export class Rule {
   constructor(
     /** A CEL expression over the event, e.g. `event.type == "order.v2"`. */
     public readonly match: string,
@@ -367,7 +367,7 @@ export class RoutingRule {
 /** Optional parts of a subscription: routing rules, dead-letter topic, metadata. */
 export class SubscribeOptions {
   /** Routing rules, in order (the first match wins; the route is the default). */
-  rules: RoutingRule[] = [];
+  rules: Rule[] = [];
   /** The dead-letter topic, or `null`. */
   deadLetter: string | null = null;
   /** Subscription metadata, e.g. `rawPayload`. */
@@ -375,7 +375,7 @@ export class SubscribeOptions {
 
   /** Adds a routing rule; with a `handler`, that handler serves `path`. */
   rule(match: string, path: string, handler: TopicHandler | null = null): SubscribeOptions {
-    this.rules.push(new RoutingRule(match, path, handler));
+    this.rules.push(new Rule(match, path, handler));
     return this;
   }
 
@@ -545,7 +545,7 @@ class TopicRoute {
  * is answered 400 and logged, without calling the handler.
  */
 export class App {
-  private subscriptions: Subscription[] = [];
+  private registered: Subscription[] = [];
   private topicRoutes: TopicRoute[] = [];
   private invokeRoutes: InvokeRoute[] = [];
   private bindingRoutes: BindingRoute[] = [];
@@ -569,7 +569,7 @@ export class App {
     }
     const opts = options != null ? options : new SubscribeOptions();
     const path = routePath(route);
-    this.subscriptions.push(new Subscription(pubsub, topic, path, handler, opts));
+    this.registered.push(new Subscription(pubsub, topic, path, handler, opts));
     this.topicRoutes.push(new TopicRoute(path, handler));
     for (let i = 0; i < opts.rules.length; i++) {
       const h = opts.rules[i].handler;
@@ -608,14 +608,14 @@ export class App {
   }
 
   /** The registered subscriptions. */
-  get topics(): Subscription[] {
-    return this.subscriptions;
+  get subscriptions(): Subscription[] {
+    return this.registered;
   }
 
   /** The `GET /dapr/subscribe` answer: a JSON array, one entry per subscription. */
   subscriptionsJson(): string {
     const items = new Array<string>();
-    for (let i = 0; i < this.subscriptions.length; i++) items.push(this.subscriptions[i].toJson());
+    for (let i = 0; i < this.registered.length; i++) items.push(this.registered[i].toJson());
     return jsonArray(items);
   }
 
@@ -667,10 +667,10 @@ export class App {
     const decoded = decodeCloudEvent(req.text(), route.path);
     if (decoded.error != null) {
       logLine("app: dropping a message on " + route.path + ": " + decoded.error! + " (answered DROP)");
-      return AppResponse.json(200, topicStatusJson(TopicStatus.Drop));
+      return AppResponse.json(200, topicResultJson(TopicResult.Drop));
     }
     const status = route.handler(decoded.value!);
-    return AppResponse.json(200, topicStatusJson(status));
+    return AppResponse.json(200, topicResultJson(status));
   }
 
   private configure(route: ConfigurationRoute, key: string, req: AppRequest): AppResponse {

@@ -24,9 +24,9 @@ import {
   DaprErrorKind,
   InvokeOptions,
   PublishOptions,
-  StateItem,
+  SaveStateItem,
   StateOptions,
-  TransactionOperation,
+  StateOperation,
   UnlockStatus,
   metadataFromHeaders,
   parseBulkItem,
@@ -43,14 +43,14 @@ import {
   ConfigurationUpdate,
   SubscribeOptions,
   TopicEvent,
-  TopicStatus,
+  TopicResult,
   decodeBase64,
   decodeCloudEvent,
   decodeConfigurationUpdate,
   parseQuery,
   requestFromCgi,
   toCgi,
-  topicStatusJson,
+  topicResultJson,
 } from "../assembly/app";
 
 // ----- the scripted mock (tests/run-unit.mjs) ---------------------------------------
@@ -251,12 +251,12 @@ test("endpoint: DAPR_HTTP_ENDPOINT, then DAPR_HTTP_PORT, then 127.0.0.1:3500", (
 // ----- JSON shapes ---------------------------------------------------------------
 
 test("json: a string state value is sent as a JSON string", (): void => {
-  eq(StateItem.ofString("weapon", "Death Star").toJson(), '{"key":"weapon","value":"Death Star"}', "item");
-  eq(StateItem.ofString("q", 'say "hi"\n').toJson(), '{"key":"q","value":"say \\"hi\\"\\n"}', "escaped");
+  eq(SaveStateItem.ofString("weapon", "Death Star").toJson(), '{"key":"weapon","value":"Death Star"}', "item");
+  eq(SaveStateItem.ofString("q", 'say "hi"\n').toJson(), '{"key":"q","value":"say \\"hi\\"\\n"}', "escaped");
 });
 
 test("json: object value, etag, metadata and options", (): void => {
-  const it = StateItem.ofJson("planets", '{"name":"Tatooine","test":123}')
+  const it = SaveStateItem.ofJson("planets", '{"name":"Tatooine","test":123}')
     .withEtag("e-1")
     .withMetadata("ttlInSeconds", "60")
     .withOptions(new StateOptions(Concurrency.FirstWrite, Consistency.Strong));
@@ -270,12 +270,12 @@ test("json: object value, etag, metadata and options", (): void => {
 
 test("json: transaction operations", (): void => {
   eq(
-    TransactionOperation.upsert(StateItem.ofJson("a", "1")).toJson(),
+    StateOperation.upsert(SaveStateItem.ofJson("a", "1")).toJson(),
     '{"operation":"upsert","request":{"key":"a","value":1}}',
     "upsert",
   );
   eq(
-    TransactionOperation.remove("b", "7").toJson(),
+    StateOperation.remove("b", "7").toJson(),
     '{"operation":"delete","request":{"key":"b","etag":"7"}}',
     "delete has no value",
   );
@@ -493,8 +493,8 @@ test("state save: exact body, POST, JSON content type, success on 204", (): void
 test("state save: bulk, etag/options, invalid JSON refused, 409 is an etag mismatch", (): void => {
   answer(204);
   const items = [
-    StateItem.ofJson("planets", '{"name":"Tatooine","test":123}'),
-    StateItem.ofString("weapon", "Death Star").withEtag("9"),
+    SaveStateItem.ofJson("planets", '{"name":"Tatooine","test":123}'),
+    SaveStateItem.ofString("weapon", "Death Star").withEtag("9"),
   ];
   check(dapr.saveBulkState("statestore", items) == null, "saved");
   eq(last().body, '[{"key":"planets","value":{"name":"Tatooine","test":123}},{"key":"weapon","value":"Death Star","etag":"9"}]', "body");
@@ -540,27 +540,27 @@ test("state transaction: body shape; 500 ERR_STATE_TRANSACTION etag is a mismatc
   const m = new Map<string, string>();
   m.set("partitionKey", "p");
   const ops = [
-    TransactionOperation.upsert(StateItem.ofString("a", "x").withEtag("1")),
-    TransactionOperation.remove("b"),
+    StateOperation.upsert(SaveStateItem.ofString("a", "x").withEtag("1")),
+    StateOperation.remove("b"),
   ];
-  check(dapr.executeStateTransaction("statestore", ops, m) == null, "ok");
+  check(dapr.transactState("statestore", ops, m) == null, "ok");
   const s = last();
   eq(s.url, "http://127.0.0.1:3500/v1.0/state/statestore/transaction", "url");
   eq(s.body, '{"operations":[{"operation":"upsert","request":{"key":"a","value":"x","etag":"1"}},{"operation":"delete","request":{"key":"b"}}],"metadata":{"partitionKey":"p"}}', "body");
   answer(500, "", '{"errorCode":"ERR_STATE_TRANSACTION","message":"error while executing state transaction: possible etag mismatch. error from state store: ..."}');
-  check(dapr.executeStateTransaction("statestore", ops)!.isEtagMismatch(), "mismatch");
+  check(dapr.transactState("statestore", ops)!.isEtagMismatch(), "mismatch");
 });
 
 test("state query (alpha): request and results; 204 is empty", (): void => {
   answer(200, "", '{"results":[{"key":"a","data":{"x":1},"etag":"1"}],"token":"t2"}');
-  const q = dapr.queryStateAlpha1("statestore", '{"filter":{"EQ":{"x":1}},"page":{"limit":10}}').value!;
+  const q = dapr.queryState("statestore", '{"filter":{"EQ":{"x":1}},"page":{"limit":10}}').value!;
   eq(last().url, "http://127.0.0.1:3500/v1.0-alpha1/state/statestore/query", "url");
   eq(last().body, '{"filter":{"EQ":{"x":1}},"page":{"limit":10}}', "body");
   eqInt(q.results.length, 1, "one");
   eq(q.results[0].value!, '{"x":1}', "data");
   eq(q.token!, "t2", "token");
   answer(204);
-  eqInt(dapr.queryStateAlpha1("statestore", "{}").value!.results.length, 0, "none");
+  eqInt(dapr.queryState("statestore", "{}").value!.results.length, 0, "none");
 });
 
 test("publish: JSON/text/bytes/CloudEvent content types, metadata query, topic with /", (): void => {
@@ -588,18 +588,18 @@ test("publish: JSON/text/bytes/CloudEvent content types, metadata query, topic w
 test("publish bulk (alpha): body; partial failure lists the failed entries", (): void => {
   answer(204);
   const entries = [BulkPublishEntry.json("1", '{"a":1}'), BulkPublishEntry.text("2", "hi")];
-  eqInt(dapr.publishBulkAlpha1("pubsub", "t", entries).value!.length, 0, "all published");
+  eqInt(dapr.bulkPublish("pubsub", "t", entries).value!.length, 0, "all published");
   eq(last().url, "http://127.0.0.1:3500/v1.0-alpha1/publish/bulk/pubsub/t", "url");
   eq(last().body, '[{"entryId":"1","event":{"a":1},"contentType":"application/json"},{"entryId":"2","event":"hi","contentType":"text/plain"}]', "body");
   answer(500, "", '{"failedEntries":[{"entryId":"2","error":"boom"}],"errorCode":"ERR_PUBSUB_PUBLISH_MESSAGE"}');
-  const f = dapr.publishBulkAlpha1("pubsub", "t", entries).value!;
+  const f = dapr.bulkPublish("pubsub", "t", entries).value!;
   eq(f[0].entryId + ":" + f[0].error, "2:boom", "failure");
 });
 
 test("invoke: any verb, encoded path, query, headers, body; app 4xx is a reply", (): void => {
   answer(201, "Content-Type:application/json\nX-App:1\n", '{"ok":true}');
   const o = new InvokeOptions().withQuery("q", "a b").withHeader("X-Trace", "t1").withJson('{"n":1}');
-  const r = dapr.invoke("order app", Method.PATCH, "api/v1/items 1", o).value!;
+  const r = dapr.invokeMethod("order app", Method.PATCH, "api/v1/items 1", o).value!;
   const s = last();
   eq(s.method, "PATCH", "verb");
   eq(s.url, "http://127.0.0.1:3500/v1.0/invoke/order%20app/method/api/v1/items%201?q=a%20b", "url");
@@ -609,11 +609,11 @@ test("invoke: any verb, encoded path, query, headers, body; app 4xx is a reply",
   eq(r.header("x-app")!, "1", "app header");
   eq(r.text(), '{"ok":true}', "app body");
   answer(404, "", "no such item");
-  const nf = dapr.invoke("app", Method.DELETE, "items/9");
+  const nf = dapr.invokeMethod("app", Method.DELETE, "items/9");
   check(nf.isOk && nf.value!.status == 404, "app 404 is a reply");
   eq(last().method, "DELETE", "DELETE spelled right");
   answer(500, "", '{"errorCode":"ERR_DIRECT_INVOKE","message":"failed to invoke, id: nope, err: ..."}');
-  eq(dapr.invoke("nope", Method.GET, "x").error!.errorCode!, "ERR_DIRECT_INVOKE", "daprd's own error");
+  eq(dapr.invokeMethod("nope", Method.GET, "x").error!.errorCode!, "ERR_DIRECT_INVOKE", "daprd's own error");
 });
 
 test("bindings: body shape and the component's answer", (): void => {
@@ -661,11 +661,11 @@ test("configuration: key query, items, subscribe/unsubscribe", (): void => {
 
 test("lock (alpha): lock and unlock shapes and answers", (): void => {
   answer(200, "", '{"success":true}');
-  check(dapr.tryLockAlpha1("lockstore", "res", "me", 10).value!.success, "locked");
+  check(dapr.tryLock("lockstore", "res", "me", 10).value!.success, "locked");
   eq(last().url, "http://127.0.0.1:3500/v1.0-alpha1/lock/lockstore", "url");
   eq(last().body, '{"resourceId":"res","lockOwner":"me","expiryInSeconds":10}', "body");
   answer(200, "", '{"status":2}');
-  eqInt(dapr.unlockAlpha1("lockstore", "res", "you").value!.status, UnlockStatus.LockBelongsToOthers, "unlock");
+  eqInt(dapr.unlock("lockstore", "res", "you").value!.status, UnlockStatus.LockBelongsToOthers, "unlock");
   eq(last().body, '{"resourceId":"res","lockOwner":"you"}', "unlock body");
 });
 
@@ -719,21 +719,21 @@ function appReq(method: string, path: string, body: string = "", query: string =
 
 let gotEvent: TopicEvent | null = null;
 let gotEvents: i32 = 0;
-function keepEvent(e: TopicEvent): TopicStatus {
+function keepEvent(e: TopicEvent): TopicResult {
   gotEvent = e;
   gotEvents++;
   const d = e.dataObject();
   if (d != null && d.has("answer")) {
     const a = memberString(d, "answer");
-    if (a == "retry") return TopicStatus.Retry;
-    if (a == "drop") return TopicStatus.Drop;
+    if (a == "retry") return TopicResult.Retry;
+    if (a == "drop") return TopicResult.Drop;
   }
-  return TopicStatus.Success;
+  return TopicResult.Success;
 }
 let v2Events: i32 = 0;
-function onV2(e: TopicEvent): TopicStatus {
+function onV2(e: TopicEvent): TopicResult {
   v2Events++;
-  return TopicStatus.Success;
+  return TopicResult.Success;
 }
 let gotBinding: BindingEvent | null = null;
 function onBinding(e: BindingEvent): bool {
@@ -854,8 +854,8 @@ test("app: handler results map to SUCCESS, RETRY, DROP", (): void => {
   eq(app.handle(appReq("POST", "/orders", '{"data":{"answer":"ok"}}')).bodyText(), '{"status":"SUCCESS"}', "success");
   eq(app.handle(appReq("POST", "/orders", '{"data":{"answer":"retry"}}')).bodyText(), '{"status":"RETRY"}', "retry");
   eq(app.handle(appReq("POST", "/orders", '{"data":{"answer":"drop"}}')).bodyText(), '{"status":"DROP"}', "drop");
-  eq(topicStatusJson(TopicStatus.Success) + topicStatusJson(TopicStatus.Retry) + topicStatusJson(TopicStatus.Drop),
-    '{"status":"SUCCESS"}{"status":"RETRY"}{"status":"DROP"}', "topicStatusJson");
+  eq(topicResultJson(TopicResult.Success) + topicResultJson(TopicResult.Retry) + topicResultJson(TopicResult.Drop),
+    '{"status":"SUCCESS"}{"status":"RETRY"}{"status":"DROP"}', "topicResultJson");
 });
 
 test("app: rule paths reach their own handler, or the subscription's", (): void => {

@@ -9,7 +9,7 @@ import { Method } from "../http";
 import { err } from "../result";
 import { JsonObjectWriter, isValidJson } from "../json";
 import { DaprError, DaprResult } from "./error";
-import { Reply, requireNames2 } from "./client";
+import { InvokeResponse, requireNames2 } from "./client";
 import { InvokeClient } from "./invoke";
 
 /**
@@ -27,13 +27,13 @@ export class BindingsClient extends InvokeClient {
     operation: string,
     dataJson: string | null = null,
     metadata: Map<string, string> | null = null,
-  ): DaprResult<Reply> {
+  ): DaprResult<InvokeResponse> {
     const bad = requireNames2("binding", name, "operation", operation);
-    if (bad) return err<Reply, DaprError>(bad);
+    if (bad) return err<InvokeResponse, DaprError>(bad);
     const w = new JsonObjectWriter();
     if (dataJson != null) {
       if (!isValidJson(dataJson)) {
-        return err<Reply, DaprError>(
+        return err<InvokeResponse, DaprError>(
           DaprError.invalidArgument("binding data is not valid JSON text: " + dataJson),
         );
       }

@@ -40,7 +40,7 @@ export function endpointFromEnv(): string {
 }
 
 /** A complete answer (status, headers, body) of the sidecar or an invoked app. */
-export class Reply {
+export class InvokeResponse {
   constructor(
     /** The HTTP status. */
     public readonly status: u16,
@@ -118,7 +118,7 @@ export class SidecarClient {
 
   /**
    * Sends one request and reads the whole answer (headers and body), closing the
-   * response. Any status is returned as a `Reply`; only transport failures are errors.
+   * response. Any status is returned as a `InvokeResponse`; only transport failures are errors.
    */
   request(
     method: string,
@@ -126,7 +126,7 @@ export class SidecarClient {
     body: Uint8Array | null = null,
     contentType: string | null = null,
     headers: Header[] | null = null,
-  ): DaprResult<Reply> {
+  ): DaprResult<InvokeResponse> {
     const req = new RequestBuilder(url).method(method);
     const token = this.apiToken;
     if (token != null) req.header("dapr-api-token", token);
@@ -136,17 +136,17 @@ export class SidecarClient {
     }
     if (body != null) req.body(body);
     const sent = req.send();
-    if (sent.error) return err<Reply, DaprError>(DaprError.transport(sent.error!));
+    if (sent.error) return err<InvokeResponse, DaprError>(DaprError.transport(sent.error!));
     const res = sent.value!;
     const hs = res.headers();
     if (hs.error) {
       res.close();
-      return err<Reply, DaprError>(DaprError.transport(hs.error!));
+      return err<InvokeResponse, DaprError>(DaprError.transport(hs.error!));
     }
     const b = res.bodyAll();
     res.close();
-    if (b.error) return err<Reply, DaprError>(DaprError.transport(b.error!));
-    return ok<Reply, DaprError>(new Reply(res.status, hs.value!, b.value!));
+    if (b.error) return err<InvokeResponse, DaprError>(DaprError.transport(b.error!));
+    return ok<InvokeResponse, DaprError>(new InvokeResponse(res.status, hs.value!, b.value!));
   }
 
   /**
@@ -160,13 +160,13 @@ export class SidecarClient {
     body: Uint8Array | null = null,
     contentType: string | null = null,
     ifMatch: string | null = null,
-  ): DaprResult<Reply> {
+  ): DaprResult<InvokeResponse> {
     const headers = ifMatch != null ? [new Header("If-Match", ifMatch)] : null;
     const r = this.request(method, url, body, contentType, headers);
     if (r.error) return r;
     const reply = r.value!;
     if (!reply.isSuccess) {
-      return err<Reply, DaprError>(
+      return err<InvokeResponse, DaprError>(
         DaprError.fromResponse(reply.status, reply.text(), method + " " + url),
       );
     }
@@ -174,7 +174,7 @@ export class SidecarClient {
   }
 
   /** `call()` with JSON text as an `application/json` body. */
-  protected callJson(method: string, url: string, json: string): DaprResult<Reply> {
+  protected callJson(method: string, url: string, json: string): DaprResult<InvokeResponse> {
     return this.call(method, url, stringToBytes(json), "application/json");
   }
 

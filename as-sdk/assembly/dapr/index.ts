@@ -19,24 +19,24 @@
 
 import { MetadataClient } from "./metadata";
 
-export { DEFAULT_ENDPOINT, resolveEndpoint, endpointFromEnv, Reply, metadataFromHeaders } from "./client";
+export { DEFAULT_ENDPOINT, resolveEndpoint, endpointFromEnv, InvokeResponse, metadataFromHeaders } from "./client";
 export * from "./error";
 export {
   Concurrency,
   Consistency,
   StateOptions,
-  StateItem,
-  State,
+  SaveStateItem,
+  StateEntry,
   BulkStateItem,
-  TransactionOperation,
-  QueryStateResponse,
+  StateOperation,
+  QueryResponse,
   parseBulkItem,
 } from "./state";
-export { PublishOptions, BulkPublishEntry, BulkPublishFailure } from "./pubsub";
+export { PublishOptions, BulkPublishEntry, FailedEntry } from "./pubsub";
 export { InvokeOptions } from "./invoke";
 export { ConfigurationItem, configurationItems } from "./configuration";
 export { LockResponse, UnlockStatus, UnlockResponse } from "./lock";
-export { ComponentMetadata, Metadata } from "./metadata";
+export { ComponentMetadata, SidecarMetadata } from "./metadata";
 
 /**
  * A client for the Dapr sidecar. `new DaprClient()` resolves the address from the

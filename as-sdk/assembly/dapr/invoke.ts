@@ -9,7 +9,7 @@ import { err } from "../result";
 import { QueryParam } from "../url";
 import { memberString, parseObject } from "../json";
 import { DaprError, DaprResult } from "./error";
-import { Reply, requireName } from "./client";
+import { InvokeResponse, requireName } from "./client";
 import { PubSubClient } from "./pubsub";
 
 /**
@@ -62,14 +62,14 @@ export class InvokeClient extends PubSubClient {
    * returned whatever its status (4xx/5xx included); a `DaprError` means the call did
    * not reach the app (transport failure, or daprd's own `ERR_DIRECT_INVOKE`).
    */
-  invoke(
+  invokeMethod(
     appId: string,
     verb: string,
     path: string,
     options: InvokeOptions | null = null,
-  ): DaprResult<Reply> {
+  ): DaprResult<InvokeResponse> {
     const bad = requireName("app id", appId);
-    if (bad) return err<Reply, DaprError>(bad);
+    if (bad) return err<InvokeResponse, DaprError>(bad);
     const u = this.url().raw("v1.0/invoke").segment(appId).raw("method").path(path);
     let body: Uint8Array | null = null;
     let contentType: string | null = null;
@@ -88,7 +88,7 @@ export class InvokeClient extends PubSubClient {
       if (obj != null) {
         const code = memberString(obj, "errorCode");
         if (code != null && code == "ERR_DIRECT_INVOKE") {
-          return err<Reply, DaprError>(
+          return err<InvokeResponse, DaprError>(
             DaprError.fromResponse(reply.status, reply.text(), "invoke " + appId),
           );
         }

@@ -11,12 +11,12 @@ import { DaprError, DaprResult } from "./error";
 import { JsonReply, isInteger, requireName } from "./client";
 import { ConfigurationClient } from "./configuration";
 
-/** The answer of `tryLockAlpha1`. */
+/** The answer of `tryLock`. */
 export class LockResponse {
   constructor(public readonly success: bool) {}
 }
 
-/** The outcome of `unlockAlpha1`, as the sidecar numbers it. */
+/** The outcome of `unlock`, as the sidecar numbers it. */
 export enum UnlockStatus {
   /** 0: the lock was released. */
   Success = 0,
@@ -28,7 +28,7 @@ export enum UnlockStatus {
   InternalError = 3,
 }
 
-/** The answer of `unlockAlpha1`. */
+/** The answer of `unlock`. */
 export class UnlockResponse {
   constructor(
     /** One of `UnlockStatus`; a number this SDK does not know is kept as it came. */
@@ -42,7 +42,7 @@ export class UnlockResponse {
 export class LockClient extends ConfigurationClient {
 
   /** `POST /v1.0-alpha1/lock/{store}` `{"resourceId","lockOwner","expiryInSeconds"}`. */
-  tryLockAlpha1(
+  tryLock(
     store: string,
     resourceId: string,
     lockOwner: string,
@@ -60,7 +60,7 @@ export class LockClient extends ConfigurationClient {
   }
 
   /** `POST /v1.0-alpha1/unlock/{store}` `{"resourceId","lockOwner"}`: see `UnlockStatus`. */
-  unlockAlpha1(store: string, resourceId: string, lockOwner: string): DaprResult<UnlockResponse> {
+  unlock(store: string, resourceId: string, lockOwner: string): DaprResult<UnlockResponse> {
     const r = this.lockCall("v1.0-alpha1/unlock", store, lockRequest(resourceId, lockOwner).build());
     if (r.error) return err<UnlockResponse, DaprError>(r.error!);
     const a = r.value!;

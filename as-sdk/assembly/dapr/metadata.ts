@@ -24,7 +24,7 @@ export class ComponentMetadata {
 }
 
 /** The sidecar's metadata (`GET /v1.0/metadata`). */
-export class Metadata {
+export class SidecarMetadata {
   constructor(
     /** The app id. */
     public readonly id: string,
@@ -45,13 +45,13 @@ export class Metadata {
 export class MetadataClient extends LockClient {
 
   /** `GET /v1.0/metadata`. */
-  getMetadata(): DaprResult<Metadata> {
+  getMetadata(): DaprResult<SidecarMetadata> {
     const r = this.callForJson(Method.GET, this.url().raw("v1.0/metadata").build());
-    if (r.error) return err<Metadata, DaprError>(r.error!);
+    if (r.error) return err<SidecarMetadata, DaprError>(r.error!);
     const a = r.value!;
     const obj = a.obj;
     if (obj == null) {
-      return err<Metadata, DaprError>(a.invalid("metadata answer is not a JSON object"));
+      return err<SidecarMetadata, DaprError>(a.invalid("metadata answer is not a JSON object"));
     }
     const text = a.text;
     const components = new Array<ComponentMetadata>();
@@ -70,8 +70,8 @@ export class MetadataClient extends LockClient {
         );
       }
     }
-    return ok<Metadata, DaprError>(
-      new Metadata(
+    return ok<SidecarMetadata, DaprError>(
+      new SidecarMetadata(
         orEmpty(memberString(obj, "id")),
         orEmpty(memberString(obj, "runtimeVersion")),
         components,

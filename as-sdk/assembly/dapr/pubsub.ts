@@ -84,7 +84,7 @@ export class BulkPublishEntry {
 }
 
 /** One failed entry of a bulk publish. */
-export class BulkPublishFailure {
+export class FailedEntry {
   constructor(
     public readonly entryId: string,
     public readonly error: string,
@@ -171,18 +171,18 @@ export class PubSubClient extends StateClient {
    * (empty when all were published). A partial failure (500 with `failedEntries`) is
    * reported as its failures, not as an error.
    */
-  publishBulkAlpha1(
+  bulkPublish(
     pubsub: string,
     topic: string,
     entries: BulkPublishEntry[],
     metadata: Map<string, string> | null = null,
-  ): DaprResult<BulkPublishFailure[]> {
+  ): DaprResult<FailedEntry[]> {
     const bad = requireNames2("pubsub", pubsub, "topic", topic);
-    if (bad) return err<BulkPublishFailure[], DaprError>(bad);
+    if (bad) return err<FailedEntry[], DaprError>(bad);
     const parts = new Array<string>();
     for (let i = 0; i < entries.length; i++) {
       if (!isValidJson(entries[i].eventJson)) {
-        return err<BulkPublishFailure[], DaprError>(
+        return err<FailedEntry[], DaprError>(
           DaprError.invalidArgument("entry " + entries[i].entryId + " is not valid JSON text"),
         );
       }
@@ -191,15 +191,15 @@ export class PubSubClient extends StateClient {
     const u = this.url().raw("v1.0-alpha1/publish/bulk").segment(pubsub).path(topic);
     u.queryMap("metadata.", metadata);
     const r = this.request(Method.POST, u.build(), stringToBytes(jsonArray(parts)), "application/json");
-    if (r.error) return err<BulkPublishFailure[], DaprError>(r.error!);
+    if (r.error) return err<FailedEntry[], DaprError>(r.error!);
     const reply = r.value!;
-    const failures = new Array<BulkPublishFailure>();
-    if (reply.isSuccess) return ok<BulkPublishFailure[], DaprError>(failures);
+    const failures = new Array<FailedEntry>();
+    if (reply.isSuccess) return ok<FailedEntry[], DaprError>(failures);
     const text = reply.text();
     const obj = parseObject(text);
     const arr = obj != null ? memberArray(obj, "failedEntries") : null;
     if (arr == null || arr.length == 0) {
-      return err<BulkPublishFailure[], DaprError>(
+      return err<FailedEntry[], DaprError>(
         DaprError.fromResponse(reply.status, text, "bulk publish"),
       );
     }
@@ -208,9 +208,9 @@ export class PubSubClient extends StateClient {
       if (f == null) continue;
       const id = memberString(f, "entryId");
       const e = memberString(f, "error");
-      failures.push(new BulkPublishFailure(id != null ? id : "", e != null ? e : "failed"));
+      failures.push(new FailedEntry(id != null ? id : "", e != null ? e : "failed"));
     }
-    return ok<BulkPublishFailure[], DaprError>(failures);
+    return ok<FailedEntry[], DaprError>(failures);
   }
 
 }

@@ -64,7 +64,7 @@ export class StateOptions {
 }
 
 /** One state entry to save (or to upsert/delete in a transaction). */
-export class StateItem {
+export class SaveStateItem {
   /** The ETag the write must match, or `null`. */
   etag: string | null = null;
   /** Per-item component metadata, or `null`. */
@@ -80,23 +80,23 @@ export class StateItem {
   ) {}
 
   /** An item whose value is the given JSON text. */
-  static ofJson(key: string, valueJson: string): StateItem {
-    return new StateItem(key, valueJson);
+  static ofJson(key: string, valueJson: string): SaveStateItem {
+    return new SaveStateItem(key, valueJson);
   }
 
   /** An item whose value is the JSON string `value`. */
-  static ofString(key: string, value: string): StateItem {
-    return new StateItem(key, jsonString(value));
+  static ofString(key: string, value: string): SaveStateItem {
+    return new SaveStateItem(key, jsonString(value));
   }
 
   /** Sets the ETag. */
-  withEtag(etag: string | null): StateItem {
+  withEtag(etag: string | null): SaveStateItem {
     this.etag = etag;
     return this;
   }
 
   /** Adds one metadata entry. */
-  withMetadata(key: string, value: string): StateItem {
+  withMetadata(key: string, value: string): SaveStateItem {
     let m = this.metadata;
     if (m == null) {
       m = new Map<string, string>();
@@ -107,7 +107,7 @@ export class StateItem {
   }
 
   /** Sets the options. */
-  withOptions(options: StateOptions | null): StateItem {
+  withOptions(options: StateOptions | null): SaveStateItem {
     this.options = options;
     return this;
   }
@@ -124,7 +124,7 @@ export class StateItem {
 }
 
 /** A state entry read back. */
-export class State {
+export class StateEntry {
   constructor(
     /** The key. */
     public readonly key: string,
@@ -169,22 +169,22 @@ export class BulkStateItem {
 }
 
 /** One operation of a state transaction. */
-export class TransactionOperation {
+export class StateOperation {
   constructor(
     /** `"upsert"` or `"delete"`. */
     public readonly operation: string,
     /** The entry (for `delete` only key, etag, metadata and options are sent). */
-    public readonly request: StateItem,
+    public readonly request: SaveStateItem,
   ) {}
 
   /** Upserts `item`. */
-  static upsert(item: StateItem): TransactionOperation {
-    return new TransactionOperation("upsert", item);
+  static upsert(item: SaveStateItem): StateOperation {
+    return new StateOperation("upsert", item);
   }
 
   /** Deletes `key` (with an ETag to match, if given). */
-  static remove(key: string, etag: string | null = null): TransactionOperation {
-    return new TransactionOperation("delete", new StateItem(key, "null").withEtag(etag));
+  static remove(key: string, etag: string | null = null): StateOperation {
+    return new StateOperation("delete", new SaveStateItem(key, "null").withEtag(etag));
   }
 
   /** `{"operation":..,"request":{..}}`. */
@@ -197,7 +197,7 @@ export class TransactionOperation {
 }
 
 /** The answer of a state query (alpha). */
-export class QueryStateResponse {
+export class QueryResponse {
   constructor(
     /** The matching entries (`value` = the `data` JSON text). */
     public readonly results: BulkStateItem[],
@@ -220,18 +220,18 @@ export class StateClient extends SidecarClient {
     key: string,
     consistency: string | null = null,
     metadata: Map<string, string> | null = null,
-  ): DaprResult<State> {
+  ): DaprResult<StateEntry> {
     const bad = requireNames2("store", store, "key", key);
-    if (bad) return err<State, DaprError>(bad);
+    if (bad) return err<StateEntry, DaprError>(bad);
     const u = this.url().raw("v1.0/state").segment(store).segment(key);
     if (consistency != null) u.query("consistency", consistency);
     u.queryMap("metadata.", metadata);
     const r = this.call(Method.GET, u.build());
-    if (r.error) return err<State, DaprError>(r.error!);
+    if (r.error) return err<StateEntry, DaprError>(r.error!);
     const reply = r.value!;
-    if (reply.status == 204) return ok<State, DaprError>(null);
-    return ok<State, DaprError>(
-      new State(key, reply.text(), reply.header("etag"), metadataFromHeaders(reply.headers)),
+    if (reply.status == 204) return ok<StateEntry, DaprError>(null);
+    return ok<StateEntry, DaprError>(
+      new StateEntry(key, reply.text(), reply.header("etag"), metadataFromHeaders(reply.headers)),
     );
   }
 
@@ -247,7 +247,7 @@ export class StateClient extends SidecarClient {
     options: StateOptions | null = null,
     metadata: Map<string, string> | null = null,
   ): DaprError | null {
-    const item = new StateItem(key, valueJson).withEtag(etag).withOptions(options);
+    const item = new SaveStateItem(key, valueJson).withEtag(etag).withOptions(options);
     item.metadata = metadata;
     return this.saveBulkState(store, [item]);
   }
@@ -258,7 +258,7 @@ export class StateClient extends SidecarClient {
   }
 
   /** `POST /v1.0/state/{store}` with every item in one array. */
-  saveBulkState(store: string, items: StateItem[]): DaprError | null {
+  saveBulkState(store: string, items: SaveStateItem[]): DaprError | null {
     const bad = requireName("store", store);
     if (bad) return bad;
     const parts = new Array<string>();
@@ -340,9 +340,9 @@ export class StateClient extends SidecarClient {
   }
 
   /** `POST /v1.0/state/{store}/transaction` `{"operations":[..],"metadata"?:{..}}`. */
-  executeStateTransaction(
+  transactState(
     store: string,
-    operations: TransactionOperation[],
+    operations: StateOperation[],
     metadata: Map<string, string> | null = null,
   ): DaprError | null {
     const bad = requireName("store", store);
@@ -369,31 +369,31 @@ export class StateClient extends SidecarClient {
    * `POST /v1.0-alpha1/state/{store}/query` with `queryJson` (`{"filter":..,"sort":..,
    * "page":..}`). A 204 is an empty result.
    */
-  queryStateAlpha1(
+  queryState(
     store: string,
     queryJson: string,
     metadata: Map<string, string> | null = null,
-  ): DaprResult<QueryStateResponse> {
+  ): DaprResult<QueryResponse> {
     const bad = requireName("store", store);
-    if (bad) return err<QueryStateResponse, DaprError>(bad);
+    if (bad) return err<QueryResponse, DaprError>(bad);
     if (!isValidJson(queryJson)) {
-      return err<QueryStateResponse, DaprError>(
+      return err<QueryResponse, DaprError>(
         DaprError.invalidArgument("the query is not valid JSON text: " + queryJson),
       );
     }
     const u = this.url().raw("v1.0-alpha1/state").segment(store).raw("query");
     u.queryMap("metadata.", metadata);
     const r = this.callForJson(Method.POST, u.build(), queryJson);
-    if (r.error) return err<QueryStateResponse, DaprError>(r.error!);
+    if (r.error) return err<QueryResponse, DaprError>(r.error!);
     const a = r.value!;
     if (a.status == 204) {
-      return ok<QueryStateResponse, DaprError>(
-        new QueryStateResponse(new Array<BulkStateItem>(), null),
+      return ok<QueryResponse, DaprError>(
+        new QueryResponse(new Array<BulkStateItem>(), null),
       );
     }
     const obj = a.obj;
     if (obj == null) {
-      return err<QueryStateResponse, DaprError>(a.invalid("query answered with no JSON object"));
+      return err<QueryResponse, DaprError>(a.invalid("query answered with no JSON object"));
     }
     const results = new Array<BulkStateItem>();
     const arr = memberArray(obj, "results");
@@ -404,8 +404,8 @@ export class StateClient extends SidecarClient {
       }
     }
     const token = memberString(obj, "token");
-    return ok<QueryStateResponse, DaprError>(
-      new QueryStateResponse(results, token != null && token.length > 0 ? token : null),
+    return ok<QueryResponse, DaprError>(
+      new QueryResponse(results, token != null && token.length > 0 ? token : null),
     );
   }
 }
