@@ -35,6 +35,8 @@ import {
 import { canonicalJson, jsonEquals, isValidJson, member, memberString, parseObject, jsonString } from "../assembly/json";
 import { encodeBase64 } from "../assembly/base64";
 import { ok, err } from "../assembly/result";
+import { getEnv, nowMillis, sleepMillis } from "../assembly/wasi";
+import { subscription_clock } from "bindings/wasi_snapshot_preview1";
 import {
   App,
   AppRequest,
@@ -985,6 +987,26 @@ test("app: decodeBase64: standard, URL-safe, unpadded; bad input is null", (): v
   check(isNull(decodeBase64("aGk=x")), "data after padding");
   check(isNull(decodeBase64("aG k=")), "space");
   check(isNull(decodeBase64("aGVsbG8==")), "padding with a bad length");
+});
+
+// ----- WASI helpers ----------------------------------------------------------------
+
+test("wasi: getEnv reads the environment through the shim's environ_* bindings", (): void => {
+  eq(getEnv("DAPR_HTTP_PORT")!, "3999", "set by run-unit.mjs");
+  check(getEnv("WASI_DAPR_NO_SUCH_VARIABLE") == null, "unset is null");
+});
+
+test("wasi: sleepMillis polls a relative monotonic-clock subscription", (): void => {
+  // The preview-1 layout of a clock subscription, which the shim's class must have.
+  eqInt(offsetof<subscription_clock>(), 48, "size");
+  eqInt(offsetof<subscription_clock>("clock_id"), 16, "clock_id");
+  eqInt(offsetof<subscription_clock>("timeout"), 24, "timeout");
+  eqInt(offsetof<subscription_clock>("precision"), 32, "precision");
+  eqInt(offsetof<subscription_clock>("flags"), 40, "flags");
+  const t0 = nowMillis();
+  sleepMillis(30);
+  check(nowMillis() - t0 >= 25, "slept about 30 ms, not " + (nowMillis() - t0).toString());
+  sleepMillis(0);
 });
 
 // Keep `jsonString` and `DaprError` referenced for the type checker.
