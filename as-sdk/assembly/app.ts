@@ -1,21 +1,25 @@
-//! The inbound side for `wasi-dapr serve`: an `App` router for pub/sub subscriptions,
-//! invoked methods, input bindings and configuration updates, over one CGI request.
-//!
-//! `wasi-dapr serve` runs the module once per request (WAGI/CGI: the request in the
-//! environment and on stdin, the response on stdout). A served module registers its
-//! handlers at the top level and calls `run()`:
-//!
-//! ```ts
-//! function onOrder(e: TopicEvent): TopicResult {
-//!   logLine("order " + e.text());
-//!   return TopicResult.Success;
-//! }
-//! new App().subscribe("pubsub", "orders", "/orders", onOrder).run();
-//! ```
-//!
-//! Handlers must not write to stdout (`console.log` goes there, and so does the shim's
-//! `console.error`): stdout is the HTTP response. Log with `logLine`, which writes to
-//! stderr; the host logs each stderr line as `guest: ...`.
+/**
+ * The inbound side for `wasi-dapr serve`: an `App` router for pub/sub subscriptions,
+ * invoked methods, input bindings and configuration updates, over one CGI request.
+ *
+ * `wasi-dapr serve` runs the module once per request (WAGI/CGI: the request in the
+ * environment and on stdin, the response on stdout). A served module registers its
+ * handlers at the top level and calls `run()`:
+ *
+ * ```ts
+ * function onOrder(e: TopicEvent): TopicResult {
+ *   logLine("order " + e.text());
+ *   return TopicResult.Success;
+ * }
+ * new App().subscribe("pubsub", "orders", "/orders", onOrder).run();
+ * ```
+ *
+ * Handlers must not write to stdout (`console.log` goes there, and so does the shim's
+ * `console.error`): stdout is the HTTP response. Log with `logLine`, which writes to
+ * stderr; the host logs each stderr line as `guest: ...`.
+ *
+ * @packageDocumentation
+ */
 
 import { Header, equalsIgnoreCase, findHeader, isValidHeaderName, isValidHeaderValue, bytesToString, stringToBytes } from "./http";
 import { JSON, jsonString, parseObject, member, memberString, memberStringMap, JsonObjectWriter, jsonArray } from "./json";

@@ -1,15 +1,19 @@
-//! A safe outbound HTTP client over the `wasi_experimental_http` import.
-//!
-//! ```ts
-//! const res = new RequestBuilder("http://127.0.0.1:3500/v1.0/healthz").send();
-//! if (res.error) { console.log(res.error!.toString()); return; }
-//! const r = res.value!;
-//! console.log(r.status.toString());
-//! r.close();
-//! ```
-//!
-//! Errors are values (`HttpError`, with the host's ABI code and a readable message):
-//! a URL the allowlist denies is `ErrorCode.DestinationNotAllowed`, never an abort.
+/**
+ * A safe outbound HTTP client over the `wasi_experimental_http` import.
+ *
+ * ```ts
+ * const res = new RequestBuilder("http://127.0.0.1:3500/v1.0/healthz").send();
+ * if (res.error) { console.log(res.error!.toString()); return; }
+ * const r = res.value!;
+ * console.log(r.status.toString());
+ * r.close();
+ * ```
+ *
+ * Errors are values (`HttpError`, with the host's ABI code and a readable message):
+ * a URL the allowlist denies is `ErrorCode.DestinationNotAllowed`, never an abort.
+ *
+ * @packageDocumentation
+ */
 
 import * as raw from "./raw";
 import { Result, ok, err } from "./result";
@@ -99,6 +103,7 @@ export class HttpError {
     return this.code == ErrorCode.DestinationNotAllowed;
   }
 
+  /** The message (see `message`). */
   toString(): string {
     return this.message;
   }
@@ -132,7 +137,9 @@ export namespace Method {
 /** One header line. Repeated headers are repeated `Header`s. */
 export class Header {
   constructor(
+    /** The header name, as sent or received. */
     public readonly name: string,
+    /** The header value. */
     public readonly value: string,
   ) {}
 }

@@ -1,4 +1,8 @@
-//! wasi-dapr AssemblyScript SDK: everything in one import.
+/**
+ * wasi-dapr AssemblyScript SDK: everything in one import.
+ *
+ * @packageDocumentation
+ */
 
 export * from "./result";
 export * from "./http";

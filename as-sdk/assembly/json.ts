@@ -1,4 +1,8 @@
-//! Guarded JSON helpers over json-as: validate first so bad input is a `null`, never a trap.
+/**
+ * Guarded JSON helpers over json-as: validate first so bad input is a `null`, never a trap.
+ *
+ * @packageDocumentation
+ */
 
 import { JSON } from "json-as";
 import { validateJSON } from "json-as/assembly/util/validateJson";

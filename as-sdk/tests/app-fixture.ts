@@ -1,6 +1,10 @@
-//! A served app for tests/e2e.sh: every kind of `App` handler, each logging what it got
-//! to stderr (the host prints `guest: ...`), so the test can check the real round trip
-//! through `wasi-dapr sidecar` and `wasi-dapr serve`.
+/**
+ * A served app for tests/e2e.sh: every kind of `App` handler, each logging what it got
+ * to stderr (the host prints `guest: ...`), so the test can check the real round trip
+ * through `wasi-dapr sidecar` and `wasi-dapr serve`.
+ *
+ * @packageDocumentation
+ */
 
 import {
   App,

@@ -1,11 +1,15 @@
-//! Integration tests of the AS SDK through the real host (`wasi-dapr run`) against
-//! `wasi-dapr sidecar` (or daprd). `tests/e2e.sh` runs it three ways, chosen by `CASE`:
-//! - `sidecar` (default): every client method against a live sidecar, plus the error
-//!   paths it can answer (unknown store, etag conflict, unknown pub/sub, ...);
-//! - `down`: nothing listens at the sidecar address: every call is a transport error;
-//! - `denied`: the allowlist does not allow the sidecar: every call is a denial (code 7).
-//! Components: `STATE_STORE` (default `statestore`), `PUBSUB_NAME` (default `pubsub`);
-//! `SECRET_STORE` + `SECRET_NAME`, `CONFIG_STORE`, `LOCK_STORE` enable those tests.
+/**
+ * Integration tests of the AS SDK through the real host (`wasi-dapr run`) against
+ * `wasi-dapr sidecar` (or daprd). `tests/e2e.sh` runs it three ways, chosen by `CASE`:
+ * - `sidecar` (default): every client method against a live sidecar, plus the error
+ *   paths it can answer (unknown store, etag conflict, unknown pub/sub, ...);
+ * - `down`: nothing listens at the sidecar address: every call is a transport error;
+ * - `denied`: the allowlist does not allow the sidecar: every call is a denial (code 7).
+ * Components: `STATE_STORE` (default `statestore`), `PUBSUB_NAME` (default `pubsub`);
+ * `SECRET_STORE` + `SECRET_NAME`, `CONFIG_STORE`, `LOCK_STORE` enable those tests.
+ *
+ * @packageDocumentation
+ */
 
 import {
   Concurrency,

@@ -1,5 +1,9 @@
-//! AS unit tests: header parsing, URL building, JSON wire shapes, and every client call
-//! against the scripted ABI mock of `tests/run-unit.mjs` (which records each request).
+/**
+ * AS unit tests: header parsing, URL building, JSON wire shapes, and every client call
+ * against the scripted ABI mock of `tests/run-unit.mjs` (which records each request).
+ *
+ * @packageDocumentation
+ */
 
 import {
   ErrorCode,

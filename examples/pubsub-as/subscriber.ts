@@ -1,7 +1,11 @@
-//! pubsub-as subscriber: served by `wasi-dapr serve`, subscribes to `orders` on pubsub
-//! `pubsub` and logs each order to stderr (the host prints it as `guest: ...`). An order
-//! marked `invalid` is dropped (to the dead-letter topic `orders-dead`), one marked `flaky`
-//! asks for a retry on its first delivery, every other order succeeds.
+/**
+ * pubsub-as subscriber: served by `wasi-dapr serve`, subscribes to `orders` on pubsub
+ * `pubsub` and logs each order to stderr (the host prints it as `guest: ...`). An order
+ * marked `invalid` is dropped (to the dead-letter topic `orders-dead`), one marked `flaky`
+ * asks for a retry on its first delivery, every other order succeeds.
+ *
+ * @packageDocumentation
+ */
 
 import {
   App,

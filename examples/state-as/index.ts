@@ -1,5 +1,9 @@
-//! state-as: Dapr state from AssemblyScript: save, read with ETag, optimistic
-//! concurrency, a transaction, bulk get, delete with If-Match.
+/**
+ * state-as: Dapr state from AssemblyScript: save, read with ETag, optimistic
+ * concurrency, a transaction, bulk get, delete with If-Match.
+ *
+ * @packageDocumentation
+ */
 
 import {
   Concurrency,

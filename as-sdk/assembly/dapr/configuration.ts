@@ -12,11 +12,14 @@ import { DaprError, DaprResult } from "./error";
 import { orEmpty, requireName, requireNames2 } from "./client";
 import { SecretsClient } from "./secrets";
 
-/** One configuration item. */
+/** One configuration item, as `getConfiguration` answers it and an update carries it. */
 export class ConfigurationItem {
   constructor(
+    /** The item's value (`""` if the store sent none). */
     public readonly value: string,
+    /** The store's version of the item (`""` if none). */
     public readonly version: string,
+    /** The item's metadata. */
     public readonly metadata: Map<string, string>,
   ) {}
 }

@@ -99,6 +99,10 @@ export class DaprError {
     return this.kind == DaprErrorKind.Transport;
   }
 
+  /**
+   * A one-line description: `dapr error <status> <errorCode>: <message>` for an `Api`
+   * error, the message for any other kind.
+   */
   toString(): string {
     if (this.kind == DaprErrorKind.Api) {
       const code = this.errorCode;

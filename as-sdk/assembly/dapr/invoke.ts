@@ -17,9 +17,13 @@ import { PubSubClient } from "./pubsub";
  * empty body, no `Content-Type`.
  */
 export class InvokeOptions {
+  /** Query parameters of the invoked URL, in order. */
   query: QueryParam[] = new Array<QueryParam>();
+  /** Headers sent to the target app, in order. */
   headers: Header[] = new Array<Header>();
+  /** The request body. */
   body: Uint8Array = new Uint8Array(0);
+  /** The body's `Content-Type`, or `null` for none. */
   contentType: string | null = null;
 
   /** Adds a query parameter (repeatable). */

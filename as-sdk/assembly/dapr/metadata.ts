@@ -16,9 +16,13 @@ import { LockClient } from "./lock";
 /** One component as listed by the metadata API. */
 export class ComponentMetadata {
   constructor(
+    /** The component's name, e.g. `statestore`. */
     public readonly name: string,
+    /** Its type, e.g. `state.redis`. */
     public readonly type: string,
+    /** Its version, e.g. `v1` (`""` if not reported). */
     public readonly version: string,
+    /** Its capabilities, e.g. `ETAG`, `TRANSACTIONAL`. */
     public readonly capabilities: string[],
   ) {}
 }

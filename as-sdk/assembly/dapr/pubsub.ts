@@ -86,7 +86,9 @@ export class BulkPublishEntry {
 /** One failed entry of a bulk publish. */
 export class FailedEntry {
   constructor(
+    /** The `entryId` of the entry that was not published. */
     public readonly entryId: string,
+    /** Why, as the sidecar said it (`"failed"` if it did not). */
     public readonly error: string,
   ) {}
 }

@@ -50,7 +50,9 @@ export namespace Consistency {
 /** Concurrency and consistency of a state write; `null` fields are not sent. */
 export class StateOptions {
   constructor(
+    /** One of `Concurrency`, or `null`. */
     public concurrency: string | null = null,
+    /** One of `Consistency`, or `null`. */
     public consistency: string | null = null,
   ) {}
 

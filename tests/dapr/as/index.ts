@@ -1,9 +1,13 @@
-//! The end-to-end Dapr scenario, AssemblyScript guest: save, bulk-save, read back, compare.
-//!
-//! Saves `weapon` = "Death Star" (one save), bulk-saves `planets` =
-//! {"name":"Tatooine","test":123}, reads both back one by one and in bulk, and prints
-//! "Test successfully!" (exit 0) or every difference (exit 1). Store: `$STATE_STORE`,
-//! default `statestore`; sidecar: `DAPR_HTTP_ENDPOINT` / `DAPR_HTTP_PORT`.
+/**
+ * The end-to-end Dapr scenario, AssemblyScript guest: save, bulk-save, read back, compare.
+ *
+ * Saves `weapon` = "Death Star" (one save), bulk-saves `planets` =
+ * {"name":"Tatooine","test":123}, reads both back one by one and in bulk, and prints
+ * "Test successfully!" (exit 0) or every difference (exit 1). Store: `$STATE_STORE`,
+ * default `statestore`; sidecar: `DAPR_HTTP_ENDPOINT` / `DAPR_HTTP_PORT`.
+ *
+ * @packageDocumentation
+ */
 
 import { DaprClient, SaveStateItem, getEnv, jsonEquals, jsonString } from "../../../as-sdk/assembly/index";
 
