@@ -30,35 +30,7 @@ import {
   jsonEquals,
   stringToBytes,
 } from "../assembly/index";
-
-let passed = 0;
-let failed = 0;
-let skipped = 0;
-let currentFailed = false;
-
-function check(cond: bool, what: string): void {
-  if (!cond) {
-    currentFailed = true;
-    console.log("    FAIL: " + what);
-  }
-}
-
-function test(name: string, f: () => void): void {
-  currentFailed = false;
-  f();
-  if (currentFailed) {
-    failed++;
-    console.log("not ok - " + name);
-  } else {
-    passed++;
-    console.log("ok - " + name);
-  }
-}
-
-function skip(name: string, why: string): void {
-  skipped++;
-  console.log("skip - " + name + " (" + why + ")");
-}
+import { check, finish, skip, test } from "./harness";
 
 function envOr(name: string, fallback: string): string {
   const v = getEnv(name);
@@ -286,7 +258,4 @@ function runSidecarTests(): void {
   }
 }
 
-console.log(
-  passed.toString() + " passed, " + failed.toString() + " failed, " + skipped.toString() + " skipped",
-);
-process.exit(failed > 0 ? 1 : 0);
+finish(true);

@@ -39,6 +39,7 @@ import {
 import { canonicalJson, jsonEquals, isValidJson, member, memberString, parseObject, jsonString } from "../assembly/json";
 import { encodeBase64 } from "../assembly/base64";
 import { ok, err } from "../assembly/result";
+import { aroundEachTest, check, fail, finish, test } from "./harness";
 import { getEnv, nowMillis, sleepMillis } from "../assembly/wasi";
 import { subscription_clock } from "bindings/wasi_snapshot_preview1";
 import {
@@ -116,24 +117,15 @@ function orEmpty(s: string | null): string {
   return s != null ? s : "";
 }
 
-// ----- a tiny test runner -------------------------------------------------------
+// ----- the test runner (tests/harness.ts), with the mock reset around each test -------
 
-let passed = 0;
-let failed = 0;
-let currentFailed = false;
-
-function check(cond: bool, what: string): void {
-  if (!cond) {
-    currentFailed = true;
-    console.log("    FAIL: " + what);
-  }
-}
+aroundEachTest(mock_reset, (): string | null => {
+  const open = mock_open_handles();
+  return open != 0 ? open.toString() + " response handle(s) left open" : null;
+});
 
 function eq(actual: string, expected: string, what: string): void {
-  if (actual != expected) {
-    currentFailed = true;
-    console.log("    FAIL: " + what + "\n      expected: " + expected + "\n      actual:   " + actual);
-  }
+  if (actual != expected) fail(what + "\n      expected: " + expected + "\n      actual:   " + actual);
 }
 
 function eqInt(actual: i64, expected: i64, what: string): void {
@@ -142,23 +134,6 @@ function eqInt(actual: i64, expected: i64, what: string): void {
 
 function isNull<T>(v: T): bool {
   return changetype<usize>(v) == 0;
-}
-
-function test(name: string, f: () => void): void {
-  currentFailed = false;
-  mock_reset();
-  f();
-  if (mock_open_handles() != 0) {
-    currentFailed = true;
-    console.log("    FAIL: " + mock_open_handles().toString() + " response handle(s) left open");
-  }
-  if (currentFailed) {
-    failed++;
-    console.log("not ok - " + name);
-  } else {
-    passed++;
-    console.log("ok - " + name);
-  }
 }
 
 // ----- Result ----------------------------------------------------------------------
@@ -1016,5 +991,4 @@ test("wasi: sleepMillis polls a relative monotonic-clock subscription", (): void
 // Keep `jsonString` and `DaprError` referenced for the type checker.
 check(jsonString("a") == '"a"' && DaprError.invalidArgument("x").kind == 3, "sanity");
 
-console.log(passed.toString() + " passed, " + failed.toString() + " failed");
-process.exit(failed > 0 ? 1 : 0);
+finish();
