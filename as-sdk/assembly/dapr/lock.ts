@@ -16,6 +16,14 @@ export class LockResponse {
   constructor(public readonly success: bool) {}
 }
 
+/** The answer of `unlock`. */
+export class UnlockResponse {
+  constructor(
+    /** One of `UnlockStatus`; a number this SDK does not know is kept as it came. */
+    public readonly status: UnlockStatus,
+  ) {}
+}
+
 /** The outcome of `unlock`, as the sidecar numbers it. */
 export enum UnlockStatus {
   /** 0: the lock was released. */
@@ -26,14 +34,6 @@ export enum UnlockStatus {
   LockBelongsToOthers = 2,
   /** 3: the store failed. */
   InternalError = 3,
-}
-
-/** The answer of `unlock`. */
-export class UnlockResponse {
-  constructor(
-    /** One of `UnlockStatus`; a number this SDK does not know is kept as it came. */
-    public readonly status: UnlockStatus,
-  ) {}
 }
 
 /**
