@@ -21,6 +21,12 @@ export class BindingsClient extends InvokeClient {
    * `POST /v1.0/bindings/{name}` `{"data"?:..,"metadata"?:{..},"operation":..}`.
    * `dataJson` is JSON text; `data` and `metadata` are left out when `null`. Answers
    * the component's bytes (empty on 204) and headers (`Metadata.*`).
+   *
+   * @param name - the binding component name
+   * @param operation - the operation, e.g. `create`
+   * @param dataJson - the `data` as JSON text, or `null`
+   * @param metadata - the `metadata` object, or `null`
+   * @returns the component's answer
    */
   invokeBinding(
     name: string,

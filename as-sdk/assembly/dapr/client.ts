@@ -119,6 +119,13 @@ export class SidecarClient {
   /**
    * Sends one request and reads the whole answer (headers and body), closing the
    * response. Any status is returned as a `InvokeResponse`; only transport failures are errors.
+   *
+   * @param method - the HTTP method, e.g. `Method.POST`
+   * @param url - the whole URL (see `url()`)
+   * @param body - the body, or `null` for none
+   * @param contentType - sent as `Content-Type` when given
+   * @param headers - more headers, in order
+   * @returns the answer whatever its status; an error only when the call did not complete
    */
   request(
     method: string,

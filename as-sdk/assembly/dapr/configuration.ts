@@ -52,7 +52,14 @@ export function configurationItems(obj: Map<string, JSON.Raw>): Map<string, Conf
  */
 export class ConfigurationClient extends SecretsClient {
 
-  /** `GET /v1.0/configuration/{store}?key=a&key=b` (all keys when `keys` is empty). */
+  /**
+   * `GET /v1.0/configuration/{store}?key=a&key=b` (all keys when `keys` is empty).
+   *
+   * @param store - the configuration store name
+   * @param keys - the keys to read (empty: all)
+   * @param metadata - sent as `metadata.<k>=<v>` query parameters
+   * @returns key → item
+   */
   getConfiguration(
     store: string,
     keys: string[],
@@ -78,7 +85,14 @@ export class ConfigurationClient extends SecretsClient {
     return ok<Map<string, ConfigurationItem>, DaprError>(configurationItems(obj));
   }
 
-  /** `GET /v1.0/configuration/{store}/subscribe?key=..`: the subscription id. */
+  /**
+   * `GET /v1.0/configuration/{store}/subscribe?key=..`: the subscription id.
+   *
+   * @param store - the configuration store name
+   * @param keys - the keys to watch (empty: all)
+   * @param metadata - sent as `metadata.<k>=<v>` query parameters
+   * @returns the subscription id, for `unsubscribeConfiguration`
+   */
   subscribeConfiguration(
     store: string,
     keys: string[],
@@ -97,7 +111,13 @@ export class ConfigurationClient extends SecretsClient {
     return ok<string, DaprError>(id);
   }
 
-  /** `GET /v1.0/configuration/{store}/{id}/unsubscribe`. */
+  /**
+   * `GET /v1.0/configuration/{store}/{id}/unsubscribe`.
+   *
+   * @param store - the configuration store name
+   * @param id - the id `subscribeConfiguration` answered
+   * @returns `null` on success, else the error
+   */
   unsubscribeConfiguration(store: string, id: string): DaprError | null {
     const bad = requireNames2("configuration store", store, "subscription id", id);
     if (bad) return bad;

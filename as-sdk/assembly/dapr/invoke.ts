@@ -65,6 +65,12 @@ export class InvokeClient extends PubSubClient {
    * `{verb} /v1.0/invoke/{appId}/method/{path}?{query}`. The target app's answer is
    * returned whatever its status (4xx/5xx included); a `DaprError` means the call did
    * not reach the app (transport failure, or daprd's own `ERR_DIRECT_INVOKE`).
+   *
+   * @param appId - the target app's id
+   * @param verb - the HTTP method, e.g. `Method.POST`
+   * @param path - the method path, `/` kept
+   * @param options - query, headers and body, or `null`
+   * @returns the target app's answer, whatever its status
    */
   invokeMethod(
     appId: string,

@@ -41,7 +41,15 @@ export enum UnlockStatus {
  */
 export class LockClient extends ConfigurationClient {
 
-  /** `POST /v1.0-alpha1/lock/{store}` `{"resourceId","lockOwner","expiryInSeconds"}`. */
+  /**
+   * `POST /v1.0-alpha1/lock/{store}` `{"resourceId","lockOwner","expiryInSeconds"}`.
+   *
+   * @param store - the lock store name
+   * @param resourceId - what to lock
+   * @param lockOwner - who locks it
+   * @param expiryInSeconds - when the lock expires by itself
+   * @returns whether the lock was acquired
+   */
   tryLock(
     store: string,
     resourceId: string,
@@ -59,7 +67,14 @@ export class LockClient extends ConfigurationClient {
     return ok<LockResponse, DaprError>(new LockResponse(success == "true"));
   }
 
-  /** `POST /v1.0-alpha1/unlock/{store}` `{"resourceId","lockOwner"}`: see `UnlockStatus`. */
+  /**
+   * `POST /v1.0-alpha1/unlock/{store}` `{"resourceId","lockOwner"}`: see `UnlockStatus`.
+   *
+   * @param store - the lock store name
+   * @param resourceId - what to unlock
+   * @param lockOwner - who locked it
+   * @returns the outcome, see `UnlockStatus`
+   */
   unlock(store: string, resourceId: string, lockOwner: string): DaprResult<UnlockResponse> {
     const r = this.lockCall("v1.0-alpha1/unlock", store, lockRequest(resourceId, lockOwner).build());
     if (r.error) return err<UnlockResponse, DaprError>(r.error!);

@@ -85,7 +85,13 @@ export class MetadataClient extends LockClient {
     );
   }
 
-  /** `PUT /v1.0/metadata/{key}` with `value` as the body: sets `extended[key]`. */
+  /**
+   * `PUT /v1.0/metadata/{key}` with `value` as the body: sets `extended[key]`.
+   *
+   * @param key - the attribute name
+   * @param value - its value
+   * @returns `null` on success, else the error
+   */
   setMetadata(key: string, value: string): DaprError | null {
     const bad = requireName("metadata key", key);
     if (bad) return bad;
@@ -107,6 +113,10 @@ export class MetadataClient extends LockClient {
    * Polls `healthz/outbound` every `intervalMillis` until it answers 2xx or
    * `timeoutMillis` passes; answers the last error on timeout. A denied address
    * (allowlist) fails at once: waiting would not help.
+   *
+   * @param timeoutMillis - how long to wait at the most
+   * @param intervalMillis - the pause between two polls
+   * @returns `null` once the sidecar is ready, else the last error
    */
   waitForSidecar(timeoutMillis: i64 = 60_000, intervalMillis: i64 = 100): DaprError | null {
     const deadline = nowMillis() + timeoutMillis;

@@ -101,6 +101,13 @@ export class PubSubClient extends StateClient {
   /**
    * `POST /v1.0/publish/{pubsub}/{topic}` with `body` and `contentType` (which decides
    * how daprd wraps it in a CloudEvent). `topic` may contain `/`.
+   *
+   * @param pubsub - the pub/sub component name
+   * @param topic - the topic
+   * @param body - the event bytes
+   * @param contentType - the event's content type
+   * @param options - `metadata.<k>` query parameters, or `null`
+   * @returns `null` once the sidecar accepted the event, else the error
    */
   publish(
     pubsub: string,
@@ -172,6 +179,12 @@ export class PubSubClient extends StateClient {
    * `POST /v1.0-alpha1/publish/bulk/{pubsub}/{topic}`. Answers the failed entries
    * (empty when all were published). A partial failure (500 with `failedEntries`) is
    * reported as its failures, not as an error.
+   *
+   * @param pubsub - the pub/sub component name
+   * @param topic - the topic
+   * @param entries - the events, each with a unique `entryId`
+   * @param metadata - sent as `metadata.<k>=<v>` query parameters
+   * @returns the entries that were not published (empty: all were)
    */
   bulkPublish(
     pubsub: string,

@@ -16,7 +16,14 @@ import { BindingsClient } from "./bindings";
  */
 export class SecretsClient extends BindingsClient {
 
-  /** `GET /v1.0/secrets/{store}/{key}`: the secret's key/value pairs (empty on 204). */
+  /**
+   * `GET /v1.0/secrets/{store}/{key}`: the secret's key/value pairs (empty on 204).
+   *
+   * @param store - the secret store name
+   * @param key - the secret name
+   * @param metadata - sent as `metadata.<k>=<v>` query parameters
+   * @returns the secret's key/value pairs
+   */
   getSecret(
     store: string,
     key: string,
@@ -36,7 +43,13 @@ export class SecretsClient extends BindingsClient {
     return ok<Map<string, string>, DaprError>(stringMapOf(a.text));
   }
 
-  /** `GET /v1.0/secrets/{store}/bulk`: secret name → its key/value pairs. */
+  /**
+   * `GET /v1.0/secrets/{store}/bulk`: secret name → its key/value pairs.
+   *
+   * @param store - the secret store name
+   * @param metadata - sent as `metadata.<k>=<v>` query parameters
+   * @returns secret name → key/value pairs
+   */
   getBulkSecret(
     store: string,
     metadata: Map<string, string> | null = null,

@@ -216,6 +216,12 @@ export class StateClient extends SidecarClient {
   /**
    * `GET /v1.0/state/{store}/{key}`. `value` is `null` when the key does not exist
    * (204); otherwise the stored JSON text, its ETag and returned metadata.
+   *
+   * @param store - the state store name
+   * @param key - the key
+   * @param consistency - one of `Consistency`, or `null` for the store's default
+   * @param metadata - sent as `metadata.<k>=<v>` query parameters
+   * @returns the entry, or a `null` value when the key does not exist
    */
   getState(
     store: string,
@@ -240,6 +246,14 @@ export class StateClient extends SidecarClient {
   /**
    * Saves one key. `valueJson` is JSON text (use `saveStateString` for a plain
    * string). Succeeds on 204 (and any 2xx).
+   *
+   * @param store - the state store name
+   * @param key - the key
+   * @param valueJson - the value as JSON text
+   * @param etag - the ETag the write must match, or `null`
+   * @param options - concurrency and consistency, or `null`
+   * @param metadata - the item's metadata, or `null`
+   * @returns `null` on success, else the error
    */
   saveState(
     store: string,
@@ -254,12 +268,25 @@ export class StateClient extends SidecarClient {
     return this.saveBulkState(store, [item]);
   }
 
-  /** Saves one key whose value is the JSON string `value` (`"Death Star"`). */
+  /**
+   * Saves one key whose value is the JSON string `value` (`"Death Star"`).
+   *
+   * @param store - the state store name
+   * @param key - the key
+   * @param value - the string to store (sent as a JSON string)
+   * @returns `null` on success, else the error
+   */
   saveStateString(store: string, key: string, value: string): DaprError | null {
     return this.saveState(store, key, jsonString(value));
   }
 
-  /** `POST /v1.0/state/{store}` with every item in one array. */
+  /**
+   * `POST /v1.0/state/{store}` with every item in one array.
+   *
+   * @param store - the state store name
+   * @param items - the entries to save
+   * @returns `null` on success, else the error (also when an item's key is empty or its value is not JSON)
+   */
   saveBulkState(store: string, items: SaveStateItem[]): DaprError | null {
     const bad = requireName("store", store);
     if (bad) return bad;
@@ -280,7 +307,13 @@ export class StateClient extends SidecarClient {
 
   /**
    * `POST /v1.0/state/{store}/bulk`. Answers one item per key in key order; a missing
-   * key has `value == null`. `parallelism` is sent only when > 0.
+   * key has `value == null`. `parallelism` is sent only when it is positive.
+   *
+   * @param store - the state store name
+   * @param keys - the keys to read
+   * @param parallelism - how many keys the sidecar reads at once (0: its default)
+   * @param metadata - the `metadata` object of the request, or `null`
+   * @returns one item per key
    */
   getBulkState(
     store: string,
@@ -320,6 +353,13 @@ export class StateClient extends SidecarClient {
   /**
    * `DELETE /v1.0/state/{store}/{key}`, with `If-Match: etag` when given, and
    * `concurrency`/`consistency` query parameters from `options`.
+   *
+   * @param store - the state store name
+   * @param key - the key
+   * @param etag - sent as `If-Match`, or `null`
+   * @param options - sent as `concurrency`/`consistency` query parameters, or `null`
+   * @param metadata - sent as `metadata.<k>=<v>` query parameters
+   * @returns `null` on success, else the error
    */
   deleteState(
     store: string,
@@ -341,7 +381,14 @@ export class StateClient extends SidecarClient {
     return this.call(Method.DELETE, u.build(), null, null, etag).error;
   }
 
-  /** `POST /v1.0/state/{store}/transaction` `{"operations":[..],"metadata"?:{..}}`. */
+  /**
+   * `POST /v1.0/state/{store}/transaction` `{"operations":[..],"metadata"?:{..}}`.
+   *
+   * @param store - the state store name
+   * @param operations - upserts and deletes, applied together
+   * @param metadata - the `metadata` object of the request, or `null`
+   * @returns `null` on success, else the error
+   */
   transactState(
     store: string,
     operations: StateOperation[],
@@ -368,8 +415,13 @@ export class StateClient extends SidecarClient {
   }
 
   /**
-   * `POST /v1.0-alpha1/state/{store}/query` with `queryJson` (`{"filter":..,"sort":..,
-   * "page":..}`). A 204 is an empty result.
+   * `POST /v1.0-alpha1/state/{store}/query` with `queryJson`
+   * (`{"filter":..,"sort":..,"page":..}`). A 204 is an empty result.
+   *
+   * @param store - the state store name
+   * @param queryJson - the query as JSON text
+   * @param metadata - sent as `metadata.<k>=<v>` query parameters
+   * @returns the matching entries and the pagination token
    */
   queryState(
     store: string,
