@@ -1,25 +1,29 @@
-//! The inbound side for `wasi-dapr serve`: an `App` router for pub/sub subscriptions,
-//! invoked methods, input bindings and configuration updates, over one CGI request.
-//!
-//! `wasi-dapr serve` runs the module once per request (WAGI/CGI: the request in the
-//! environment and on stdin, the response on stdout). A served module registers its
-//! handlers at the top level and calls `run()`:
-//!
-//! ```ts
-//! function onOrder(e: TopicEvent): TopicStatus {
-//!   logLine("order " + e.text());
-//!   return TopicStatus.Success;
-//! }
-//! new App().subscribe("pubsub", "orders", "/orders", onOrder).run();
-//! ```
-//!
-//! Handlers must not write to stdout (`console.log` goes there, and so does the shim's
-//! `console.error`): stdout is the HTTP response. Log with `logLine`, which writes to
-//! stderr; the host logs each stderr line as `guest: ...`.
+/**
+ * The inbound side for `wasi-dapr serve`: an `App` router for pub/sub subscriptions,
+ * invoked methods, input bindings and configuration updates, over one CGI request.
+ *
+ * `wasi-dapr serve` runs the module once per request (WAGI/CGI: the request in the
+ * environment and on stdin, the response on stdout). A served module registers its
+ * handlers at the top level and calls `run()`:
+ *
+ * ```ts
+ * function onOrder(e: TopicEvent): TopicResult {
+ *   logLine("order " + e.text());
+ *   return TopicResult.Success;
+ * }
+ * new App().subscribe("pubsub", "orders", "/orders", onOrder).run();
+ * ```
+ *
+ * Handlers must not write to stdout (`console.log` goes there, and so does the shim's
+ * `console.error`): stdout is the HTTP response. Log with `logLine`, which writes to
+ * stderr; the host logs each stderr line as `guest: ...`.
+ *
+ * @packageDocumentation
+ */
 
-import { Header, equalsIgnoreCase, isValidHeaderName, isValidHeaderValue, bytesToString, stringToBytes } from "./http";
+import { Header, equalsIgnoreCase, findHeader, isValidHeaderName, isValidHeaderValue, bytesToString, stringToBytes } from "./http";
 import { JSON, jsonString, parseObject, member, memberString, memberStringMap, JsonObjectWriter, jsonArray } from "./json";
-import { ConfigurationItem } from "./dapr";
+import { ConfigurationItem, configurationItems } from "./dapr";
 import { QueryParam } from "./url";
 import { Result, ok, err } from "./result";
 import { environment } from "./wasi";
@@ -98,10 +102,7 @@ export class AppRequest {
 
   /** Header `name` (case-insensitive), or `null` if absent. */
   header(name: string): string | null {
-    for (let i = 0; i < this.headers.length; i++) {
-      if (equalsIgnoreCase(this.headers[i].name, name)) return this.headers[i].value;
-    }
-    return null;
+    return findHeader(this.headers, name);
   }
 
   /** The `Content-Type` header, or `""`. */
@@ -168,10 +169,7 @@ export class AppResponse {
 
   /** The first header `name` (case-insensitive), or `null`. */
   headerValue(name: string): string | null {
-    for (let i = 0; i < this.headers.length; i++) {
-      if (equalsIgnoreCase(this.headers[i].name, name)) return this.headers[i].value;
-    }
-    return null;
+    return findHeader(this.headers, name);
   }
 
   /** The body as UTF-8 text. */
@@ -239,7 +237,7 @@ export function toCgi(res: AppResponse): Uint8Array {
 // ----- pub/sub ----------------------------------------------------------------------------
 
 /** What a topic handler tells the sidecar about one message. */
-export enum TopicStatus {
+export enum TopicResult {
   /** Processed: `{"status":"SUCCESS"}`. */
   Success = 0,
   /** Deliver it again later: `{"status":"RETRY"}`. */
@@ -248,10 +246,10 @@ export enum TopicStatus {
   Drop = 2,
 }
 
-/** The JSON answer for a `TopicStatus`, e.g. `{"status":"SUCCESS"}`. */
-export function topicStatusJson(status: TopicStatus): string {
-  if (status == TopicStatus.Retry) return '{"status":"RETRY"}';
-  if (status == TopicStatus.Drop) return '{"status":"DROP"}';
+/** The JSON answer for a `TopicResult`, e.g. `{"status":"SUCCESS"}`. */
+export function topicResultJson(status: TopicResult): string {
+  if (status == TopicResult.Retry) return '{"status":"RETRY"}';
+  if (status == TopicResult.Drop) return '{"status":"DROP"}';
   return '{"status":"SUCCESS"}';
 }
 
@@ -356,10 +354,10 @@ export function decodeCloudEvent(body: string, route: string = ""): Result<Topic
 }
 
 /** A topic handler: answers what the sidecar should do with the message. */
-export type TopicHandler = (event: TopicEvent) => TopicStatus;
+export type TopicHandler = (event: TopicEvent) => TopicResult;
 
 /** One routing rule: events matching the CEL expression `match` go to `path`. */
-export class RoutingRule {
+export class Rule {
   constructor(
     /** A CEL expression over the event, e.g. `event.type == "order.v2"`. */
     public readonly match: string,
@@ -373,7 +371,7 @@ export class RoutingRule {
 /** Optional parts of a subscription: routing rules, dead-letter topic, metadata. */
 export class SubscribeOptions {
   /** Routing rules, in order (the first match wins; the route is the default). */
-  rules: RoutingRule[] = [];
+  rules: Rule[] = [];
   /** The dead-letter topic, or `null`. */
   deadLetter: string | null = null;
   /** Subscription metadata, e.g. `rawPayload`. */
@@ -381,7 +379,7 @@ export class SubscribeOptions {
 
   /** Adds a routing rule; with a `handler`, that handler serves `path`. */
   rule(match: string, path: string, handler: TopicHandler | null = null): SubscribeOptions {
-    this.rules.push(new RoutingRule(match, path, handler));
+    this.rules.push(new Rule(match, path, handler));
     return this;
   }
 
@@ -480,21 +478,9 @@ export class ConfigurationUpdate {
 export function decodeConfigurationUpdate(store: string, key: string, body: string): ConfigurationUpdate | null {
   const obj = parseObject(body);
   if (obj == null) return null;
-  const items = new Map<string, ConfigurationItem>();
   const itemsText = member(obj, "items");
-  if (itemsText != null) {
-    const itemsObj = parseObject(itemsText);
-    if (itemsObj != null) {
-      const names = itemsObj.keys();
-      for (let i = 0; i < names.length; i++) {
-        const item = parseObject(itemsObj.get(names[i]).toString());
-        if (item == null) continue;
-        const value = memberString(item, "value");
-        const version = memberString(item, "version");
-        items.set(names[i], new ConfigurationItem(str(value), str(version), memberStringMap(item, "metadata")));
-      }
-    }
-  }
+  const itemsObj = itemsText != null ? parseObject(itemsText) : null;
+  const items = itemsObj != null ? configurationItems(itemsObj) : new Map<string, ConfigurationItem>();
   return new ConfigurationUpdate(store, key, str(memberString(obj, "id")), items);
 }
 
@@ -563,7 +549,7 @@ class TopicRoute {
  * is answered 400 and logged, without calling the handler.
  */
 export class App {
-  private subscriptions: Subscription[] = [];
+  private registered: Subscription[] = [];
   private topicRoutes: TopicRoute[] = [];
   private invokeRoutes: InvokeRoute[] = [];
   private bindingRoutes: BindingRoute[] = [];
@@ -587,7 +573,7 @@ export class App {
     }
     const opts = options != null ? options : new SubscribeOptions();
     const path = routePath(route);
-    this.subscriptions.push(new Subscription(pubsub, topic, path, handler, opts));
+    this.registered.push(new Subscription(pubsub, topic, path, handler, opts));
     this.topicRoutes.push(new TopicRoute(path, handler));
     for (let i = 0; i < opts.rules.length; i++) {
       const h = opts.rules[i].handler;
@@ -626,14 +612,14 @@ export class App {
   }
 
   /** The registered subscriptions. */
-  get topics(): Subscription[] {
-    return this.subscriptions;
+  get subscriptions(): Subscription[] {
+    return this.registered;
   }
 
   /** The `GET /dapr/subscribe` answer: a JSON array, one entry per subscription. */
   subscriptionsJson(): string {
     const items = new Array<string>();
-    for (let i = 0; i < this.subscriptions.length; i++) items.push(this.subscriptions[i].toJson());
+    for (let i = 0; i < this.registered.length; i++) items.push(this.registered[i].toJson());
     return jsonArray(items);
   }
 
@@ -685,10 +671,10 @@ export class App {
     const decoded = decodeCloudEvent(req.text(), route.path);
     if (decoded.error != null) {
       logLine("app: dropping a message on " + route.path + ": " + decoded.error! + " (answered DROP)");
-      return AppResponse.json(200, topicStatusJson(TopicStatus.Drop));
+      return AppResponse.json(200, topicResultJson(TopicResult.Drop));
     }
     const status = route.handler(decoded.value!);
-    return AppResponse.json(200, topicStatusJson(status));
+    return AppResponse.json(200, topicResultJson(status));
   }
 
   private configure(route: ConfigurationRoute, key: string, req: AppRequest): AppResponse {

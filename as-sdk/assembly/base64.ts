@@ -1,4 +1,8 @@
-//! Standard base64 encoding (RFC 4648, with padding), for `octet-stream` bulk-publish entries.
+/**
+ * Standard base64 encoding (RFC 4648, with padding), for `octet-stream` bulk-publish entries.
+ *
+ * @packageDocumentation
+ */
 
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 

@@ -1,56 +1,60 @@
-//! A safe outbound HTTP client over the `wasi_experimental_http` import.
-//!
-//! ```ts
-//! const res = new RequestBuilder("http://127.0.0.1:3500/v1.0/healthz").send();
-//! if (res.error) { console.log(res.error!.toString()); return; }
-//! const r = res.value!;
-//! console.log(r.status.toString());
-//! r.close();
-//! ```
-//!
-//! Errors are values (`HttpError`, with the host's ABI code and a readable message):
-//! a URL the allowlist denies is `ErrorCode.DestinationNotAllowed`, never an abort.
+/**
+ * A safe outbound HTTP client over the `wasi_experimental_http` import.
+ *
+ * ```ts
+ * const res = new RequestBuilder("http://127.0.0.1:3500/v1.0/healthz").send();
+ * if (res.error) { console.log(res.error!.toString()); return; }
+ * const r = res.value!;
+ * console.log(r.status.toString());
+ * r.close();
+ * ```
+ *
+ * Errors are values (`HttpError`, with the host's ABI code and a readable message):
+ * a URL the allowlist denies is `ErrorCode.DestinationNotAllowed`, never an abort.
+ *
+ * @packageDocumentation
+ */
 
 import * as raw from "./raw";
 import { Result, ok, err } from "./result";
 
 /** The error codes of the `wasi_experimental_http` ABI, plus a few guest-side ones. */
-export namespace ErrorCode {
+export enum ErrorCode {
   /** The call succeeded. */
-  export const Success: u32 = 0;
+  Success = 0,
   /** The response handle is unknown to the host (or already closed). */
-  export const InvalidHandle: u32 = 1;
+  InvalidHandle = 1,
   /** The module exports no memory named `memory`. */
-  export const MemoryNotFound: u32 = 2;
+  MemoryNotFound = 2,
   /** A pointer/length pair is outside the module's memory. */
-  export const MemoryAccess: u32 = 3;
+  MemoryAccess = 3,
   /** The destination buffer is too small (the SDK retries with a larger one). */
-  export const BufferTooSmall: u32 = 4;
+  BufferTooSmall = 4,
   /** The response has no header of that name. */
-  export const HeaderNotFound: u32 = 5;
+  HeaderNotFound = 5,
   /** A string is not valid UTF-8. */
-  export const Utf8: u32 = 6;
+  Utf8 = 6,
   /** The host's allowlist does not allow this destination. */
-  export const DestinationNotAllowed: u32 = 7;
+  DestinationNotAllowed = 7,
   /** The method is not a valid HTTP method. */
-  export const InvalidMethod: u32 = 8;
+  InvalidMethod = 8,
   /** The header block is malformed. */
-  export const InvalidEncoding: u32 = 9;
+  InvalidEncoding = 9,
   /** The URL does not parse. */
-  export const InvalidUrl: u32 = 10;
+  InvalidUrl = 10,
   /** The request failed (connection refused, timeout, body too large, ...). */
-  export const RequestError: u32 = 11;
+  RequestError = 11,
   /** The host failed for a reason of its own. */
-  export const RuntimeError: u32 = 12;
+  RuntimeError = 12,
   /** Too many responses are open at once: close some. */
-  export const TooManySessions: u32 = 13;
+  TooManySessions = 13,
 
   /** Guest-side: a header name or value would break the `name:value\n` encoding. Not sent. */
-  export const InvalidHeader: u32 = 100;
+  InvalidHeader = 100,
   /** Guest-side: the response (or a header block) exceeds the SDK's size cap. */
-  export const TooLarge: u32 = 101;
+  TooLarge = 101,
   /** Guest-side: the response was already closed by `close()`. */
-  export const Closed: u32 = 102;
+  Closed = 102,
 }
 
 /** A short English description of an error code. */
@@ -99,28 +103,43 @@ export class HttpError {
     return this.code == ErrorCode.DestinationNotAllowed;
   }
 
+  /** The message (see `message`). */
   toString(): string {
     return this.message;
   }
 }
 
-/** HTTP method names, spelled as they go on the wire. */
+/**
+ * HTTP method names, spelled as they go on the wire. String constants grouped like an
+ * enum (`Method.GET`); any other method string may be passed where a method is taken.
+ */
 export namespace Method {
+  /** `GET`. */
   export const GET = "GET";
+  /** `HEAD`. */
   export const HEAD = "HEAD";
+  /** `POST`. */
   export const POST = "POST";
+  /** `PUT`. */
   export const PUT = "PUT";
+  /** `DELETE`. */
   export const DELETE = "DELETE";
+  /** `PATCH`. */
   export const PATCH = "PATCH";
+  /** `OPTIONS`. */
   export const OPTIONS = "OPTIONS";
+  /** `TRACE`. */
   export const TRACE = "TRACE";
+  /** `CONNECT`. */
   export const CONNECT = "CONNECT";
 }
 
 /** One header line. Repeated headers are repeated `Header`s. */
 export class Header {
   constructor(
+    /** The header name, as sent or received. */
     public readonly name: string,
+    /** The header value. */
     public readonly value: string,
   ) {}
 }
@@ -190,6 +209,19 @@ export function equalsIgnoreCase(a: string, b: string): bool {
     if (x != y) return false;
   }
   return true;
+}
+
+/**
+ * The value of the first header called `name` (ASCII case-insensitive), or `null`.
+ *
+ * @param headers - the headers to search, in order
+ * @param name - the header name to look for
+ */
+export function findHeader(headers: Header[], name: string): string | null {
+  for (let i = 0; i < headers.length; i++) {
+    if (equalsIgnoreCase(headers[i].name, name)) return headers[i].value;
+  }
+  return null;
 }
 
 // Scratch space for the ABI's out-parameters: status u16 @0, handle u32 @4, written u32 @8.

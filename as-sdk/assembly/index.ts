@@ -1,4 +1,8 @@
-//! wasi-dapr AssemblyScript SDK: everything in one import.
+/**
+ * wasi-dapr AssemblyScript SDK: everything in one import.
+ *
+ * @packageDocumentation
+ */
 
 export * from "./result";
 export * from "./http";
@@ -27,18 +31,18 @@ export {
   AppRequest,
   AppResponse,
   TopicEvent,
-  TopicStatus,
+  TopicResult,
   TopicHandler,
   SubscribeOptions,
   Subscription,
-  RoutingRule,
+  Rule,
   BindingEvent,
   BindingHandler,
   ConfigurationUpdate,
   ConfigurationHandler,
   InvokeHandler,
   logLine,
-  topicStatusJson,
+  topicResultJson,
   decodeCloudEvent,
   decodeConfigurationUpdate,
   decodeBase64,

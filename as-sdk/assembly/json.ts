@@ -1,4 +1,8 @@
-//! Guarded JSON helpers over json-as: validate first so bad input is a `null`, never a trap.
+/**
+ * Guarded JSON helpers over json-as: validate first so bad input is a `null`, never a trap.
+ *
+ * @packageDocumentation
+ */
 
 import { JSON } from "json-as";
 import { validateJSON } from "json-as/assembly/util/validateJson";
@@ -39,6 +43,12 @@ export function parseArray(text: string): JSON.Raw[] | null {
   if (firstNonSpace(text) != 0x5b /* [ */) return null;
   if (!validateJSON(text)) return null;
   return JSON.parse<JSON.Raw[]>(text);
+}
+
+/** Member `key` parsed as a JSON array, or `null` if it is absent or not an array. */
+export function memberArray(obj: Map<string, JSON.Raw>, key: string): JSON.Raw[] | null {
+  const raw = member(obj, key);
+  return raw != null ? parseArray(raw) : null;
 }
 
 /** The raw JSON text of a member (trimmed), or `null` if the member is absent. */

@@ -1,4 +1,8 @@
-//! `Result<T, E>`: a value or an error, never both; how every fallible call answers.
+/**
+ * `Result<T, E>`: a value or an error, never both; how every fallible call answers.
+ *
+ * @packageDocumentation
+ */
 
 /**
  * The outcome of a fallible call. Exactly one of these holds:

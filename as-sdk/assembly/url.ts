@@ -1,4 +1,8 @@
-//! URL building: percent-encoding of path segments and query parameters (RFC 3986).
+/**
+ * URL building: percent-encoding of path segments and query parameters (RFC 3986).
+ *
+ * @packageDocumentation
+ */
 
 const HEX = "0123456789ABCDEF";
 
@@ -57,7 +61,9 @@ export function encodePath(path: string): string {
 /** One query parameter; repeated keys are repeated pairs. */
 export class QueryParam {
   constructor(
+    /** The key, not yet encoded. */
     public readonly key: string,
+    /** The value, not yet encoded. */
     public readonly value: string,
   ) {}
 }

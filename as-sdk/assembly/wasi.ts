@@ -1,40 +1,50 @@
-//! The few WASI preview-1 helpers the SDK needs: environment lookup and sleeping.
+/**
+ * The few WASI preview-1 helpers the SDK needs: environment lookup, sleeping and a
+ * monotonic clock. The calls go through `@assemblyscript/wasi-shim`'s typed bindings
+ * (`bindings/wasi_snapshot_preview1`), so the layout of a clock subscription is the
+ * shim's `subscription_clock` class, not offsets written here.
+ *
+ * @packageDocumentation
+ */
 
-// @ts-ignore: decorator
-@external("wasi_snapshot_preview1", "poll_oneoff")
-declare function poll_oneoff(in_: usize, out: usize, nsubscriptions: usize, nevents_out: usize): u16;
-
-// @ts-ignore: decorator
-@external("wasi_snapshot_preview1", "environ_sizes_get")
-declare function environ_sizes_get(count_out: usize, size_out: usize): u16;
-
-// @ts-ignore: decorator
-@external("wasi_snapshot_preview1", "environ_get")
-declare function environ_get(ptrs: usize, buf: usize): u16;
+import {
+  clockid,
+  environ_get,
+  environ_sizes_get,
+  errno,
+  event,
+  eventtype,
+  poll_oneoff,
+  subscription_clock,
+} from "bindings/wasi_snapshot_preview1";
 
 let ENV: Map<string, string> | null = null;
+
+// environ_sizes_get's two out-parameters: the variable count, then the text size.
+const ENV_SIZES: usize = memory.data(2 * sizeof<usize>());
 
 /**
  * The module's environment, read once. Unlike the shim's `process.env` this never
  * aborts: an empty environment is skipped without calling `environ_get`, and a WASI
- * error gives an empty map.
+ * error gives an empty map. A repeated name keeps its first value.
+ *
+ * @returns name → value of every environment variable
  */
 export function environment(): Map<string, string> {
   const cached = ENV;
   if (cached != null) return cached;
   const env = new Map<string, string>();
   ENV = env;
-  const sizes = memory.data(8);
-  if (environ_sizes_get(sizes, sizes + 4) != 0) return env;
-  const count = <i32>load<u32>(sizes);
-  const size = <i32>load<u32>(sizes + 4);
+  if (environ_sizes_get(ENV_SIZES, ENV_SIZES + sizeof<usize>()) != errno.SUCCESS) return env;
+  const count = <i32>load<usize>(ENV_SIZES);
+  const size = <i32>load<usize>(ENV_SIZES, sizeof<usize>());
   if (count <= 0) return env;
-  const ptrs = new ArrayBuffer(count * 4);
+  const ptrs = new ArrayBuffer(count * <i32>sizeof<usize>());
   const buf = new ArrayBuffer(size > 0 ? size : 1);
   const base = changetype<usize>(buf);
-  if (environ_get(changetype<usize>(ptrs), base) != 0) return env;
+  if (environ_get(changetype<usize>(ptrs), base) != errno.SUCCESS) return env;
   for (let i = 0; i < count; i++) {
-    const start = <usize>load<u32>(changetype<usize>(ptrs) + <usize>(i * 4));
+    const start = load<usize>(changetype<usize>(ptrs) + <usize>i * sizeof<usize>());
     if (start < base || start >= base + <usize>size) continue;
     let end = start;
     while (end < base + <usize>size && load<u8>(end) != 0) end++;
@@ -46,31 +56,47 @@ export function environment(): Map<string, string> {
   return env;
 }
 
-/** The guest's environment variable `name`, or `null` if it is not set. */
+/**
+ * The guest's environment variable `name`.
+ *
+ * @param name - the variable's name, e.g. `DAPR_HTTP_PORT`
+ * @returns its value, or `null` if it is not set
+ */
 export function getEnv(name: string): string | null {
   const env = environment();
   if (!env.has(name)) return null;
   return env.get(name);
 }
 
-// One clock subscription (48 bytes) and one event (32 bytes) plus the event count.
-const SUB: usize = memory.data(48);
-const EVT: usize = memory.data(40);
+// poll_oneoff's buffers: one clock subscription, one event, the event count.
+const SUBSCRIPTION: usize = memory.data(offsetof<subscription_clock>());
+const EVENT: usize = memory.data(offsetof<event>());
+const EVENT_COUNT: usize = memory.data(sizeof<usize>());
 
-/** Blocks the module for `millis` milliseconds (WASI `poll_oneoff` on a relative clock). */
+/**
+ * Blocks the module for `millis` milliseconds: WASI `poll_oneoff` on one relative
+ * timeout of the monotonic clock (1 ms precision). Does nothing for `millis <= 0`.
+ *
+ * @param millis - how long to sleep, in milliseconds
+ */
 export function sleepMillis(millis: i64): void {
   if (millis <= 0) return;
-  memory.fill(SUB, 0, 48);
-  store<u64>(SUB, 1); // userdata
-  store<u8>(SUB + 8, 0); // eventtype::clock
-  store<u32>(SUB + 16, 1); // clockid::monotonic
-  store<u64>(SUB + 24, <u64>millis * 1_000_000); // timeout, ns
-  store<u64>(SUB + 32, 1_000_000); // precision
-  store<u16>(SUB + 40, 0); // relative
-  poll_oneoff(SUB, EVT, 1, EVT + 32);
+  memory.fill(SUBSCRIPTION, 0, offsetof<subscription_clock>());
+  const sub = changetype<subscription_clock>(SUBSCRIPTION);
+  sub.userdata = 1;
+  sub.type = eventtype.CLOCK;
+  sub.clock_id = clockid.MONOTONIC;
+  sub.timeout = <u64>millis * 1_000_000; // ns
+  sub.precision = 1_000_000;
+  sub.flags = 0; // relative
+  poll_oneoff(SUBSCRIPTION, EVENT, 1, EVENT_COUNT);
 }
 
-/** Monotonic time in milliseconds. */
+/**
+ * Monotonic time in milliseconds (the shim's `process.hrtime()`).
+ *
+ * @returns milliseconds since an arbitrary fixed point
+ */
 export function nowMillis(): i64 {
   return <i64>(process.hrtime() / 1_000_000);
 }

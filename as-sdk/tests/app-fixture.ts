@@ -1,6 +1,10 @@
-//! A served app for tests/e2e.sh: every kind of `App` handler, each logging what it got
-//! to stderr (the host prints `guest: ...`), so the test can check the real round trip
-//! through `wasi-dapr sidecar` and `wasi-dapr serve`.
+/**
+ * A served app for tests/e2e.sh: every kind of `App` handler, each logging what it got
+ * to stderr (the host prints `guest: ...`), so the test can check the real round trip
+ * through `wasi-dapr sidecar` and `wasi-dapr serve`.
+ *
+ * @packageDocumentation
+ */
 
 import {
   App,
@@ -11,7 +15,7 @@ import {
   JsonObjectWriter,
   SubscribeOptions,
   TopicEvent,
-  TopicStatus,
+  TopicResult,
   logLine,
 } from "../assembly/index";
 
@@ -46,24 +50,24 @@ function onConfig(u: ConfigurationUpdate): bool {
   return true;
 }
 
-function onRoutedDefault(e: TopicEvent): TopicStatus {
+function onRoutedDefault(e: TopicEvent): TopicResult {
   logLine("routed default: type=" + e.type + " data=" + e.text());
-  return TopicStatus.Success;
+  return TopicResult.Success;
 }
 
-function onRoutedV2(e: TopicEvent): TopicStatus {
+function onRoutedV2(e: TopicEvent): TopicResult {
   logLine("routed v2: type=" + e.type + " data=" + e.text());
-  return TopicStatus.Success;
+  return TopicResult.Success;
 }
 
-function onRaw(e: TopicEvent): TopicStatus {
+function onRaw(e: TopicEvent): TopicResult {
   logLine("raw: binary=" + (e.isBinary ? "true" : "false") + " datacontenttype=" + e.datacontenttype + " text=" + e.text());
-  return TopicStatus.Success;
+  return TopicResult.Success;
 }
 
-function onText(e: TopicEvent): TopicStatus {
+function onText(e: TopicEvent): TopicResult {
   logLine("text: datacontenttype=" + e.datacontenttype + " text=" + e.text());
-  return TopicStatus.Success;
+  return TopicResult.Success;
 }
 
 new App()

@@ -7,7 +7,9 @@
 #   3. the SDK integration module, CASE=sidecar (every client method, error answers);
 #   4. CASE=down: the sidecar address is allowed but nothing listens (transport errors);
 #   5. CASE=denied: the allowlist does not allow the sidecar (code 7, no abort);
-#   6. examples/state-as and examples/publish-as exit 0;
+#   6. examples/state-as and examples/publish-as exit 0 and print their README's
+#      "Expected output" block (the sidecar's port read as :3500); the pubsub-as
+#      publisher's output is checked the same way in step 7;
 #   7. examples/pubsub-as, the full loop: the subscriber served by `wasi-dapr serve`, a
 #      second `wasi-dapr sidecar --app-port` pointing at it, the publisher through
 #      `wasi-dapr run`; checks the subscribe answer, each order's delivery in the serve
@@ -144,13 +146,36 @@ else
   not_ok "SDK integration, denied by the allowlist" "$work/denied.out"
 fi
 
-# 6. the examples
+# readme_output EXAMPLE: the ```text block of the "## Expected output" section of
+# examples/EXAMPLE/README.md (what host/tests/all/sdk_rust.rs reads for the Rust examples).
+readme_output() {
+  awk '/^## Expected output/ { s = 1; next }
+       s == 1 && /^```text$/ { s = 2; next }
+       s == 2 && /^```/ { exit }
+       s == 2 { print }' "$root/examples/$1/README.md"
+}
+
+# expect_readme_output EXAMPLE OUT_FILE PORT: the example's stdout is its README's block,
+# once the sidecar address of this run (port PORT) reads as the README's :3500.
+expect_readme_output() {
+  local ex="$1" out="$2" p="$3"
+  if [[ -n "$(readme_output "$ex")" ]] &&
+    diff <(readme_output "$ex") <(sed "s#http://127.0.0.1:$p\b#http://127.0.0.1:3500#g" "$out") >"$out.diff"; then
+    ok "examples/$ex: stdout is the README's Expected output"
+  else
+    [[ -s "$out.diff" ]] || echo "no \`\`\`text block under ## Expected output" >"$out.diff"
+    not_ok "examples/$ex: stdout is the README's Expected output (diff README stdout)" "$out.diff"
+  fi
+}
+
+# 6. the examples, and their output as their READMEs show it
 for ex in state-as publish-as; do
   if run_guest "$work/$ex.out" "$work/allow.toml" "$port" "$root/examples/build/$ex.wasm"; then
     ok "examples/$ex"
   else
     not_ok "examples/$ex" "$work/$ex.out"
   fi
+  expect_readme_output "$ex" "$work/$ex.out" "$port"
 done
 
 # Helpers for the served steps.
@@ -177,22 +202,33 @@ wait_log() {
 }
 count() { grep -cF -- "$2" "$1"; }
 
+# serve_app NAME WASM LOG APP_PORT DAPR_PORT RESOURCES [SIDECAR_ARGS...]: allows only the
+# sidecar ($work/NAME-allow.toml), serves WASM on APP_PORT under `wasi-dapr serve` (output
+# in LOG), starts `wasi-dapr sidecar` on DAPR_PORT with --app-port APP_PORT (output in
+# $work/NAME-sidecar.log), and waits up to 30 s for its healthz: non-zero if it never came.
+serve_app() {
+  local name="$1" wasm="$2" log="$3" app_port="$4" dapr_port="$5" resources="$6"
+  shift 6
+  printf 'allowed_hosts = ["http://127.0.0.1:%s"]\n' "$dapr_port" >"$work/$name-allow.toml"
+  DAPR_HTTP_PORT="$dapr_port" "$bin" serve --listen "127.0.0.1:$app_port" --allowlist "$work/$name-allow.toml" \
+    "$wasm" >"$log" 2>&1 &
+  pids+=($!)
+  "$bin" sidecar --dapr-http-port "$dapr_port" --app-port "$app_port" "$@" --resources-path "$resources" \
+    >"$work/$name-sidecar.log" 2>&1 &
+  pids+=($!)
+  wait_http "http://127.0.0.1:$dapr_port/v1.0/healthz" 204 30
+}
+
 if [[ "${AS_E2E_FAKE:-}" == 1 ]]; then
   echo "# steps 7-8 (served apps) need wasi-dapr sidecar: skipped with AS_E2E_FAKE=1"
 else
   # 7. examples/pubsub-as: publisher -> wasi-dapr sidecar -> subscriber under wasi-dapr serve.
   sub_port="$(free_port)"
   ps_port="$(free_port)"
-  printf 'allowed_hosts = ["http://127.0.0.1:%s"]\n' "$ps_port" >"$work/ps-allow.toml"
   sub_log="$work/subscriber.log"
-  DAPR_HTTP_PORT="$ps_port" "$bin" serve --listen "127.0.0.1:$sub_port" --allowlist "$work/ps-allow.toml" \
-    "$root/examples/build/pubsub-as-subscriber.wasm" >"$sub_log" 2>&1 &
-  pids+=($!)
-  "$bin" sidecar --dapr-http-port "$ps_port" --app-port "$sub_port" --resources-path "$sdk/tests/components" \
-    >"$work/ps-sidecar.log" 2>&1 &
-  pids+=($!)
   echo "# pubsub-as: subscriber served on 127.0.0.1:$sub_port, sidecar on $ps_port (--app-port $sub_port)"
-  if ! wait_http "http://127.0.0.1:$ps_port/v1.0/healthz" 204 30; then
+  if ! serve_app ps "$root/examples/build/pubsub-as-subscriber.wasm" "$sub_log" "$sub_port" "$ps_port" \
+    "$sdk/tests/components"; then
     cp "$work/ps-sidecar.log" "$work/ps.out"
     not_ok "pubsub-as: the sidecar became ready (it read the subscriber's /dapr/subscribe)" "$work/ps.out"
   else
@@ -210,6 +246,7 @@ else
     else
       not_ok "pubsub-as: publisher" "$work/publisher.out"
     fi
+    expect_readme_output pubsub-as "$work/publisher.out" "$ps_port"
     o1="guest: order 1: 1 x lightsaber (pubsub/orders, application/json) -> SUCCESS"
     o2="guest: order 2: 2 x blaster (pubsub/orders, application/json) -> SUCCESS"
     o3="guest: order 3: 1 x thermal detonator (pubsub/orders, application/json) -> DROP (invalid)"
@@ -274,15 +311,9 @@ spec:
   - name: schedule
     value: "@every 300ms"
 YAML
-  printf 'allowed_hosts = ["http://127.0.0.1:%s"]\n' "$fx_dapr" >"$work/fx-allow.toml"
-  DAPR_HTTP_PORT="$fx_dapr" "$bin" serve --listen "127.0.0.1:$fx_port" --allowlist "$work/fx-allow.toml" \
-    "$root/tests/dapr/build/sdk_app_as.wasm" >"$fx_log" 2>&1 &
-  pids+=($!)
-  "$bin" sidecar --dapr-http-port "$fx_dapr" --app-port "$fx_port" --app-id fixture \
-    --resources-path "$work/fx-components" >"$work/fx-sidecar.log" 2>&1 &
-  pids+=($!)
   echo "# app fixture: served on 127.0.0.1:$fx_port, sidecar on $fx_dapr (--app-port $fx_port)"
-  if ! wait_http "http://127.0.0.1:$fx_dapr/v1.0/healthz" 204 30; then
+  if ! serve_app fx "$root/tests/dapr/build/sdk_app_as.wasm" "$fx_log" "$fx_port" "$fx_dapr" \
+    "$work/fx-components" --app-id fixture; then
     cp "$work/fx-sidecar.log" "$work/fx.out"
     not_ok "app fixture: the sidecar became ready" "$work/fx.out"
   else

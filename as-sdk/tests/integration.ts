@@ -1,11 +1,15 @@
-//! Integration tests of the AS SDK through the real host (`wasi-dapr run`) against
-//! `wasi-dapr sidecar` (or daprd). `tests/e2e.sh` runs it three ways, chosen by `CASE`:
-//! - `sidecar` (default): every client method against a live sidecar, plus the error
-//!   paths it can answer (unknown store, etag conflict, unknown pub/sub, ...);
-//! - `down`: nothing listens at the sidecar address: every call is a transport error;
-//! - `denied`: the allowlist does not allow the sidecar: every call is a denial (code 7).
-//! Components: `STATE_STORE` (default `statestore`), `PUBSUB_NAME` (default `pubsub`);
-//! `SECRET_STORE` + `SECRET_NAME`, `CONFIG_STORE`, `LOCK_STORE` enable those tests.
+/**
+ * Integration tests of the AS SDK through the real host (`wasi-dapr run`) against
+ * `wasi-dapr sidecar` (or daprd). `tests/e2e.sh` runs it three ways, chosen by `CASE`:
+ * - `sidecar` (default): every client method against a live sidecar, plus the error
+ *   paths it can answer (unknown store, etag conflict, unknown pub/sub, ...);
+ * - `down`: nothing listens at the sidecar address: every call is a transport error;
+ * - `denied`: the allowlist does not allow the sidecar: every call is a denial (code 7).
+ * Components: `STATE_STORE` (default `statestore`), `PUBSUB_NAME` (default `pubsub`);
+ * `SECRET_STORE` + `SECRET_NAME`, `CONFIG_STORE`, `LOCK_STORE` enable those tests.
+ *
+ * @packageDocumentation
+ */
 
 import {
   Concurrency,
@@ -17,44 +21,16 @@ import {
   InvokeOptions,
   Method,
   PublishOptions,
-  StateItem,
+  SaveStateItem,
   StateOptions,
-  TransactionOperation,
+  StateOperation,
   BulkPublishEntry,
   UnlockStatus,
   getEnv,
   jsonEquals,
   stringToBytes,
 } from "../assembly/index";
-
-let passed = 0;
-let failed = 0;
-let skipped = 0;
-let currentFailed = false;
-
-function check(cond: bool, what: string): void {
-  if (!cond) {
-    currentFailed = true;
-    console.log("    FAIL: " + what);
-  }
-}
-
-function test(name: string, f: () => void): void {
-  currentFailed = false;
-  f();
-  if (currentFailed) {
-    failed++;
-    console.log("not ok - " + name);
-  } else {
-    passed++;
-    console.log("ok - " + name);
-  }
-}
-
-function skip(name: string, why: string): void {
-  skipped++;
-  console.log("skip - " + name + " (" + why + ")");
-}
+import { check, finish, skip, test } from "./harness";
 
 function envOr(name: string, fallback: string): string {
   const v = getEnv(name);
@@ -145,8 +121,8 @@ function runSidecarTests(): void {
 
   test("state: bulk save, bulk get in key order, missing keys", (): void => {
     const e = dapr.saveBulkState(store, [
-      StateItem.ofString("it-b1", "one"),
-      StateItem.ofJson("it-b2", "[1,2,3]").withMetadata("ttlInSeconds", "600"),
+      SaveStateItem.ofString("it-b1", "one"),
+      SaveStateItem.ofJson("it-b2", "[1,2,3]").withMetadata("ttlInSeconds", "600"),
     ]);
     check(e == null, "bulk save: " + str(e));
     const r = dapr.getBulkState(store, ["it-b2", "it-missing", "it-b1"], 2);
@@ -162,24 +138,24 @@ function runSidecarTests(): void {
 
   test("state: transaction upsert + delete; etag mismatch inside a transaction", (): void => {
     check(dapr.saveStateString(store, "it-t2", "to delete") == null, "seed");
-    const e = dapr.executeStateTransaction(store, [
-      TransactionOperation.upsert(StateItem.ofString("it-t1", "upserted")),
-      TransactionOperation.remove("it-t2"),
+    const e = dapr.transactState(store, [
+      StateOperation.upsert(SaveStateItem.ofString("it-t1", "upserted")),
+      StateOperation.remove("it-t2"),
     ]);
     check(e == null, "transaction: " + str(e));
     const t1 = dapr.getState(store, "it-t1").value;
     check(t1 != null && t1.valueString() != null && t1.valueString()! == "upserted", "t1 upserted");
     const t2 = dapr.getState(store, "it-t2");
     check(t2.error == null && t2.value == null, "t2 deleted");
-    const bad = dapr.executeStateTransaction(store, [
-      TransactionOperation.upsert(StateItem.ofString("it-t1", "x").withEtag("not-the-etag")),
+    const bad = dapr.transactState(store, [
+      StateOperation.upsert(SaveStateItem.ofString("it-t1", "x").withEtag("not-the-etag")),
     ]);
     check(bad != null && bad.isEtagMismatch(), "mismatch: " + str(bad));
   });
 
   test("state: query (alpha) by a field", (): void => {
     check(dapr.saveState(store, "it-q1", '{"city":"Mos Eisley","n":1}') == null, "seed");
-    const r = dapr.queryStateAlpha1(store, '{"filter":{"EQ":{"city":"Mos Eisley"}},"page":{"limit":10}}');
+    const r = dapr.queryState(store, '{"filter":{"EQ":{"city":"Mos Eisley"}},"page":{"limit":10}}');
     check(r.error == null, "query: " + str(r.error));
     if (r.error != null) return;
     const res = r.value!.results;
@@ -209,7 +185,7 @@ function runSidecarTests(): void {
   });
 
   test("publish bulk (alpha)", (): void => {
-    const r = dapr.publishBulkAlpha1(pubsub, "it-bulk", [
+    const r = dapr.bulkPublish(pubsub, "it-bulk", [
       BulkPublishEntry.json("1", '{"a":1}'),
       BulkPublishEntry.text("2", "b"),
       BulkPublishEntry.bytes("3", stringToBytes("c")),
@@ -218,7 +194,7 @@ function runSidecarTests(): void {
   });
 
   test("invoke: an unknown app id is daprd's ERR_DIRECT_INVOKE", (): void => {
-    const r = dapr.invoke("no-such-app", Method.POST, "orders/1", new InvokeOptions().withJson("{}"));
+    const r = dapr.invokeMethod("no-such-app", Method.POST, "orders/1", new InvokeOptions().withJson("{}"));
     check(r.error != null, "error");
     if (r.error != null) check(r.error!.status >= 400, "status " + r.error!.status.toString());
   });
@@ -270,11 +246,11 @@ function runSidecarTests(): void {
 
   if (lockStore.length > 0) {
     test("lock (alpha): lock, refuse another owner, unlock", (): void => {
-      const a = dapr.tryLockAlpha1(lockStore, "it-res", "a", 10);
+      const a = dapr.tryLock(lockStore, "it-res", "a", 10);
       check(a.error == null && a.value!.success, "a locks");
-      const b = dapr.tryLockAlpha1(lockStore, "it-res", "b", 10);
+      const b = dapr.tryLock(lockStore, "it-res", "b", 10);
       check(b.error == null && !b.value!.success, "b refused");
-      const u = dapr.unlockAlpha1(lockStore, "it-res", "a");
+      const u = dapr.unlock(lockStore, "it-res", "a");
       check(u.error == null && u.value!.status == UnlockStatus.Success, "unlock");
     });
   } else {
@@ -282,7 +258,4 @@ function runSidecarTests(): void {
   }
 }
 
-console.log(
-  passed.toString() + " passed, " + failed.toString() + " failed, " + skipped.toString() + " skipped",
-);
-process.exit(failed > 0 ? 1 : 0);
+finish(true);

@@ -1,5 +1,9 @@
-//! AS unit tests: header parsing, URL building, JSON wire shapes, and every client call
-//! against the scripted ABI mock of `tests/run-unit.mjs` (which records each request).
+/**
+ * AS unit tests: header parsing, URL building, JSON wire shapes, and every client call
+ * against the scripted ABI mock of `tests/run-unit.mjs` (which records each request).
+ *
+ * @packageDocumentation
+ */
 
 import {
   ErrorCode,
@@ -24,9 +28,9 @@ import {
   DaprErrorKind,
   InvokeOptions,
   PublishOptions,
-  StateItem,
+  SaveStateItem,
   StateOptions,
-  TransactionOperation,
+  StateOperation,
   UnlockStatus,
   metadataFromHeaders,
   parseBulkItem,
@@ -35,6 +39,9 @@ import {
 import { canonicalJson, jsonEquals, isValidJson, member, memberString, parseObject, jsonString } from "../assembly/json";
 import { encodeBase64 } from "../assembly/base64";
 import { ok, err } from "../assembly/result";
+import { aroundEachTest, check, fail, finish, test } from "./harness";
+import { getEnv, nowMillis, sleepMillis } from "../assembly/wasi";
+import { subscription_clock } from "bindings/wasi_snapshot_preview1";
 import {
   App,
   AppRequest,
@@ -43,14 +50,14 @@ import {
   ConfigurationUpdate,
   SubscribeOptions,
   TopicEvent,
-  TopicStatus,
+  TopicResult,
   decodeBase64,
   decodeCloudEvent,
   decodeConfigurationUpdate,
   parseQuery,
   requestFromCgi,
   toCgi,
-  topicStatusJson,
+  topicResultJson,
 } from "../assembly/app";
 
 // ----- the scripted mock (tests/run-unit.mjs) ---------------------------------------
@@ -110,24 +117,15 @@ function orEmpty(s: string | null): string {
   return s != null ? s : "";
 }
 
-// ----- a tiny test runner -------------------------------------------------------
+// ----- the test runner (tests/harness.ts), with the mock reset around each test -------
 
-let passed = 0;
-let failed = 0;
-let currentFailed = false;
-
-function check(cond: bool, what: string): void {
-  if (!cond) {
-    currentFailed = true;
-    console.log("    FAIL: " + what);
-  }
-}
+aroundEachTest(mock_reset, (): string | null => {
+  const open = mock_open_handles();
+  return open != 0 ? open.toString() + " response handle(s) left open" : null;
+});
 
 function eq(actual: string, expected: string, what: string): void {
-  if (actual != expected) {
-    currentFailed = true;
-    console.log("    FAIL: " + what + "\n      expected: " + expected + "\n      actual:   " + actual);
-  }
+  if (actual != expected) fail(what + "\n      expected: " + expected + "\n      actual:   " + actual);
 }
 
 function eqInt(actual: i64, expected: i64, what: string): void {
@@ -136,23 +134,6 @@ function eqInt(actual: i64, expected: i64, what: string): void {
 
 function isNull<T>(v: T): bool {
   return changetype<usize>(v) == 0;
-}
-
-function test(name: string, f: () => void): void {
-  currentFailed = false;
-  mock_reset();
-  f();
-  if (mock_open_handles() != 0) {
-    currentFailed = true;
-    console.log("    FAIL: " + mock_open_handles().toString() + " response handle(s) left open");
-  }
-  if (currentFailed) {
-    failed++;
-    console.log("not ok - " + name);
-  } else {
-    passed++;
-    console.log("ok - " + name);
-  }
 }
 
 // ----- Result ----------------------------------------------------------------------
@@ -167,27 +148,26 @@ test("result: ok, err, valueOr", (): void => {
 
 // ----- header parsing -----------------------------------------------------------
 
+/** Every header as `[name][value]`, in order: count, names and values in one string. */
+function listed(hs: Header[]): string {
+  let out = "";
+  for (let i = 0; i < hs.length; i++) out += "[" + hs[i].name + "][" + hs[i].value + "]";
+  return out;
+}
+
 test("headers: name:value lines, split on the first colon", (): void => {
   const hs = parseHeaderLines("Content-Type:application/json\nLocation:http://h:80/a?b=c:d\n");
-  eqInt(hs.length, 2, "count");
-  eq(hs[0].name, "Content-Type", "name 0");
-  eq(hs[0].value, "application/json", "value 0");
-  eq(hs[1].name, "Location", "name 1");
-  eq(hs[1].value, "http://h:80/a?b=c:d", "value with colons");
+  eq(listed(hs), "[Content-Type][application/json][Location][http://h:80/a?b=c:d]", "value with colons");
 });
 
 test("headers: repeated names stay repeated, in order", (): void => {
   const hs = parseHeaderLines("Set-Cookie:a=1\nX:1\nSet-Cookie:b=2\n");
-  eqInt(hs.length, 3, "count");
-  eq(hs[0].value + "," + hs[2].value, "a=1,b=2", "both cookies");
+  eq(listed(hs), "[Set-Cookie][a=1][X][1][Set-Cookie][b=2]", "both cookies, in order");
 });
 
 test("headers: bad lines are skipped (no colon, empty name, blank), CR and spaces trimmed", (): void => {
   const hs = parseHeaderLines("no-colon-here\n:orphan\n\nEtag: \"1\" \r\nEmpty:\n");
-  eqInt(hs.length, 2, "count");
-  eq(hs[0].name, "Etag", "name");
-  eq(hs[0].value, '"1"', "value trimmed");
-  eq(hs[1].value, "", "empty value kept");
+  eq(listed(hs), '[Etag]["1"][Empty][]', "value trimmed, empty value kept");
   eqInt(parseHeaderLines("").length, 0, "empty block");
 });
 
@@ -251,12 +231,12 @@ test("endpoint: DAPR_HTTP_ENDPOINT, then DAPR_HTTP_PORT, then 127.0.0.1:3500", (
 // ----- JSON shapes ---------------------------------------------------------------
 
 test("json: a string state value is sent as a JSON string", (): void => {
-  eq(StateItem.ofString("weapon", "Death Star").toJson(), '{"key":"weapon","value":"Death Star"}', "item");
-  eq(StateItem.ofString("q", 'say "hi"\n').toJson(), '{"key":"q","value":"say \\"hi\\"\\n"}', "escaped");
+  eq(SaveStateItem.ofString("weapon", "Death Star").toJson(), '{"key":"weapon","value":"Death Star"}', "item");
+  eq(SaveStateItem.ofString("q", 'say "hi"\n').toJson(), '{"key":"q","value":"say \\"hi\\"\\n"}', "escaped");
 });
 
 test("json: object value, etag, metadata and options", (): void => {
-  const it = StateItem.ofJson("planets", '{"name":"Tatooine","test":123}')
+  const it = SaveStateItem.ofJson("planets", '{"name":"Tatooine","test":123}')
     .withEtag("e-1")
     .withMetadata("ttlInSeconds", "60")
     .withOptions(new StateOptions(Concurrency.FirstWrite, Consistency.Strong));
@@ -270,12 +250,12 @@ test("json: object value, etag, metadata and options", (): void => {
 
 test("json: transaction operations", (): void => {
   eq(
-    TransactionOperation.upsert(StateItem.ofJson("a", "1")).toJson(),
+    StateOperation.upsert(SaveStateItem.ofJson("a", "1")).toJson(),
     '{"operation":"upsert","request":{"key":"a","value":1}}',
     "upsert",
   );
   eq(
-    TransactionOperation.remove("b", "7").toJson(),
+    StateOperation.remove("b", "7").toJson(),
     '{"operation":"delete","request":{"key":"b","etag":"7"}}',
     "delete has no value",
   );
@@ -493,8 +473,8 @@ test("state save: exact body, POST, JSON content type, success on 204", (): void
 test("state save: bulk, etag/options, invalid JSON refused, 409 is an etag mismatch", (): void => {
   answer(204);
   const items = [
-    StateItem.ofJson("planets", '{"name":"Tatooine","test":123}'),
-    StateItem.ofString("weapon", "Death Star").withEtag("9"),
+    SaveStateItem.ofJson("planets", '{"name":"Tatooine","test":123}'),
+    SaveStateItem.ofString("weapon", "Death Star").withEtag("9"),
   ];
   check(dapr.saveBulkState("statestore", items) == null, "saved");
   eq(last().body, '[{"key":"planets","value":{"name":"Tatooine","test":123}},{"key":"weapon","value":"Death Star","etag":"9"}]', "body");
@@ -540,27 +520,27 @@ test("state transaction: body shape; 500 ERR_STATE_TRANSACTION etag is a mismatc
   const m = new Map<string, string>();
   m.set("partitionKey", "p");
   const ops = [
-    TransactionOperation.upsert(StateItem.ofString("a", "x").withEtag("1")),
-    TransactionOperation.remove("b"),
+    StateOperation.upsert(SaveStateItem.ofString("a", "x").withEtag("1")),
+    StateOperation.remove("b"),
   ];
-  check(dapr.executeStateTransaction("statestore", ops, m) == null, "ok");
+  check(dapr.transactState("statestore", ops, m) == null, "ok");
   const s = last();
   eq(s.url, "http://127.0.0.1:3500/v1.0/state/statestore/transaction", "url");
   eq(s.body, '{"operations":[{"operation":"upsert","request":{"key":"a","value":"x","etag":"1"}},{"operation":"delete","request":{"key":"b"}}],"metadata":{"partitionKey":"p"}}', "body");
   answer(500, "", '{"errorCode":"ERR_STATE_TRANSACTION","message":"error while executing state transaction: possible etag mismatch. error from state store: ..."}');
-  check(dapr.executeStateTransaction("statestore", ops)!.isEtagMismatch(), "mismatch");
+  check(dapr.transactState("statestore", ops)!.isEtagMismatch(), "mismatch");
 });
 
 test("state query (alpha): request and results; 204 is empty", (): void => {
   answer(200, "", '{"results":[{"key":"a","data":{"x":1},"etag":"1"}],"token":"t2"}');
-  const q = dapr.queryStateAlpha1("statestore", '{"filter":{"EQ":{"x":1}},"page":{"limit":10}}').value!;
+  const q = dapr.queryState("statestore", '{"filter":{"EQ":{"x":1}},"page":{"limit":10}}').value!;
   eq(last().url, "http://127.0.0.1:3500/v1.0-alpha1/state/statestore/query", "url");
   eq(last().body, '{"filter":{"EQ":{"x":1}},"page":{"limit":10}}', "body");
   eqInt(q.results.length, 1, "one");
   eq(q.results[0].value!, '{"x":1}', "data");
   eq(q.token!, "t2", "token");
   answer(204);
-  eqInt(dapr.queryStateAlpha1("statestore", "{}").value!.results.length, 0, "none");
+  eqInt(dapr.queryState("statestore", "{}").value!.results.length, 0, "none");
 });
 
 test("publish: JSON/text/bytes/CloudEvent content types, metadata query, topic with /", (): void => {
@@ -588,18 +568,18 @@ test("publish: JSON/text/bytes/CloudEvent content types, metadata query, topic w
 test("publish bulk (alpha): body; partial failure lists the failed entries", (): void => {
   answer(204);
   const entries = [BulkPublishEntry.json("1", '{"a":1}'), BulkPublishEntry.text("2", "hi")];
-  eqInt(dapr.publishBulkAlpha1("pubsub", "t", entries).value!.length, 0, "all published");
+  eqInt(dapr.bulkPublish("pubsub", "t", entries).value!.length, 0, "all published");
   eq(last().url, "http://127.0.0.1:3500/v1.0-alpha1/publish/bulk/pubsub/t", "url");
   eq(last().body, '[{"entryId":"1","event":{"a":1},"contentType":"application/json"},{"entryId":"2","event":"hi","contentType":"text/plain"}]', "body");
   answer(500, "", '{"failedEntries":[{"entryId":"2","error":"boom"}],"errorCode":"ERR_PUBSUB_PUBLISH_MESSAGE"}');
-  const f = dapr.publishBulkAlpha1("pubsub", "t", entries).value!;
+  const f = dapr.bulkPublish("pubsub", "t", entries).value!;
   eq(f[0].entryId + ":" + f[0].error, "2:boom", "failure");
 });
 
 test("invoke: any verb, encoded path, query, headers, body; app 4xx is a reply", (): void => {
   answer(201, "Content-Type:application/json\nX-App:1\n", '{"ok":true}');
   const o = new InvokeOptions().withQuery("q", "a b").withHeader("X-Trace", "t1").withJson('{"n":1}');
-  const r = dapr.invoke("order app", Method.PATCH, "api/v1/items 1", o).value!;
+  const r = dapr.invokeMethod("order app", Method.PATCH, "api/v1/items 1", o).value!;
   const s = last();
   eq(s.method, "PATCH", "verb");
   eq(s.url, "http://127.0.0.1:3500/v1.0/invoke/order%20app/method/api/v1/items%201?q=a%20b", "url");
@@ -609,11 +589,11 @@ test("invoke: any verb, encoded path, query, headers, body; app 4xx is a reply",
   eq(r.header("x-app")!, "1", "app header");
   eq(r.text(), '{"ok":true}', "app body");
   answer(404, "", "no such item");
-  const nf = dapr.invoke("app", Method.DELETE, "items/9");
+  const nf = dapr.invokeMethod("app", Method.DELETE, "items/9");
   check(nf.isOk && nf.value!.status == 404, "app 404 is a reply");
   eq(last().method, "DELETE", "DELETE spelled right");
   answer(500, "", '{"errorCode":"ERR_DIRECT_INVOKE","message":"failed to invoke, id: nope, err: ..."}');
-  eq(dapr.invoke("nope", Method.GET, "x").error!.errorCode!, "ERR_DIRECT_INVOKE", "daprd's own error");
+  eq(dapr.invokeMethod("nope", Method.GET, "x").error!.errorCode!, "ERR_DIRECT_INVOKE", "daprd's own error");
 });
 
 test("bindings: body shape and the component's answer", (): void => {
@@ -661,11 +641,11 @@ test("configuration: key query, items, subscribe/unsubscribe", (): void => {
 
 test("lock (alpha): lock and unlock shapes and answers", (): void => {
   answer(200, "", '{"success":true}');
-  check(dapr.tryLockAlpha1("lockstore", "res", "me", 10).value!.success, "locked");
+  check(dapr.tryLock("lockstore", "res", "me", 10).value!.success, "locked");
   eq(last().url, "http://127.0.0.1:3500/v1.0-alpha1/lock/lockstore", "url");
   eq(last().body, '{"resourceId":"res","lockOwner":"me","expiryInSeconds":10}', "body");
   answer(200, "", '{"status":2}');
-  eqInt(dapr.unlockAlpha1("lockstore", "res", "you").value!.status, UnlockStatus.LockBelongsToOthers, "unlock");
+  eqInt(dapr.unlock("lockstore", "res", "you").value!.status, UnlockStatus.LockBelongsToOthers, "unlock");
   eq(last().body, '{"resourceId":"res","lockOwner":"you"}', "unlock body");
 });
 
@@ -719,21 +699,21 @@ function appReq(method: string, path: string, body: string = "", query: string =
 
 let gotEvent: TopicEvent | null = null;
 let gotEvents: i32 = 0;
-function keepEvent(e: TopicEvent): TopicStatus {
+function keepEvent(e: TopicEvent): TopicResult {
   gotEvent = e;
   gotEvents++;
   const d = e.dataObject();
   if (d != null && d.has("answer")) {
     const a = memberString(d, "answer");
-    if (a == "retry") return TopicStatus.Retry;
-    if (a == "drop") return TopicStatus.Drop;
+    if (a == "retry") return TopicResult.Retry;
+    if (a == "drop") return TopicResult.Drop;
   }
-  return TopicStatus.Success;
+  return TopicResult.Success;
 }
 let v2Events: i32 = 0;
-function onV2(e: TopicEvent): TopicStatus {
+function onV2(e: TopicEvent): TopicResult {
   v2Events++;
-  return TopicStatus.Success;
+  return TopicResult.Success;
 }
 let gotBinding: BindingEvent | null = null;
 function onBinding(e: BindingEvent): bool {
@@ -854,8 +834,8 @@ test("app: handler results map to SUCCESS, RETRY, DROP", (): void => {
   eq(app.handle(appReq("POST", "/orders", '{"data":{"answer":"ok"}}')).bodyText(), '{"status":"SUCCESS"}', "success");
   eq(app.handle(appReq("POST", "/orders", '{"data":{"answer":"retry"}}')).bodyText(), '{"status":"RETRY"}', "retry");
   eq(app.handle(appReq("POST", "/orders", '{"data":{"answer":"drop"}}')).bodyText(), '{"status":"DROP"}', "drop");
-  eq(topicStatusJson(TopicStatus.Success) + topicStatusJson(TopicStatus.Retry) + topicStatusJson(TopicStatus.Drop),
-    '{"status":"SUCCESS"}{"status":"RETRY"}{"status":"DROP"}', "topicStatusJson");
+  eq(topicResultJson(TopicResult.Success) + topicResultJson(TopicResult.Retry) + topicResultJson(TopicResult.Drop),
+    '{"status":"SUCCESS"}{"status":"RETRY"}{"status":"DROP"}', "topicResultJson");
 });
 
 test("app: rule paths reach their own handler, or the subscription's", (): void => {
@@ -987,8 +967,27 @@ test("app: decodeBase64: standard, URL-safe, unpadded; bad input is null", (): v
   check(isNull(decodeBase64("aGVsbG8==")), "padding with a bad length");
 });
 
+// ----- WASI helpers ----------------------------------------------------------------
+
+test("wasi: getEnv reads the environment through the shim's environ_* bindings", (): void => {
+  eq(getEnv("DAPR_HTTP_PORT")!, "3999", "set by run-unit.mjs");
+  check(getEnv("WASI_DAPR_NO_SUCH_VARIABLE") == null, "unset is null");
+});
+
+test("wasi: sleepMillis polls a relative monotonic-clock subscription", (): void => {
+  // The preview-1 layout of a clock subscription, which the shim's class must have.
+  eqInt(offsetof<subscription_clock>(), 48, "size");
+  eqInt(offsetof<subscription_clock>("clock_id"), 16, "clock_id");
+  eqInt(offsetof<subscription_clock>("timeout"), 24, "timeout");
+  eqInt(offsetof<subscription_clock>("precision"), 32, "precision");
+  eqInt(offsetof<subscription_clock>("flags"), 40, "flags");
+  const t0 = nowMillis();
+  sleepMillis(30);
+  check(nowMillis() - t0 >= 25, "slept about 30 ms, not " + (nowMillis() - t0).toString());
+  sleepMillis(0);
+});
+
 // Keep `jsonString` and `DaprError` referenced for the type checker.
 check(jsonString("a") == '"a"' && DaprError.invalidArgument("x").kind == 3, "sanity");
 
-console.log(passed.toString() + " passed, " + failed.toString() + " failed");
-process.exit(failed > 0 ? 1 : 0);
+finish();

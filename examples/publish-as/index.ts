@@ -1,5 +1,9 @@
-//! publish-as: publishing to Dapr pub/sub from AssemblyScript: JSON, text, bytes,
-//! a raw payload with a TTL, and a complete CloudEvent.
+/**
+ * publish-as: publishing to Dapr pub/sub from AssemblyScript: JSON, text, bytes,
+ * a raw payload with a TTL, and a complete CloudEvent.
+ *
+ * @packageDocumentation
+ */
 
 import { DaprClient, PublishOptions, getEnv, stringToBytes } from "../../as-sdk/assembly/index";
 

@@ -1,5 +1,9 @@
-//! pubsub-as publisher: publishes five JSON orders to pubsub `pubsub`, topic `orders`,
-//! for the subscriber served by `wasi-dapr serve` (subscriber.ts). Run with `wasi-dapr run`.
+/**
+ * pubsub-as publisher: publishes five JSON orders to pubsub `pubsub`, topic `orders`,
+ * for the subscriber served by `wasi-dapr serve` (subscriber.ts). Run with `wasi-dapr run`.
+ *
+ * @packageDocumentation
+ */
 
 import { DaprClient, getEnv, nowMillis, sleepMillis } from "../../as-sdk/assembly/index";
 

@@ -1,14 +1,18 @@
-//! pubsub-as subscriber: served by `wasi-dapr serve`, subscribes to `orders` on pubsub
-//! `pubsub` and logs each order to stderr (the host prints it as `guest: ...`). An order
-//! marked `invalid` is dropped (to the dead-letter topic `orders-dead`), one marked `flaky`
-//! asks for a retry on its first delivery, every other order succeeds.
+/**
+ * pubsub-as subscriber: served by `wasi-dapr serve`, subscribes to `orders` on pubsub
+ * `pubsub` and logs each order to stderr (the host prints it as `guest: ...`). An order
+ * marked `invalid` is dropped (to the dead-letter topic `orders-dead`), one marked `flaky`
+ * asks for a retry on its first delivery, every other order succeeds.
+ *
+ * @packageDocumentation
+ */
 
 import {
   App,
   DaprClient,
   SubscribeOptions,
   TopicEvent,
-  TopicStatus,
+  TopicResult,
   logLine,
   member,
   memberString,
@@ -17,11 +21,11 @@ import {
 /** Every request runs a fresh instance, so the flaky order's first attempt is remembered in state. */
 const STATE_STORE = "statestore";
 
-function onOrder(event: TopicEvent): TopicStatus {
+function onOrder(event: TopicEvent): TopicResult {
   const order = event.dataObject();
   if (order == null) {
     logLine("not an order (" + event.datacontenttype + "): " + event.text() + " -> DROP");
-    return TopicStatus.Drop;
+    return TopicResult.Drop;
   }
   const id = member(order, "orderId");
   const item = memberString(order, "item");
@@ -32,7 +36,7 @@ function onOrder(event: TopicEvent): TopicStatus {
 
   if (member(order, "invalid") == "true") {
     logLine(what + " -> DROP (invalid)");
-    return TopicStatus.Drop;
+    return TopicResult.Drop;
   }
   if (member(order, "flaky") == "true") {
     const dapr = new DaprClient();
@@ -40,23 +44,23 @@ function onOrder(event: TopicEvent): TopicStatus {
     const seen = dapr.getState(STATE_STORE, key);
     if (seen.error != null) {
       logLine(what + " -> RETRY (state store: " + seen.error!.toString() + ")");
-      return TopicStatus.Retry;
+      return TopicResult.Retry;
     }
     if (seen.value == null) {
       const e = dapr.saveState(STATE_STORE, key, "true");
       logLine(what + " -> RETRY (flaky, first attempt)" + (e != null ? "; saving state failed: " + e.toString() : ""));
-      return TopicStatus.Retry;
+      return TopicResult.Retry;
     }
     logLine(what + " -> SUCCESS (flaky, second attempt)");
-    return TopicStatus.Success;
+    return TopicResult.Success;
   }
   logLine(what + " -> SUCCESS");
-  return TopicStatus.Success;
+  return TopicResult.Success;
 }
 
-function onDeadLetter(event: TopicEvent): TopicStatus {
+function onDeadLetter(event: TopicEvent): TopicResult {
   logLine("dead letter: " + event.text());
-  return TopicStatus.Success;
+  return TopicResult.Success;
 }
 
 new App()

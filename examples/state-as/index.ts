@@ -1,12 +1,16 @@
-//! state-as: Dapr state from AssemblyScript: save, read with ETag, optimistic
-//! concurrency, a transaction, bulk get, delete with If-Match.
+/**
+ * state-as: Dapr state from AssemblyScript: save, read with ETag, optimistic
+ * concurrency, a transaction, bulk get, delete with If-Match.
+ *
+ * @packageDocumentation
+ */
 
 import {
   Concurrency,
   DaprClient,
-  StateItem,
+  SaveStateItem,
   StateOptions,
-  TransactionOperation,
+  StateOperation,
   getEnv,
 } from "../../as-sdk/assembly/index";
 
@@ -47,9 +51,9 @@ function main(): i32 {
   console.log("stale etag refused: " + (e.isEtagMismatch() ? "etag mismatch" : e.toString()));
 
   // 4. A transaction: upsert one key, delete another.
-  e = dapr.executeStateTransaction(store, [
-    TransactionOperation.upsert(StateItem.ofString("droid", "R2-D2")),
-    TransactionOperation.remove("weapon"),
+  e = dapr.transactState(store, [
+    StateOperation.upsert(SaveStateItem.ofString("droid", "R2-D2")),
+    StateOperation.remove("weapon"),
   ]);
   if (e != null) return fail("transaction", e.toString());
   console.log("transaction: upserted droid, deleted weapon");

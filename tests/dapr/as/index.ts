@@ -1,11 +1,15 @@
-//! The end-to-end Dapr scenario, AssemblyScript guest: save, bulk-save, read back, compare.
-//!
-//! Saves `weapon` = "Death Star" (one save), bulk-saves `planets` =
-//! {"name":"Tatooine","test":123}, reads both back one by one and in bulk, and prints
-//! "Test successfully!" (exit 0) or every difference (exit 1). Store: `$STATE_STORE`,
-//! default `statestore`; sidecar: `DAPR_HTTP_ENDPOINT` / `DAPR_HTTP_PORT`.
+/**
+ * The end-to-end Dapr scenario, AssemblyScript guest: save, bulk-save, read back, compare.
+ *
+ * Saves `weapon` = "Death Star" (one save), bulk-saves `planets` =
+ * {"name":"Tatooine","test":123}, reads both back one by one and in bulk, and prints
+ * "Test successfully!" (exit 0) or every difference (exit 1). Store: `$STATE_STORE`,
+ * default `statestore`; sidecar: `DAPR_HTTP_ENDPOINT` / `DAPR_HTTP_PORT`.
+ *
+ * @packageDocumentation
+ */
 
-import { DaprClient, StateItem, getEnv, jsonEquals, jsonString } from "../../../as-sdk/assembly/index";
+import { DaprClient, SaveStateItem, getEnv, jsonEquals, jsonString } from "../../../as-sdk/assembly/index";
 
 const WEAPON = "Death Star";
 const PLANETS = '{"name":"Tatooine","test":123}';
@@ -19,7 +23,7 @@ function main(): i32 {
   const saved = dapr.saveStateString(store, "weapon", WEAPON);
   if (saved != null) problems.push("saving weapon failed: " + saved.toString());
 
-  const bulk = dapr.saveBulkState(store, [StateItem.ofJson("planets", PLANETS)]);
+  const bulk = dapr.saveBulkState(store, [SaveStateItem.ofJson("planets", PLANETS)]);
   if (bulk != null) problems.push("bulk-saving planets failed: " + bulk.toString());
 
   const weapon = dapr.getState(store, "weapon");
