@@ -68,7 +68,9 @@ pub async fn ensure_sidecar(
     }
     let sidecar = Sidecar::start(SidecarOptions {
         listen: addr,
-        app_id: options.app_id.unwrap_or_else(|| "app".into()),
+        app_id: options
+            .app_id
+            .unwrap_or_else(|| crate::defaults::SIDECAR_APP_ID.into()),
         app_port: options.app_port,
         resources_path: options.resources_path,
         api_token: Secret::from_env("DAPR_API_TOKEN").map(|s| s.expose().to_string()),

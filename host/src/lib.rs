@@ -4,6 +4,7 @@
 pub mod allowlist;
 pub mod config;
 pub mod dapr_env;
+pub mod defaults;
 pub mod dev;
 pub mod logging;
 pub mod outbound;

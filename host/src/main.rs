@@ -10,10 +10,10 @@ use tracing::{info, warn};
 
 use wasi_dapr::config::{ConfigSource, HostConfig};
 use wasi_dapr::dapr_env::{Secret, SidecarEndpoint};
-use wasi_dapr::dev;
 use wasi_dapr::run::{Outcome, Preopen, RunOptions};
 use wasi_dapr::runtime::{Runtime, RuntimeOptions};
 use wasi_dapr::serve::{ServeLimits, ServeOptions, Server};
+use wasi_dapr::{defaults, dev};
 use wasi_dapr_sidecar::{Sidecar, SidecarOptions};
 
 #[derive(Parser)]
@@ -42,7 +42,7 @@ struct ServeArgs {
     /// The module handling requests (a WASI command; CGI on stdin/stdout).
     module: PathBuf,
     /// Address to listen on (daprd's --app-port points here).
-    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    #[arg(long, default_value_t = defaults::SERVE_LISTEN, value_name = "ADDR")]
     listen: std::net::SocketAddr,
     /// Outbound policy file (default: ./allowlist.toml if present, else deny all).
     #[arg(long, value_name = "FILE")]
@@ -52,32 +52,32 @@ struct ServeArgs {
     #[arg(long = "env", value_name = "K=V", value_parser = parse_env)]
     env: Vec<(String, String)>,
     /// Deadline for one request, e.g. 30s.
-    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = humantime::parse_duration)]
-    request_timeout: Duration,
+    #[arg(long, default_value_t = defaults::SERVE_REQUEST_TIMEOUT.into(), value_name = "DURATION")]
+    request_timeout: humantime::Duration,
     /// Linear-memory cap per instance, in MiB.
-    #[arg(long, default_value_t = 128, value_name = "MIB")]
+    #[arg(long, default_value_t = defaults::SERVE_MAX_MEMORY_MIB, value_name = "MIB")]
     max_memory_mib: usize,
     /// Largest request body accepted, in bytes (larger gets 413).
-    #[arg(long, default_value_t = 4 << 20, value_name = "BYTES")]
+    #[arg(long, default_value_t = defaults::SERVE_MAX_REQUEST_BODY_BYTES, value_name = "BYTES")]
     max_request_body_bytes: usize,
     /// Largest response a handler may write, in bytes.
-    #[arg(long, default_value_t = 16 << 20, value_name = "BYTES")]
+    #[arg(long, default_value_t = defaults::SERVE_MAX_RESPONSE_BYTES, value_name = "BYTES")]
     max_response_bytes: usize,
     /// Instances running at once; excess requests wait up to --queue-timeout, then get 503.
-    #[arg(long, default_value_t = 64, value_name = "N")]
+    #[arg(long, default_value_t = defaults::SERVE_MAX_CONCURRENT, value_name = "N")]
     max_concurrent: u32,
     /// How long a request may wait for a free instance.
-    #[arg(long, default_value = "1s", value_name = "DURATION", value_parser = humantime::parse_duration)]
-    queue_timeout: Duration,
+    #[arg(long, default_value_t = defaults::SERVE_QUEUE_TIMEOUT.into(), value_name = "DURATION")]
+    queue_timeout: humantime::Duration,
     /// Instances kept instantiated ahead of requests by a helper thread (0: none; larger
     /// than --max-concurrent counts as --max-concurrent). Each holds one more pool slot.
-    #[arg(long, default_value_t = 2, value_name = "N")]
+    #[arg(long, default_value_t = defaults::SERVE_PREPARED_INSTANCES, value_name = "N")]
     prepared_instances: u32,
     /// Liveness path answered by the host (200) without running the module.
-    #[arg(long, default_value = "/healthz", value_name = "PATH")]
+    #[arg(long, default_value = defaults::SERVE_HEALTH_PATH, value_name = "PATH")]
     health_path: String,
     /// Readiness path: 200 once the sidecar's /v1.0/healthz/outbound answers, else 503.
-    #[arg(long, default_value = "/readyz", value_name = "PATH")]
+    #[arg(long, default_value = defaults::SERVE_READY_PATH, value_name = "PATH")]
     ready_path: String,
     #[command(flatten)]
     engine: EngineArgs,
@@ -101,13 +101,13 @@ struct DevArgs {
 #[derive(Args)]
 struct SidecarArgs {
     /// HTTP port to listen on (0 picks a free port, which is logged).
-    #[arg(long, default_value_t = 3500, env = "DAPR_HTTP_PORT")]
+    #[arg(long, default_value_t = defaults::SIDECAR_HTTP_PORT, env = "DAPR_HTTP_PORT")]
     dapr_http_port: u16,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1", value_name = "IP")]
     listen_address: std::net::IpAddr,
     /// The app id (state keys are stored as `<app-id>||<key>`).
-    #[arg(long, default_value = "app", env = "APP_ID")]
+    #[arg(long, default_value = defaults::SIDECAR_APP_ID, env = "APP_ID")]
     app_id: String,
     /// The app's port on 127.0.0.1, for subscriptions, pub/sub delivery and invocation.
     #[arg(long, env = "APP_PORT")]
@@ -144,7 +144,7 @@ struct RunArgs {
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     timeout: Option<Duration>,
     /// Largest linear memory the guest may use, in MiB.
-    #[arg(long, value_name = "MIB", default_value_t = 1024)]
+    #[arg(long, value_name = "MIB", default_value_t = defaults::RUN_MAX_MEMORY_MIB)]
     max_memory_mib: usize,
     #[command(flatten)]
     engine: EngineArgs,
@@ -334,12 +334,12 @@ async fn serve(args: ServeArgs) -> Result<u8> {
     options.cache = !args.engine.no_cache;
     options.cache_dir = args.engine.cache_dir;
     options.limits = ServeLimits {
-        request_timeout: args.request_timeout,
+        request_timeout: args.request_timeout.into(),
         max_memory_bytes: args.max_memory_mib.saturating_mul(1 << 20),
         max_request_body_bytes: args.max_request_body_bytes,
         max_response_bytes: args.max_response_bytes,
         max_concurrent: args.max_concurrent.max(1),
-        queue_timeout: args.queue_timeout,
+        queue_timeout: args.queue_timeout.into(),
         prepared_instances: args.prepared_instances,
     };
     let server = Server::start(options)

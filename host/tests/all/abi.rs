@@ -10,7 +10,7 @@ use wasi_dapr::runtime::{HostState, Runtime, RuntimeOptions};
 use wasmtime::{Instance, Memory, Store, TypedFunc};
 use wasmtime_wasi::WasiCtxBuilder;
 
-use crate::util::{MockServer, Reply};
+use crate::support::{MockServer, Reply};
 
 /// Imports the five functions and exports wrappers that call them from wasm, so the
 /// host sees a real wasm caller (with its memory) whatever arguments a test passes.

@@ -20,7 +20,9 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use wasi_dapr_sidecar::Sidecar;
 
 use crate::serve::{Served, free_port, wait_until_up};
-use crate::util::{Allowlist, Output, allowlist, cache_dir, guests, run_guest, wasi_dapr};
+use crate::support::{
+    Allowlist, Guest, Output, allowlist, cache_dir, example_output, guests, wasi_dapr,
+};
 use wasi_dapr_test_support::client::{Answer, get, send, wait_subscriptions};
 use wasi_dapr_test_support::resources;
 use wasi_dapr_test_support::sidecar::sidecar;
@@ -69,14 +71,12 @@ fn port_of(base: &str) -> u16 {
 async fn run_against(sc: &Sidecar, module: &str, args: &[&str]) -> Output {
     let port = sc.local_addr().port();
     let allow = allow_port(port);
-    run_guest(
-        module,
-        Some(&allow),
-        &[],
-        args,
-        &[("DAPR_HTTP_PORT", &port.to_string())],
-    )
-    .await
+    Guest::new(module)
+        .allowlist(&allow)
+        .args(args)
+        .envs(&[("DAPR_HTTP_PORT", &port.to_string())])
+        .run()
+        .await
 }
 
 /// The value stored at `key` in `statestore`, through the sidecar's HTTP API.
@@ -509,7 +509,7 @@ async fn invocation_through_the_sidecar_reaches_the_served_callee() {
     assert_eq!(missing.text(), "no handler for GET /missing");
 
     // The example's caller, through `wasi-dapr run`, prints what its README says.
-    let blocks = readme_text_blocks("invoke-rust");
+    let blocks = example_output("invoke-rust");
     let out = run_against(&sc, guests::INVOKE_RUST, &["target", "hello"]).await;
     out.assert_success();
     assert_eq!(out.stdout, blocks[0], "{out}");
@@ -586,28 +586,9 @@ fn guest_lines(log: &str) -> Vec<String> {
         .collect()
 }
 
-/// Every ```text block after `## Expected output` in an example's README, in order.
-fn readme_text_blocks(example: &str) -> Vec<String> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../examples")
-        .join(example)
-        .join("README.md");
-    let readme = std::fs::read_to_string(&path).expect("example README");
-    let (_, mut rest) = readme
-        .split_once("## Expected output")
-        .unwrap_or_else(|| panic!("{}: no `## Expected output`", path.display()));
-    let mut blocks = Vec::new();
-    while let Some((_, after)) = rest.split_once("```text\n") {
-        let (block, after) = after.split_once("```").expect("closed block");
-        blocks.push(block.to_string());
-        rest = after;
-    }
-    blocks
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pubsub_example_prints_its_readme_output() {
-    let blocks = readme_text_blocks("pubsub-rust");
+    let blocks = example_output("pubsub-rust");
     assert_eq!(blocks.len(), 3, "publisher, subscriber, subscriptions");
     let expected_guest = guest_lines(&blocks[1]);
     assert_eq!(expected_guest.len(), 5, "{expected_guest:?}");

@@ -2,11 +2,10 @@
 
 mod abi;
 mod app_rust;
-mod k8s;
 mod outbound_http;
 mod pod;
 mod run_cli;
 mod sdk_as;
 mod sdk_rust;
 mod serve;
-mod util;
+mod support;

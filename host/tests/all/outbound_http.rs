@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::util::{MockServer, Reply, allowlist, guests, run_guest};
+use crate::support::{Guest, MockServer, Reply, allowlist, guests};
 
 #[tokio::test]
 async fn allowed_get_returns_status_headers_and_body() {
@@ -14,14 +14,11 @@ async fn allowed_get_returns_status_headers_and_body() {
     })
     .await;
     let allow = allowlist(&[up.origin()], "");
-    let out = run_guest(
-        guests::HTTP_FETCH,
-        Some(&allow),
-        &[],
-        &[&up.url("/hi?x=1"), "--get", "x-one"],
-        &[],
-    )
-    .await;
+    let out = Guest::new(guests::HTTP_FETCH)
+        .allowlist(&allow)
+        .args(&[&up.url("/hi?x=1"), "--get", "x-one"])
+        .run()
+        .await;
     out.assert_success();
     assert_eq!(out.value("status"), Some("200"), "{out}");
     assert_eq!(out.value("get x-one"), Some("1"), "{out}");
@@ -37,14 +34,11 @@ async fn denied_get_opens_no_connection_and_says_how_to_allow_it() {
     let up = MockServer::hello().await;
     // The policy allows a different port on the same host.
     let allow = allowlist(&["http://127.0.0.1:1".into()], "");
-    let out = run_guest(
-        guests::HTTP_FETCH,
-        Some(&allow),
-        &[],
-        &[&up.url("/secret?token=abc")],
-        &[],
-    )
-    .await;
+    let out = Guest::new(guests::HTTP_FETCH)
+        .allowlist(&allow)
+        .args(&[&up.url("/secret?token=abc")])
+        .run()
+        .await;
     assert_eq!(out.value("error"), Some("7"), "{out}");
     assert_eq!(
         up.connections(),
@@ -65,7 +59,10 @@ async fn denied_get_opens_no_connection_and_says_how_to_allow_it() {
 #[tokio::test]
 async fn no_allowlist_means_deny_all() {
     let up = MockServer::hello().await;
-    let out = run_guest(guests::HTTP_FETCH, None, &[], &[&up.url("/")], &[]).await;
+    let out = Guest::new(guests::HTTP_FETCH)
+        .args(&[&up.url("/")])
+        .run()
+        .await;
     assert_eq!(out.value("error"), Some("7"), "{out}");
     assert_eq!(up.connections(), 0);
     assert!(out.stderr.contains("all outbound HTTP is denied"), "{out}");
@@ -77,7 +74,11 @@ async fn userinfo_cannot_smuggle_an_allowed_host() {
     let allow = allowlist(&[up.origin()], "");
     // The real host here is `evil.invalid`; `127.0.0.1:PORT` is only userinfo.
     let url = format!("http://127.0.0.1:{}@evil.invalid/", up.addr.port());
-    let out = run_guest(guests::HTTP_FETCH, Some(&allow), &[], &[&url], &[]).await;
+    let out = Guest::new(guests::HTTP_FETCH)
+        .allowlist(&allow)
+        .args(&[&url])
+        .run()
+        .await;
     assert_eq!(out.value("error"), Some("7"), "{out}");
     assert_eq!(up.connections(), 0);
 }
@@ -86,11 +87,9 @@ async fn userinfo_cannot_smuggle_an_allowed_host() {
 async fn post_sends_method_headers_and_body() {
     let up = MockServer::start(|r| Reply::ok(r.body.to_vec()).status(201)).await;
     let allow = allowlist(&[up.origin()], "");
-    let out = run_guest(
-        guests::HTTP_FETCH,
-        Some(&allow),
-        &[],
-        &[
+    let out = Guest::new(guests::HTTP_FETCH)
+        .allowlist(&allow)
+        .args(&[
             &up.url("/echo"),
             "POST",
             "--header",
@@ -101,10 +100,9 @@ async fn post_sends_method_headers_and_body() {
             "x-multi:b",
             "--body",
             r#"{"a":1}"#,
-        ],
-        &[],
-    )
-    .await;
+        ])
+        .run()
+        .await;
     out.assert_success();
     assert_eq!(out.value("status"), Some("201"), "{out}");
     assert!(
@@ -129,14 +127,11 @@ async fn every_method_is_sent_as_given() {
     let up = MockServer::start(|_| Reply::ok("")).await;
     let allow = allowlist(&[up.origin()], "");
     for method in ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"] {
-        let out = run_guest(
-            guests::HTTP_FETCH,
-            Some(&allow),
-            &[],
-            &[&up.url("/m"), method],
-            &[],
-        )
-        .await;
+        let out = Guest::new(guests::HTTP_FETCH)
+            .allowlist(&allow)
+            .args(&[&up.url("/m"), method])
+            .run()
+            .await;
         out.assert_success();
     }
     let seen: Vec<String> = up.requests().iter().map(|r| r.method.to_string()).collect();
@@ -150,14 +145,11 @@ async fn every_method_is_sent_as_given() {
 async fn guest_cannot_choose_the_host_header() {
     let up = MockServer::hello().await;
     let allow = allowlist(&[up.origin()], "");
-    let out = run_guest(
-        guests::HTTP_FETCH,
-        Some(&allow),
-        &[],
-        &[&up.url("/"), "--header", "host: internal.example"],
-        &[],
-    )
-    .await;
+    let out = Guest::new(guests::HTTP_FETCH)
+        .allowlist(&allow)
+        .args(&[&up.url("/"), "--header", "host: internal.example"])
+        .run()
+        .await;
     out.assert_success();
     assert_eq!(
         up.requests()[0].headers["host"],
@@ -175,11 +167,9 @@ async fn repeated_response_headers_are_all_returned() {
     })
     .await;
     let allow = allowlist(&[up.origin()], "");
-    let out = run_guest(
-        guests::HTTP_FETCH,
-        Some(&allow),
-        &[],
-        &[
+    let out = Guest::new(guests::HTTP_FETCH)
+        .allowlist(&allow)
+        .args(&[
             &up.url("/"),
             "--get",
             "set-cookie",
@@ -187,10 +177,9 @@ async fn repeated_response_headers_are_all_returned() {
             "x-time",
             "--get",
             "absent",
-        ],
-        &[],
-    )
-    .await;
+        ])
+        .run()
+        .await;
     out.assert_success();
     assert!(
         out.stdout.contains("\nset-cookie:a=1\nset-cookie:b=2\n"),
@@ -212,14 +201,11 @@ async fn repeated_response_headers_are_all_returned() {
 async fn small_buffers_get_error_4_with_the_needed_size() {
     let up = MockServer::start(|_| Reply::ok("x").header("x-long", &"v".repeat(100))).await;
     let allow = allowlist(&[up.origin()], "");
-    let out = run_guest(
-        guests::HTTP_FETCH,
-        Some(&allow),
-        &[],
-        &[&up.url("/"), "--get", "x-long", "--header-buf", "10"],
-        &[],
-    )
-    .await;
+    let out = Guest::new(guests::HTTP_FETCH)
+        .allowlist(&allow)
+        .args(&[&up.url("/"), "--get", "x-long", "--header-buf", "10"])
+        .run()
+        .await;
     assert!(
         out.stdout.contains("get x-long error=4 needed=100"),
         "{out}"
@@ -235,14 +221,11 @@ async fn body_is_streamed_in_guest_sized_chunks() {
     let expected = body.clone();
     let up = MockServer::start(move |_| Reply::ok(body.clone())).await;
     let allow = allowlist(&[up.origin()], "");
-    let out = run_guest(
-        guests::HTTP_FETCH,
-        Some(&allow),
-        &[],
-        &[&up.url("/"), "--chunk", "7"],
-        &[],
-    )
-    .await;
+    let out = Guest::new(guests::HTTP_FETCH)
+        .allowlist(&allow)
+        .args(&[&up.url("/"), "--chunk", "7"])
+        .run()
+        .await;
     out.assert_success();
     assert_eq!(out.value("body-bytes"), Some("5000"), "{out}");
     assert!(out.stdout.contains(&expected), "{out}");
@@ -262,7 +245,11 @@ async fn malformed_requests_get_their_error_codes() {
         let mut args = vec![up.url("/")];
         args.extend(extra.iter().map(|s| s.to_string()));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let out = run_guest(guests::HTTP_FETCH, Some(&allow), &[], &args, &[]).await;
+        let out = Guest::new(guests::HTTP_FETCH)
+            .allowlist(&allow)
+            .args(&args)
+            .run()
+            .await;
         assert_eq!(out.value("error"), Some(code), "{extra:?}\n{out}");
     }
     for (url, code) in [
@@ -270,7 +257,11 @@ async fn malformed_requests_get_their_error_codes() {
         ("file:///etc/passwd", "10"),
         ("ftp://127.0.0.1/", "10"),
     ] {
-        let out = run_guest(guests::HTTP_FETCH, Some(&allow), &[], &[url], &[]).await;
+        let out = Guest::new(guests::HTTP_FETCH)
+            .allowlist(&allow)
+            .args(&[url])
+            .run()
+            .await;
         assert_eq!(out.value("error"), Some(code), "{url}\n{out}");
     }
     assert_eq!(up.connections(), 0);
@@ -281,14 +272,11 @@ async fn request_timeout_is_enforced() {
     let up = MockServer::start(|_| Reply::ok("late").delay(Duration::from_secs(5))).await;
     let allow = allowlist(&[up.origin()], "request_timeout = \"500ms\"");
     let started = Instant::now();
-    let out = run_guest(
-        guests::HTTP_FETCH,
-        Some(&allow),
-        &[],
-        &[&up.url("/slow")],
-        &[],
-    )
-    .await;
+    let out = Guest::new(guests::HTTP_FETCH)
+        .allowlist(&allow)
+        .args(&[&up.url("/slow")])
+        .run()
+        .await;
     assert_eq!(out.value("error"), Some("11"), "{out}");
     assert!(
         started.elapsed() < Duration::from_secs(4),
@@ -301,7 +289,11 @@ async fn request_timeout_is_enforced() {
 async fn request_within_timeout_succeeds() {
     let up = MockServer::start(|_| Reply::ok("on time").delay(Duration::from_millis(50))).await;
     let allow = allowlist(&[up.origin()], "request_timeout = \"5s\"");
-    let out = run_guest(guests::HTTP_FETCH, Some(&allow), &[], &[&up.url("/")], &[]).await;
+    let out = Guest::new(guests::HTTP_FETCH)
+        .allowlist(&allow)
+        .args(&[&up.url("/")])
+        .run()
+        .await;
     out.assert_success();
 }
 
@@ -313,24 +305,18 @@ async fn response_body_cap_is_enforced() {
     })
     .await;
     let allow = allowlist(&[up.origin()], "max_response_body_bytes = 2048");
-    let out = run_guest(
-        guests::HTTP_FETCH,
-        Some(&allow),
-        &[],
-        &[&up.url("/big")],
-        &[],
-    )
-    .await;
+    let out = Guest::new(guests::HTTP_FETCH)
+        .allowlist(&allow)
+        .args(&[&up.url("/big")])
+        .run()
+        .await;
     assert_eq!(out.value("error"), Some("11"), "{out}");
     assert!(out.stderr.contains("max_response_body_bytes"), "{out}");
-    let out = run_guest(
-        guests::HTTP_FETCH,
-        Some(&allow),
-        &[],
-        &[&up.url("/small")],
-        &[],
-    )
-    .await;
+    let out = Guest::new(guests::HTTP_FETCH)
+        .allowlist(&allow)
+        .args(&[&up.url("/small")])
+        .run()
+        .await;
     out.assert_success();
     assert_eq!(out.value("body-bytes"), Some("1024"), "{out}");
 }
@@ -339,24 +325,18 @@ async fn response_body_cap_is_enforced() {
 async fn request_body_cap_is_enforced() {
     let up = MockServer::start(|r| Reply::ok(r.body.len().to_string())).await;
     let allow = allowlist(&[up.origin()], "max_request_body_bytes = 1000");
-    let out = run_guest(
-        guests::HTTP_FETCH,
-        Some(&allow),
-        &[],
-        &[&up.url("/"), "POST", "--body-size", "1001"],
-        &[],
-    )
-    .await;
+    let out = Guest::new(guests::HTTP_FETCH)
+        .allowlist(&allow)
+        .args(&[&up.url("/"), "POST", "--body-size", "1001"])
+        .run()
+        .await;
     assert_eq!(out.value("error"), Some("11"), "{out}");
     assert_eq!(up.connections(), 0);
-    let out = run_guest(
-        guests::HTTP_FETCH,
-        Some(&allow),
-        &[],
-        &[&up.url("/"), "POST", "--body-size", "1000"],
-        &[],
-    )
-    .await;
+    let out = Guest::new(guests::HTTP_FETCH)
+        .allowlist(&allow)
+        .args(&[&up.url("/"), "POST", "--body-size", "1000"])
+        .run()
+        .await;
     out.assert_success();
     assert!(out.stdout.contains("body:\n1000"), "{out}");
 }
@@ -365,14 +345,11 @@ async fn request_body_cap_is_enforced() {
 async fn open_responses_are_capped_and_handles_checked() {
     let up = MockServer::hello().await;
     let allow = allowlist(&[up.origin()], "max_concurrent_requests = 3");
-    let out = run_guest(
-        guests::HANDLES,
-        Some(&allow),
-        &[],
-        &[&up.url("/"), "4"],
-        &[],
-    )
-    .await;
+    let out = Guest::new(guests::HANDLES)
+        .allowlist(&allow)
+        .args(&[&up.url("/"), "4"])
+        .run()
+        .await;
     out.assert_success();
     assert!(out.stdout.contains("open 0=ok"), "{out}");
     assert!(out.stdout.contains("open 2=ok"), "{out}");
@@ -400,14 +377,11 @@ async fn redirects_are_not_followed_by_default() {
     })
     .await;
     let allow = allowlist(&[up.origin()], "");
-    let out = run_guest(
-        guests::HTTP_FETCH,
-        Some(&allow),
-        &[],
-        &[&up.url("/old"), "--get", "location"],
-        &[],
-    )
-    .await;
+    let out = Guest::new(guests::HTTP_FETCH)
+        .allowlist(&allow)
+        .args(&[&up.url("/old"), "--get", "location"])
+        .run()
+        .await;
     out.assert_success();
     assert_eq!(out.value("status"), Some("302"), "{out}");
     assert_eq!(out.value("get location"), Some("/new"), "{out}");
@@ -426,14 +400,11 @@ async fn redirects_followed_when_allowed_and_rechecked_per_hop() {
     })
     .await;
     let allow = allowlist(&[up.origin()], "max_redirects = 3");
-    let out = run_guest(
-        guests::HTTP_FETCH,
-        Some(&allow),
-        &[],
-        &[&up.url("/hop1"), "POST", "--body", "payload"],
-        &[],
-    )
-    .await;
+    let out = Guest::new(guests::HTTP_FETCH)
+        .allowlist(&allow)
+        .args(&[&up.url("/hop1"), "POST", "--body", "payload"])
+        .run()
+        .await;
     out.assert_success();
     assert_eq!(out.value("status"), Some("200"), "{out}");
     assert!(out.stdout.contains("body:\narrived"), "{out}");
@@ -446,14 +417,11 @@ async fn redirects_followed_when_allowed_and_rechecked_per_hop() {
     );
 
     // A hop to an origin the allowlist does not name is denied, and never contacted.
-    let out = run_guest(
-        guests::HTTP_FETCH,
-        Some(&allow),
-        &[],
-        &[&up.url("/away")],
-        &[],
-    )
-    .await;
+    let out = Guest::new(guests::HTTP_FETCH)
+        .allowlist(&allow)
+        .args(&[&up.url("/away")])
+        .run()
+        .await;
     assert_eq!(out.value("error"), Some("7"), "{out}");
     assert_eq!(other.connections(), 0);
 }
@@ -468,14 +436,11 @@ async fn redirect_hops_are_bounded() {
     })
     .await;
     let allow = allowlist(&[up.origin()], "max_redirects = 2");
-    let out = run_guest(
-        guests::HTTP_FETCH,
-        Some(&allow),
-        &[],
-        &[&up.url("/r0")],
-        &[],
-    )
-    .await;
+    let out = Guest::new(guests::HTTP_FETCH)
+        .allowlist(&allow)
+        .args(&[&up.url("/r0")])
+        .run()
+        .await;
     out.assert_success();
     assert_eq!(
         out.value("status"),
@@ -496,14 +461,12 @@ async fn api_token_goes_to_the_sidecar_only_and_never_to_the_guest_or_logs() {
         ("DAPR_HTTP_PORT", &*sidecar.addr.port().to_string()),
     ];
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, *v)).collect();
-    let out = run_guest(
-        guests::HTTP_FETCH,
-        Some(&allow),
-        &[],
-        &[&sidecar.url("/v1.0/healthz")],
-        &env,
-    )
-    .await;
+    let out = Guest::new(guests::HTTP_FETCH)
+        .allowlist(&allow)
+        .args(&[&sidecar.url("/v1.0/healthz")])
+        .envs(&env)
+        .run()
+        .await;
     out.assert_success();
     assert_eq!(
         sidecar.requests()[0].headers["dapr-api-token"],
@@ -511,7 +474,11 @@ async fn api_token_goes_to_the_sidecar_only_and_never_to_the_guest_or_logs() {
     );
     // `localhost` names the same sidecar.
     let local = format!("http://localhost:{}/v1.0/metadata", sidecar.addr.port());
-    run_guest(guests::HTTP_FETCH, Some(&allow), &[], &[&local], &env)
+    Guest::new(guests::HTTP_FETCH)
+        .allowlist(&allow)
+        .args(&[&local])
+        .envs(&env)
+        .run()
         .await
         .assert_success();
     assert_eq!(
@@ -519,20 +486,22 @@ async fn api_token_goes_to_the_sidecar_only_and_never_to_the_guest_or_logs() {
         "s3cret-token"
     );
 
-    let out = run_guest(
-        guests::HTTP_FETCH,
-        Some(&allow),
-        &[],
-        &[&other.url("/")],
-        &env,
-    )
-    .await;
+    let out = Guest::new(guests::HTTP_FETCH)
+        .allowlist(&allow)
+        .args(&[&other.url("/")])
+        .envs(&env)
+        .run()
+        .await;
     out.assert_success();
     assert!(other.requests()[0].headers.get("dapr-api-token").is_none());
 
     let mut env_trace = env.clone();
     env_trace.push(("RUST_LOG", "trace"));
-    let out = run_guest(guests::ENV_DUMP, Some(&allow), &[], &[], &env_trace).await;
+    let out = Guest::new(guests::ENV_DUMP)
+        .allowlist(&allow)
+        .envs(&env_trace)
+        .run()
+        .await;
     out.assert_success();
     assert!(!out.stdout.contains("s3cret-token"), "{out}");
     assert!(!out.stderr.contains("s3cret-token"), "{out}");
@@ -565,14 +534,11 @@ async fn guest_built_with_the_published_0_10_crate_runs_unchanged() {
     })
     .await;
     let allow = allowlist(&[up.origin()], "");
-    let out = run_guest(
-        guests::COMPAT010,
-        Some(&allow),
-        &[],
-        &[&up.url("/compat")],
-        &[],
-    )
-    .await;
+    let out = Guest::new(guests::COMPAT010)
+        .allowlist(&allow)
+        .args(&[&up.url("/compat")])
+        .run()
+        .await;
     out.assert_success();
     assert_eq!(out.value("status"), Some("200"), "{out}");
     assert_eq!(out.value("content-type"), Some("text/plain"), "{out}");
@@ -583,14 +549,11 @@ async fn guest_built_with_the_published_0_10_crate_runs_unchanged() {
     );
     assert_eq!(out.value("body"), Some("compat 0.10"), "{out}");
 
-    let out = run_guest(
-        guests::COMPAT010,
-        Some(&allow),
-        &[],
-        &[&up.url("/x"), "POST", "posted"],
-        &[],
-    )
-    .await;
+    let out = Guest::new(guests::COMPAT010)
+        .allowlist(&allow)
+        .args(&[&up.url("/x"), "POST", "posted"])
+        .run()
+        .await;
     out.assert_success();
     assert_eq!(&up.requests()[1].body[..], b"posted");
 }
@@ -599,7 +562,11 @@ async fn guest_built_with_the_published_0_10_crate_runs_unchanged() {
 async fn guest_built_with_the_published_0_10_crate_is_denied_cleanly() {
     let up = MockServer::hello().await;
     let allow = allowlist(&["http://127.0.0.1:1".into()], "");
-    let out = run_guest(guests::COMPAT010, Some(&allow), &[], &[&up.url("/")], &[]).await;
+    let out = Guest::new(guests::COMPAT010)
+        .allowlist(&allow)
+        .args(&[&up.url("/")])
+        .run()
+        .await;
     assert_eq!(out.code, Some(3), "{out}");
     // The 0.10 crate reports raw ABI errors as "Wasi error N".
     assert!(out.stdout.contains("error: Wasi error 7"), "{out}");

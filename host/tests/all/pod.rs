@@ -11,7 +11,9 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
 use crate::serve::free_port;
-use crate::util::{Allowlist, allowlist, cache_dir, guests, http_client, run_guest, wasi_dapr};
+use crate::support::{
+    Allowlist, Guest, allowlist, cache_dir, guests, http_client, read_repo_file, readme, wasi_dapr,
+};
 
 /// The pod's `dapr-api-token` secret: callers must send it to daprd.
 const DAPR_TOKEN: &str = "pod-dapr-api-token";
@@ -313,7 +315,7 @@ async fn pod_pubsub_reaches_the_served_subscriber() {
         .and_then(|subs| subs.iter().find(|s| s["topic"] == "orders"))
         .map(|s| s["route"].clone());
     assert_eq!(route, Some(Value::from("/orders")), "{subs}");
-    let readme = k8s_readme_blocks();
+    let readme = readme::fenced_blocks(&read_repo_file("examples/k8s/README.md"));
     let stated = readme
         .iter()
         .find(|(lang, _)| lang == "json")
@@ -355,26 +357,20 @@ async fn pod_pubsub_reaches_the_served_subscriber() {
     // refused without it, delivered with it.
     let port = pod.dapr_port.to_string();
     let publisher = guests::guest("pubsub-rust-publisher");
-    let out = run_guest(
-        publisher,
-        Some(&pod.allow),
-        &[],
-        &[],
-        &[("DAPR_HTTP_PORT", &port)],
-    )
-    .await;
+    let out = Guest::new(publisher)
+        .allowlist(&pod.allow)
+        .envs(&[("DAPR_HTTP_PORT", &port)])
+        .run()
+        .await;
     assert_ne!(out.code, Some(0), "published without the token\n{out}");
     assert!(!out.stdout.contains("published order"), "{out}");
     assert!(out.stderr.contains("invalid api token"), "{out}");
 
-    let out = run_guest(
-        publisher,
-        Some(&pod.allow),
-        &[],
-        &[],
-        &[("DAPR_HTTP_PORT", &port), ("DAPR_API_TOKEN", DAPR_TOKEN)],
-    )
-    .await;
+    let out = Guest::new(publisher)
+        .allowlist(&pod.allow)
+        .envs(&[("DAPR_HTTP_PORT", &port), ("DAPR_API_TOKEN", DAPR_TOKEN)])
+        .run()
+        .await;
     out.assert_success();
     assert!(
         out.stdout.contains("published order 1 to pubsub/orders"),
@@ -422,25 +418,4 @@ async fn pod_pubsub_reaches_the_served_subscriber() {
         Some(out.stdout.as_str()),
         "the publisher's output in the README"
     );
-}
-
-/// The fenced blocks of examples/k8s/README.md, as (info string, text).
-fn k8s_readme_blocks() -> Vec<(String, String)> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/k8s/README.md");
-    let text = std::fs::read_to_string(path).expect("reading examples/k8s/README.md");
-    let mut blocks = Vec::new();
-    let mut open: Option<(String, String)> = None;
-    for line in text.lines() {
-        match (line.strip_prefix("```"), open.take()) {
-            (Some(_), Some(block)) => blocks.push(block),
-            (Some(lang), None) => open = Some((lang.trim().to_string(), String::new())),
-            (None, Some((lang, mut body))) => {
-                body.push_str(line);
-                body.push('\n');
-                open = Some((lang, body));
-            }
-            (None, None) => {}
-        }
-    }
-    blocks
 }

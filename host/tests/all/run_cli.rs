@@ -1,18 +1,15 @@
 //! `wasi-dapr run` as a user meets it: exit codes, traps, deadlines, arguments,
 //! environment, directories, and clear errors for bad input.
 
-use crate::util::{allowlist, guests, output, run_guest, wasi_dapr};
+use crate::support::{Guest, allowlist, guests, output, wasi_dapr};
 
 #[tokio::test]
 async fn exit_code_args_and_env_pass_through() {
-    let out = run_guest(
-        guests::ENV_DUMP,
-        None,
-        &["--env", "GREETING=hi there"],
-        &["one", "two words", "--exit", "7"],
-        &[],
-    )
-    .await;
+    let out = Guest::new(guests::ENV_DUMP)
+        .options(&["--env", "GREETING=hi there"])
+        .args(&["one", "two words", "--exit", "7"])
+        .run()
+        .await;
     assert_eq!(out.code, Some(7), "{out}");
     assert!(out.stdout.contains("arg=one\narg=two words\n"), "{out}");
     assert!(out.stdout.contains("env GREETING=hi there"), "{out}");
@@ -26,14 +23,10 @@ async fn exit_code_args_and_env_pass_through() {
 
 #[tokio::test]
 async fn host_environment_is_not_leaked_to_the_guest() {
-    let out = run_guest(
-        guests::ENV_DUMP,
-        None,
-        &[],
-        &[],
-        &[("HOST_ONLY_SECRET", "x"), ("DAPR_API_TOKEN", "tok")],
-    )
-    .await;
+    let out = Guest::new(guests::ENV_DUMP)
+        .envs(&[("HOST_ONLY_SECRET", "x"), ("DAPR_API_TOKEN", "tok")])
+        .run()
+        .await;
     out.assert_success();
     assert!(!out.stdout.contains("HOST_ONLY_SECRET"), "{out}");
     assert!(!out.stdout.contains("DAPR_API_TOKEN"), "{out}");
@@ -41,28 +34,20 @@ async fn host_environment_is_not_leaked_to_the_guest() {
 
 #[tokio::test]
 async fn dapr_port_from_the_host_is_handed_to_the_guest() {
-    let out = run_guest(
-        guests::ENV_DUMP,
-        None,
-        &[],
-        &[],
-        &[("DAPR_HTTP_PORT", "3999")],
-    )
-    .await;
+    let out = Guest::new(guests::ENV_DUMP)
+        .envs(&[("DAPR_HTTP_PORT", "3999")])
+        .run()
+        .await;
     assert!(out.stdout.contains("env DAPR_HTTP_PORT=3999"), "{out}");
     assert!(
         out.stdout
             .contains("env DAPR_HTTP_ENDPOINT=http://127.0.0.1:3999"),
         "{out}"
     );
-    let out = run_guest(
-        guests::ENV_DUMP,
-        None,
-        &[],
-        &[],
-        &[("DAPR_HTTP_PORT", "not-a-port")],
-    )
-    .await;
+    let out = Guest::new(guests::ENV_DUMP)
+        .envs(&[("DAPR_HTTP_PORT", "not-a-port")])
+        .run()
+        .await;
     assert_eq!(out.code, Some(1), "{out}");
     assert!(out.stderr.contains("DAPR_HTTP_PORT"), "{out}");
 }
@@ -72,14 +57,17 @@ async fn preopened_directory_is_visible() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("hello.txt"), "x").expect("write");
     let spec = format!("{}::/data", dir.path().display());
-    let out = run_guest(guests::ENV_DUMP, None, &["--dir", &spec], &[], &[]).await;
+    let out = Guest::new(guests::ENV_DUMP)
+        .options(&["--dir", &spec])
+        .run()
+        .await;
     out.assert_success();
     assert!(out.stdout.contains("file hello.txt"), "{out}");
 }
 
 #[tokio::test]
 async fn trap_prints_a_wasm_backtrace_and_fails() {
-    let out = run_guest(guests::TRAP, None, &[], &["panic"], &[]).await;
+    let out = Guest::new(guests::TRAP).args(&["panic"]).run().await;
     assert_eq!(out.code, Some(134), "{out}");
     assert!(out.stderr.contains("trapped"), "{out}");
     assert!(out.stderr.contains("wasm backtrace"), "{out}");
@@ -92,7 +80,11 @@ async fn trap_prints_a_wasm_backtrace_and_fails() {
 #[tokio::test]
 async fn timeout_stops_an_endless_guest() {
     let started = std::time::Instant::now();
-    let out = run_guest(guests::TRAP, None, &["--timeout", "300ms"], &["loop"], &[]).await;
+    let out = Guest::new(guests::TRAP)
+        .options(&["--timeout", "300ms"])
+        .args(&["loop"])
+        .run()
+        .await;
     assert_eq!(out.code, Some(134), "{out}");
     assert!(out.stderr.contains("--timeout"), "{out}");
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
@@ -100,14 +92,11 @@ async fn timeout_stops_an_endless_guest() {
 
 #[tokio::test]
 async fn memory_cap_stops_a_memory_bomb() {
-    let out = run_guest(
-        guests::TRAP,
-        None,
-        &["--max-memory-mib", "64"],
-        &["oom"],
-        &[],
-    )
-    .await;
+    let out = Guest::new(guests::TRAP)
+        .options(&["--max-memory-mib", "64"])
+        .args(&["oom"])
+        .run()
+        .await;
     assert_ne!(out.code, Some(0), "{out}");
     assert!(
         out.stderr.contains("trapped") || out.stderr.contains("memory"),
@@ -117,7 +106,7 @@ async fn memory_cap_stops_a_memory_bomb() {
 
 #[tokio::test]
 async fn missing_module_is_a_clear_error() {
-    let out = run_guest("/nonexistent/app.wasm", None, &[], &[], &[]).await;
+    let out = Guest::new("/nonexistent/app.wasm").run().await;
     assert_eq!(out.code, Some(1), "{out}");
     assert!(out.stderr.contains("/nonexistent/app.wasm"), "{out}");
 }
@@ -127,7 +116,7 @@ async fn non_wasm_file_is_a_clear_error() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("app.wasm");
     std::fs::write(&path, "definitely not wasm").expect("write");
-    let out = run_guest(path.to_str().expect("utf8"), None, &[], &[], &[]).await;
+    let out = Guest::new(path.to_str().expect("utf8")).run().await;
     assert_eq!(out.code, Some(1), "{out}");
     assert!(out.stderr.contains("compiling module"), "{out}");
 }
@@ -137,7 +126,7 @@ async fn module_without_start_is_not_a_command() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("lib.wat");
     std::fs::write(&path, "(module (func (export \"f\")))").expect("write");
-    let out = run_guest(path.to_str().expect("utf8"), None, &[], &[], &[]).await;
+    let out = Guest::new(path.to_str().expect("utf8")).run().await;
     assert_eq!(out.code, Some(1), "{out}");
     assert!(out.stderr.contains("not a WASI command"), "{out}");
 }
@@ -145,7 +134,7 @@ async fn module_without_start_is_not_a_command() {
 #[tokio::test]
 async fn bad_allowlist_names_the_file_and_entry() {
     let allow = allowlist(&["http://example.com/path".into()], "");
-    let out = run_guest(guests::ENV_DUMP, Some(&allow), &[], &[], &[]).await;
+    let out = Guest::new(guests::ENV_DUMP).allowlist(&allow).run().await;
     assert_eq!(out.code, Some(1), "{out}");
     assert!(out.stderr.contains("allowlist.toml"), "{out}");
     assert!(out.stderr.contains("http://example.com/path"), "{out}");
@@ -196,14 +185,11 @@ async fn second_start_uses_the_compiled_module_cache() {
 #[tokio::test]
 async fn run_dev_starts_the_embedded_sidecar_when_none_answers() {
     let port = crate::serve::free_port().to_string();
-    let out = run_guest(
-        guests::STATE_RUST,
-        None,
-        &["--dev"],
-        &[],
-        &[("DAPR_HTTP_PORT", &port)],
-    )
-    .await;
+    let out = Guest::new(guests::STATE_RUST)
+        .options(&["--dev"])
+        .envs(&[("DAPR_HTTP_PORT", &port)])
+        .run()
+        .await;
     out.assert_success();
     assert!(out.stderr.contains("started the embedded sidecar"), "{out}");
     assert!(out.stdout.contains("state-rust: done"), "{out}");
@@ -216,17 +202,15 @@ async fn run_dev_starts_the_embedded_sidecar_when_none_answers() {
 /// `run --dev` uses a sidecar that already answers, and starts none.
 #[tokio::test]
 async fn run_dev_uses_a_running_sidecar() {
-    let sidecar = crate::util::MockServer::hello().await;
+    let sidecar = crate::support::MockServer::hello().await;
     let port = sidecar.addr.port().to_string();
     let url = sidecar.url("/v1.0/healthz");
-    let out = run_guest(
-        guests::HTTP_FETCH,
-        None,
-        &["--dev"],
-        &[&url],
-        &[("DAPR_HTTP_PORT", &port)],
-    )
-    .await;
+    let out = Guest::new(guests::HTTP_FETCH)
+        .options(&["--dev"])
+        .args(&[&url])
+        .envs(&[("DAPR_HTTP_PORT", &port)])
+        .run()
+        .await;
     out.assert_success();
     assert!(
         out.stderr.contains("using the Dapr sidecar that answers"),
@@ -250,14 +234,12 @@ async fn without_dev_no_sidecar_is_started() {
     let port = crate::serve::free_port();
     let allow = allowlist(&[format!("http://127.0.0.1:{port}")], "");
     let url = format!("http://127.0.0.1:{port}/v1.0/healthz");
-    let out = run_guest(
-        guests::HTTP_FETCH,
-        Some(&allow),
-        &[],
-        &[&url],
-        &[("DAPR_HTTP_PORT", &port.to_string())],
-    )
-    .await;
+    let out = Guest::new(guests::HTTP_FETCH)
+        .allowlist(&allow)
+        .args(&[&url])
+        .envs(&[("DAPR_HTTP_PORT", &port.to_string())])
+        .run()
+        .await;
     assert_eq!(out.value("error"), Some("11"), "{out}");
 }
 
@@ -275,7 +257,7 @@ async fn serve_dev_wires_the_embedded_sidecar_to_the_app() {
     .await;
     let url = format!("http://127.0.0.1:{port}/v1.0/invoke/callee/method/hello");
     crate::serve::wait_until_up(&format!("http://127.0.0.1:{port}/v1.0/healthz/outbound")).await;
-    let res = crate::util::http_client()
+    let res = crate::support::http_client()
         .get(&url)
         .send()
         .await

@@ -4,7 +4,7 @@
 
 use wasi_dapr_sidecar::Sidecar;
 
-use crate::util::{Allowlist, Output, allowlist, guests, run_guest};
+use crate::support::{Allowlist, Guest, Output, allowlist, example_output, guests};
 use wasi_dapr_test_support::sidecar::sidecar;
 
 fn allow_sidecar(sc: &Sidecar) -> Allowlist {
@@ -20,14 +20,12 @@ async fn run_against(sc: &Sidecar, allow: &Allowlist, module: &str) -> Output {
 
 async fn run_with(sc: &Sidecar, allow: &Allowlist, module: &str, extra: &[&str]) -> Output {
     let port = sc.local_addr().port().to_string();
-    run_guest(
-        module,
-        Some(allow),
-        extra,
-        &[],
-        &[("DAPR_HTTP_PORT", &port)],
-    )
-    .await
+    Guest::new(module)
+        .allowlist(allow)
+        .options(extra)
+        .envs(&[("DAPR_HTTP_PORT", &port)])
+        .run()
+        .await
 }
 
 fn stored<'a>(snapshot: &'a [(String, Vec<u8>)], key: &str) -> Option<&'a [u8]> {
@@ -90,4 +88,33 @@ async fn as_sdk_integration_module_passes_against_the_sidecar() {
     out.assert_success();
     // Every part ran: nothing skipped, nothing failed.
     assert!(out.stdout.contains(" passed, 0 failed, 0 skipped"), "{out}");
+}
+
+/// Runs an AS example against a fresh sidecar and compares its stdout with the first
+/// `## Expected output` block of its README. The README shows the sidecar on its default
+/// port 3500; the test's sidecar is on a free port, written back as 3500 before comparing.
+async fn assert_example_output(example: &str, module: &str) {
+    let sc = sidecar(|_| {}).await;
+    let allow = allow_sidecar(&sc);
+    let out = run_against(&sc, &allow, guests::guest(module)).await;
+    out.assert_success();
+    let port = format!("127.0.0.1:{}", sc.local_addr().port());
+    let stdout = out.stdout.replace(&port, "127.0.0.1:3500");
+    assert_eq!(stdout, example_output(example)[0], "{out}");
+    sc.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_as_example_prints_its_readme_output() {
+    assert_example_output("state-as", "as_state_as").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_as_example_prints_its_readme_output() {
+    assert_example_output("publish-as", "as_publish_as").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pubsub_as_publisher_prints_its_readme_output() {
+    assert_example_output("pubsub-as", "as_pubsub_as_publisher").await;
 }

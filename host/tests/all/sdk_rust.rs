@@ -3,11 +3,12 @@
 //! method works, and the error paths (sidecar down, denied, unknown store, conflicts,
 //! token) come back as error values.
 
-use std::path::Path;
 
 use wasi_dapr_sidecar::Sidecar;
 
-use crate::util::{Allowlist, MockServer, Output, Reply, allowlist, guests, run_guest};
+use crate::support::{
+    Allowlist, Guest, MockServer, Output, Reply, allowlist, example_output, guests,
+};
 use wasi_dapr_test_support::redis::RedisServer;
 use wasi_dapr_test_support::resources;
 use wasi_dapr_test_support::sidecar::sidecar;
@@ -31,33 +32,13 @@ async fn run_against(
     args: &[&str],
 ) -> Output {
     let port = sc.local_addr().port().to_string();
-    run_guest(
-        module,
-        Some(allow),
-        extra,
-        args,
-        &[("DAPR_HTTP_PORT", &port)],
-    )
-    .await
-}
-
-/// The first ```text block after `## Expected output` in an example's README.
-fn expected_output(example: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../examples")
-        .join(example)
-        .join("README.md");
-    let readme = std::fs::read_to_string(&path).expect("example README");
-    let section = readme
-        .split_once("## Expected output")
-        .map(|(_, rest)| rest)
-        .unwrap_or_else(|| panic!("{}: no `## Expected output`", path.display()));
-    let block = section
-        .split_once("```text\n")
-        .and_then(|(_, rest)| rest.split_once("```"))
-        .map(|(block, _)| block)
-        .unwrap_or_else(|| panic!("{}: no ```text block", path.display()));
-    block.to_string()
+    Guest::new(module)
+        .allowlist(allow)
+        .options(extra)
+        .args(args)
+        .envs(&[("DAPR_HTTP_PORT", &port)])
+        .run()
+        .await
 }
 
 /// Asserts the `key=value` line `key` of the output.
@@ -72,7 +53,7 @@ async fn state_example_prints_its_readme_output() {
     let allow = allow_sidecar(&sc);
     let out = run_against(&sc, &allow, guests::STATE_RUST, &[], &[]).await;
     out.assert_success();
-    assert_eq!(out.stdout, expected_output("state-rust"), "{out}");
+    assert_eq!(out.stdout, example_output("state-rust")[0], "{out}");
     sc.shutdown().await;
 }
 
@@ -95,7 +76,7 @@ async fn state_example_against_redis() {
     )
     .await;
     out.assert_success();
-    assert_eq!(out.stdout, expected_output("state-rust"), "{out}");
+    assert_eq!(out.stdout, example_output("state-rust")[0], "{out}");
     sc.shutdown().await;
 }
 
@@ -105,7 +86,7 @@ async fn publish_example_prints_its_readme_output() {
     let allow = allow_sidecar(&sc);
     let out = run_against(&sc, &allow, guests::PUBLISH_RUST, &[], &[]).await;
     out.assert_success();
-    assert_eq!(out.stdout, expected_output("publish-rust"), "{out}");
+    assert_eq!(out.stdout, example_output("publish-rust")[0], "{out}");
     sc.shutdown().await;
 }
 
@@ -125,7 +106,7 @@ async fn invoke_example_prints_its_readme_output() {
 
     let out = run_against(&sc, &allow, guests::INVOKE_RUST, &[], &["target", "hello"]).await;
     out.assert_success();
-    assert_eq!(out.stdout, expected_output("invoke-rust"), "{out}");
+    assert_eq!(out.stdout, example_output("invoke-rust")[0], "{out}");
 
     // The app's 404 is a response (exit 2), an unknown app id is daprd's error (exit 1).
     let out = run_against(
@@ -314,14 +295,12 @@ async fn sidecar_down_is_a_connection_error_value() {
         .expect("free port")
         .port();
     let allow = allowlist(&[format!("http://127.0.0.1:{port}")], "");
-    let out = run_guest(
-        guests::SDK_EXERCISE,
-        Some(&allow),
-        &[],
-        &["health", "wait"],
-        &[("DAPR_HTTP_PORT", &port.to_string())],
-    )
-    .await;
+    let out = Guest::new(guests::SDK_EXERCISE)
+        .allowlist(&allow)
+        .args(&["health", "wait"])
+        .envs(&[("DAPR_HTTP_PORT", &port.to_string())])
+        .run()
+        .await;
     out.assert_success();
     assert_value(&out, "health", "http:11");
     assert_value(&out, "wait", "not-ready:http:11");
@@ -347,23 +326,19 @@ async fn api_token_from_the_host_and_without_it() {
     let sc = sidecar(|o| o.api_token = Some("tok3n".into())).await;
     let allow = allow_sidecar(&sc);
     let port = sc.local_addr().port().to_string();
-    let with_token = run_guest(
-        guests::SDK_EXERCISE,
-        Some(&allow),
-        &[],
-        &["state_json"],
-        &[("DAPR_HTTP_PORT", &port), ("DAPR_API_TOKEN", "tok3n")],
-    )
-    .await;
+    let with_token = Guest::new(guests::SDK_EXERCISE)
+        .allowlist(&allow)
+        .args(&["state_json"])
+        .envs(&[("DAPR_HTTP_PORT", &port), ("DAPR_API_TOKEN", "tok3n")])
+        .run()
+        .await;
     assert_value(&with_token, "state_json.equal", "true");
-    let without = run_guest(
-        guests::SDK_EXERCISE,
-        Some(&allow),
-        &[],
-        &["state_json"],
-        &[("DAPR_HTTP_PORT", &port)],
-    )
-    .await;
+    let without = Guest::new(guests::SDK_EXERCISE)
+        .allowlist(&allow)
+        .args(&["state_json"])
+        .envs(&[("DAPR_HTTP_PORT", &port)])
+        .run()
+        .await;
     assert_value(&without, "state_json", "unauthorized:invalid api token");
     sc.shutdown().await;
 }
@@ -374,14 +349,12 @@ async fn plain_http_client_allowed_and_denied() {
     let allow = allowlist(&[upstream.origin()], "");
     let url = upstream.url("/greeting");
     let env = format!("HTTP_URL={url}");
-    let out = run_guest(
-        guests::SDK_EXERCISE,
-        Some(&allow),
-        &["--env", &env],
-        &["http"],
-        &[],
-    )
-    .await;
+    let out = Guest::new(guests::SDK_EXERCISE)
+        .allowlist(&allow)
+        .options(&["--env", &env])
+        .args(&["http"])
+        .run()
+        .await;
     out.assert_success();
     assert_value(&out, "http.status", "200");
     assert_value(&out, "http.content_type", "text/plain");
@@ -399,14 +372,12 @@ async fn plain_http_client_allowed_and_denied() {
 
     // The deny twin: the same URL without an allowlist entry never leaves the host.
     let deny = allowlist(&["http://127.0.0.1:1".to_string()], "");
-    let out = run_guest(
-        guests::SDK_EXERCISE,
-        Some(&deny),
-        &["--env", &env],
-        &["http"],
-        &[],
-    )
-    .await;
+    let out = Guest::new(guests::SDK_EXERCISE)
+        .allowlist(&deny)
+        .options(&["--env", &env])
+        .args(&["http"])
+        .run()
+        .await;
     out.assert_success();
     assert_value(&out, "http", "http:7");
     assert_eq!(upstream.requests().len(), 1);

@@ -3,13 +3,13 @@
 
 use std::time::{Duration, Instant};
 
-use crate::util::{MockServer, Output, Reply, allowlist, cache_dir, guests, wasi_dapr};
+use crate::support::{MockServer, Output, Reply, allowlist, cache_dir, guests, wasi_dapr};
 
 /// A `wasi-dapr serve` process on a free port, killed on drop.
 pub struct Served {
     pub base: String,
     child: tokio::process::Child,
-    pub _allow: Option<crate::util::Allowlist>,
+    pub _allow: Option<crate::support::Allowlist>,
 }
 
 impl Served {
@@ -17,7 +17,7 @@ impl Served {
         module: &str,
         extra: &[&str],
         env: &[(&str, &str)],
-        allow: Option<crate::util::Allowlist>,
+        allow: Option<crate::support::Allowlist>,
     ) -> Self {
         let port = free_port();
         let mut cmd = wasi_dapr();
@@ -72,7 +72,7 @@ pub fn free_port() -> u16 {
 }
 
 pub async fn wait_until_up(url: &str) {
-    let client = crate::util::http_client();
+    let client = crate::support::http_client();
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
         if client.get(url).send().await.is_ok() {
@@ -84,7 +84,7 @@ pub async fn wait_until_up(url: &str) {
 }
 
 fn client() -> reqwest::Client {
-    crate::util::http_client()
+    crate::support::http_client()
 }
 
 #[tokio::test]
@@ -395,7 +395,7 @@ async fn env_cannot_set_cgi_variables() {
             .arg("--env")
             .arg(var)
             .arg(guests::CGI);
-        let out: Output = crate::util::output(cmd).await;
+        let out: Output = crate::support::output(cmd).await;
         assert_eq!(out.code, Some(1), "{out}");
         let name = var.split('=').next().unwrap_or_default();
         assert!(
@@ -413,7 +413,7 @@ async fn bad_module_is_a_clear_startup_error() {
         .arg("--listen")
         .arg("127.0.0.1:0")
         .arg("/nonexistent.wasm");
-    let out: Output = crate::util::output(cmd).await;
+    let out: Output = crate::support::output(cmd).await;
     assert_eq!(out.code, Some(1), "{out}");
     assert!(out.stderr.contains("/nonexistent.wasm"), "{out}");
 }

@@ -13,18 +13,18 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_yaml_ng::Value;
 use wasi_dapr::config::HostConfig;
+use wasi_dapr::defaults;
 
 /// Where daprd listens in a pod (the injector sets `DAPR_HTTP_PORT=3500`).
 const POD_SIDECAR: [&str; 2] = ["http://127.0.0.1:3500", "http://localhost:3500"];
 
-/// `wasi-dapr serve` defaults (host/src/main.rs), used when a flag is not given.
-const SERVE_DEFAULT_LISTEN: &str = "127.0.0.1:8080";
-const SERVE_DEFAULT_HEALTH: &str = "/healthz";
-const SERVE_DEFAULT_READY: &str = "/readyz";
-const SERVE_DEFAULT_MAX_CONCURRENT: u64 = 64;
-const SERVE_DEFAULT_MAX_MEMORY_MIB: u64 = 128;
-const SERVE_DEFAULT_PREPARED: u64 = 2;
-const RUN_DEFAULT_MAX_MEMORY_MIB: u64 = 1024;
+/// `wasi-dapr` defaults (`wasi_dapr::defaults`), used when a flag is not given.
+const SERVE_DEFAULT_HEALTH: &str = defaults::SERVE_HEALTH_PATH;
+const SERVE_DEFAULT_READY: &str = defaults::SERVE_READY_PATH;
+const SERVE_DEFAULT_MAX_CONCURRENT: u64 = defaults::SERVE_MAX_CONCURRENT as u64;
+const SERVE_DEFAULT_MAX_MEMORY_MIB: u64 = defaults::SERVE_MAX_MEMORY_MIB as u64;
+const SERVE_DEFAULT_PREPARED: u64 = defaults::SERVE_PREPARED_INSTANCES as u64;
+const RUN_DEFAULT_MAX_MEMORY_MIB: u64 = defaults::RUN_MAX_MEMORY_MIB as u64;
 
 /// `wasi-dapr` options that take no value.
 const FLAGS: &[&str] = &["--dev", "--no-cache"];
@@ -784,7 +784,8 @@ fn check_served(
     let health = inv.option("--health-path").unwrap_or(SERVE_DEFAULT_HEALTH);
     let ready = inv.option("--ready-path").unwrap_or(SERVE_DEFAULT_READY);
 
-    let listen = inv.option("--listen").unwrap_or(SERVE_DEFAULT_LISTEN);
+    let default_listen = defaults::SERVE_LISTEN.to_string();
+    let listen = inv.option("--listen").unwrap_or(&default_listen);
     let listen: SocketAddr = match listen.parse() {
         Ok(addr) => addr,
         Err(_) => {

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
+use http::{HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -31,13 +31,17 @@ use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
 
 use crate::config::HostConfig;
 use crate::dapr_env::{Secret, SidecarEndpoint};
+use crate::defaults;
 use crate::outbound::{OutboundHttp, OutboundSetupError};
 use crate::outbound_http::OutboundHttpCtx;
 use crate::run::{Outcome, classify, merge_env};
 use crate::runtime::{HostState, Runtime, RuntimeError, RuntimeOptions};
 
+mod cgi;
 mod instances;
 
+pub use cgi::{CGI_VARIABLES, CgiError, is_cgi_variable, parse_cgi};
+use cgi::{StaticEnv, cgi_env};
 use instances::{Instances, Prepared, Template};
 
 /// Per-request limits. Every one has a safe default and a command-line flag.
@@ -64,13 +68,13 @@ pub struct ServeLimits {
 impl Default for ServeLimits {
     fn default() -> Self {
         Self {
-            request_timeout: Duration::from_secs(30),
-            max_memory_bytes: 128 << 20,
-            max_request_body_bytes: 4 << 20,
-            max_response_bytes: 16 << 20,
-            max_concurrent: 64,
-            queue_timeout: Duration::from_secs(1),
-            prepared_instances: 2,
+            request_timeout: defaults::SERVE_REQUEST_TIMEOUT,
+            max_memory_bytes: defaults::SERVE_MAX_MEMORY_MIB << 20,
+            max_request_body_bytes: defaults::SERVE_MAX_REQUEST_BODY_BYTES,
+            max_response_bytes: defaults::SERVE_MAX_RESPONSE_BYTES,
+            max_concurrent: defaults::SERVE_MAX_CONCURRENT,
+            queue_timeout: defaults::SERVE_QUEUE_TIMEOUT,
+            prepared_instances: defaults::SERVE_PREPARED_INSTANCES,
         }
     }
 }
@@ -109,14 +113,14 @@ impl ServeOptions {
     pub fn new(module: PathBuf, config: HostConfig, sidecar: SidecarEndpoint) -> Self {
         Self {
             module,
-            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            listen: defaults::SERVE_LISTEN,
             config,
             sidecar,
             api_token: None,
             app_api_token: None,
             env: Vec::new(),
-            health_path: "/healthz".into(),
-            ready_path: "/readyz".into(),
+            health_path: defaults::SERVE_HEALTH_PATH.into(),
+            ready_path: defaults::SERVE_READY_PATH.into(),
             limits: ServeLimits::default(),
             cache: true,
             cache_dir: None,
@@ -174,42 +178,6 @@ struct App {
     /// Prepares instances ahead of requests and drops used stores (see [`instances`]).
     instances: Instances,
     next_id: AtomicU64,
-}
-
-/// The parts of a request's WASI context that do not depend on the request.
-struct StaticEnv {
-    /// `argv[0]`: the module's file name.
-    program: String,
-    /// The sidecar's variables, then `--env` (which wins), one entry per name.
-    vars: Vec<(String, String)>,
-    /// `SERVER_NAME`, `SERVER_PORT` and the `Host` used when a request has none.
-    server_name: String,
-    server_port: String,
-    authority: String,
-}
-
-/// Variables that `serve` sets for every request (the CGI meta-variables). `--env` may
-/// not set them, nor any `HTTP_*` name, which is what request headers become.
-pub const CGI_VARIABLES: &[&str] = &[
-    "REQUEST_METHOD",
-    "PATH_INFO",
-    "SCRIPT_NAME",
-    "QUERY_STRING",
-    "REQUEST_URI",
-    "CONTENT_LENGTH",
-    "CONTENT_TYPE",
-    "SERVER_NAME",
-    "SERVER_PORT",
-    "SERVER_PROTOCOL",
-    "SERVER_SOFTWARE",
-    "GATEWAY_INTERFACE",
-    "REMOTE_ADDR",
-    "X_FULL_URL",
-];
-
-/// Whether `name` is set by `serve` for each request (and so refused in `--env`).
-pub fn is_cgi_variable(name: &str) -> bool {
-    CGI_VARIABLES.contains(&name) || name.starts_with("HTTP_")
 }
 
 /// A running server.
@@ -492,89 +460,34 @@ async fn sidecar_ready(app: &App) -> bool {
     }
 }
 
-/// Sets one request's environment on `wasi`: the CGI meta-variables, one `HTTP_*`
-/// variable per header name (repeated headers joined with `", "`), then the shared
-/// variables. Header names containing `_` are left out, as Apache and nginx do for CGI,
-/// so that `X-A` and `X_A` cannot both claim `HTTP_X_A`; `dapr-api-token` is left out
-/// because the host has already checked it.
-fn cgi_env(
-    env: &StaticEnv,
-    wasi: &mut WasiCtxBuilder,
-    parts: &http::request::Parts,
-    body_len: usize,
-    peer: SocketAddr,
-) {
-    let uri = &parts.uri;
-    let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    let host = parts
-        .headers
-        .get(http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or(&env.authority);
-    let protocol = match parts.version {
-        http::Version::HTTP_09 => "HTTP/0.9",
-        http::Version::HTTP_10 => "HTTP/1.0",
-        http::Version::HTTP_2 => "HTTP/2.0",
-        http::Version::HTTP_3 => "HTTP/3.0",
-        _ => "HTTP/1.1",
-    };
-    wasi.env("REQUEST_METHOD", parts.method.as_str())
-        .env(
-            "PATH_INFO",
-            percent_encoding::percent_decode_str(uri.path()).decode_utf8_lossy(),
-        )
-        .env("SCRIPT_NAME", "")
-        .env("QUERY_STRING", uri.query().unwrap_or(""))
-        .env("REQUEST_URI", path_and_query)
-        .env("CONTENT_LENGTH", body_len.to_string())
-        .env("SERVER_NAME", &env.server_name)
-        .env("SERVER_PORT", &env.server_port)
-        .env("SERVER_PROTOCOL", protocol)
-        .env(
-            "SERVER_SOFTWARE",
-            concat!("wasi-dapr/", env!("CARGO_PKG_VERSION")),
-        )
-        .env("GATEWAY_INTERFACE", "CGI/1.1")
-        .env("REMOTE_ADDR", peer.ip().to_string())
-        .env("X_FULL_URL", format!("http://{host}{path_and_query}"));
-    if let Some(ct) = parts
-        .headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-    {
-        wasi.env("CONTENT_TYPE", ct);
-    }
-    let mut key = String::with_capacity(64);
-    for name in parts.headers.keys() {
-        let name = name.as_str();
-        if name == "dapr-api-token" || name.contains('_') {
-            continue;
-        }
-        let mut values = parts
-            .headers
-            .get_all(name)
-            .iter()
-            .filter_map(|v| v.to_str().ok());
-        let Some(first) = values.next() else { continue };
-        key.clear();
-        key.push_str("HTTP_");
-        key.extend(name.chars().map(|c| match c {
-            '-' => '_',
-            c => c.to_ascii_uppercase(),
-        }));
-        match values.next() {
-            None => wasi.env(&key, first),
-            Some(second) => {
-                let mut joined = [first, second].join(", ");
-                for more in values {
-                    joined.push_str(", ");
-                    joined.push_str(more);
-                }
-                wasi.env(&key, joined)
-            }
-        };
-    }
-    wasi.envs(&env.vars);
+/// Why a served request got a 500 (logged with the request; the client sees only that the
+/// handler failed).
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// The module could not be instantiated for this request.
+    #[error("instantiation failed: {0}")]
+    Instantiate(String),
+    /// The module's `_start` export is not a function.
+    #[error("the module's _start is not a function")]
+    StartNotAFunction,
+    /// `_start` does not have the type `() -> ()`.
+    #[error("_start: {0}")]
+    StartType(String),
+    /// The handler called `proc_exit` with a non-zero code.
+    #[error("the handler exited with code {0}")]
+    Exited(i32),
+    /// The handler ran past `--request-timeout`.
+    #[error("the handler ran past its {0:?} deadline")]
+    TimedOut(Duration),
+    /// The handler trapped; the wasm backtrace.
+    #[error("the handler trapped: {0}")]
+    Trapped(String),
+    /// The handler's stdout reached `--max-response-bytes`.
+    #[error("the handler's output reached max_response_bytes ({0})")]
+    OutputTooLarge(usize),
+    /// The handler's stdout is not a CGI response.
+    #[error("malformed CGI output: {0}")]
+    MalformedOutput(#[source] CgiError),
 }
 
 async fn invoke(
@@ -584,10 +497,10 @@ async fn invoke(
     body: Bytes,
     peer: SocketAddr,
     permit: OwnedSemaphorePermit,
-) -> Result<Response<Full<Bytes>>, String> {
+) -> Result<Response<Full<Bytes>>, HandlerError> {
     let limits = &app.options.limits;
     let stdout = MemoryOutputPipe::new(limits.max_response_bytes);
-    let stderr = MemoryOutputPipe::new(64 * 1024);
+    let stderr = MemoryOutputPipe::new(defaults::SERVE_MAX_GUEST_STDERR_BYTES);
     let mut wasi = WasiCtxBuilder::new();
     let body_len = body.len();
     wasi.stdin(MemoryInputPipe::new(body))
@@ -620,7 +533,7 @@ async fn invoke(
                 .pre
                 .instantiate_async(lease.store())
                 .await
-                .map_err(|e| format!("instantiation failed: {e:#}"))?;
+                .map_err(|e| HandlerError::Instantiate(format!("{e:#}")))?;
             (lease, instance)
         }
     };
@@ -628,9 +541,9 @@ async fn invoke(
     let start = instance
         .get_module_export(&mut *store, &app.start)
         .and_then(|e| e.into_func())
-        .ok_or("the module's _start is not a function")?
+        .ok_or(HandlerError::StartNotAFunction)?
         .typed::<(), ()>(&*store)
-        .map_err(|e| format!("_start: {e:#}"))?;
+        .map_err(|e| HandlerError::StartType(format!("{e:#}")))?;
     let outcome = match start.call_async(&mut *store, ()).await {
         Ok(()) => Outcome::Exited(0),
         Err(e) => classify(e),
@@ -647,139 +560,20 @@ async fn invoke(
     }
     match outcome {
         Outcome::Exited(0) => {}
-        Outcome::Exited(code) => return Err(format!("the handler exited with code {code}")),
-        Outcome::TimedOut => {
-            return Err(format!(
-                "the handler ran past its {:?} deadline",
-                limits.request_timeout
-            ));
-        }
-        Outcome::Trapped(trace) => return Err(format!("the handler trapped: {trace}")),
+        Outcome::Exited(code) => return Err(HandlerError::Exited(code)),
+        Outcome::TimedOut => return Err(HandlerError::TimedOut(limits.request_timeout)),
+        Outcome::Trapped(trace) => return Err(HandlerError::Trapped(trace)),
     }
     let out = stdout.contents();
     if out.len() >= limits.max_response_bytes {
-        return Err(format!(
-            "the handler's output reached max_response_bytes ({})",
-            limits.max_response_bytes
-        ));
+        return Err(HandlerError::OutputTooLarge(limits.max_response_bytes));
     }
-    parse_cgi(&out).map_err(|e| format!("malformed CGI output: {e}"))
-}
-
-/// Parses a CGI response: header lines, a blank line, the body.
-pub fn parse_cgi(out: &[u8]) -> Result<Response<Full<Bytes>>, String> {
-    let (head, body) = split_head(out).ok_or("no blank line after the headers")?;
-    let head = std::str::from_utf8(head).map_err(|_| "headers are not UTF-8".to_string())?;
-    let mut status: Option<StatusCode> = None;
-    let mut headers = HeaderMap::new();
-    for line in head.lines() {
-        let line = line.trim_end_matches('\r');
-        if line.is_empty() {
-            continue;
-        }
-        let (name, value) = line
-            .split_once(':')
-            .ok_or_else(|| format!("header line without ':': {line:?}"))?;
-        let value = value.trim();
-        if name.trim().eq_ignore_ascii_case("status") {
-            let code = value.split_whitespace().next().unwrap_or("");
-            let code: u16 = code.parse().map_err(|_| format!("bad Status {value:?}"))?;
-            status = Some(StatusCode::from_u16(code).map_err(|_| format!("bad Status {value:?}"))?);
-            continue;
-        }
-        let name = HeaderName::from_bytes(name.trim().as_bytes())
-            .map_err(|_| format!("bad header name {name:?}"))?;
-        let value = HeaderValue::from_str(value).map_err(|_| format!("bad value for {name}"))?;
-        headers.append(name, value);
-    }
-    let status = status.unwrap_or(if headers.contains_key(http::header::LOCATION) {
-        StatusCode::FOUND
-    } else {
-        StatusCode::OK
-    });
-    let mut res = Response::new(Full::new(Bytes::copy_from_slice(body)));
-    *res.status_mut() = status;
-    *res.headers_mut() = headers;
-    Ok(res)
-}
-
-fn split_head(out: &[u8]) -> Option<(&[u8], &[u8])> {
-    // The first empty line ends the headers; lines may end in \n or \r\n.
-    let mut i = 0;
-    let mut line_start = 0;
-    while i < out.len() {
-        if out[i] == b'\n' {
-            let line = &out[line_start..i];
-            if line.is_empty() || line == b"\r" {
-                return Some((&out[..line_start], &out[i + 1..]));
-            }
-            line_start = i + 1;
-        }
-        i += 1;
-    }
-    None
+    parse_cgi(&out).map_err(HandlerError::MalformedOutput)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    async fn body(res: Response<Full<Bytes>>) -> Bytes {
-        res.into_body()
-            .collect()
-            .await
-            .map(|b| b.to_bytes())
-            .unwrap_or_default()
-    }
-
-    #[tokio::test]
-    async fn cgi_with_status_and_headers() {
-        let res = parse_cgi(
-            b"Content-Type: application/json\nStatus: 404 Not Found\nX-A: 1\nX-A: 2\n\n{\"a\":1}",
-        )
-        .unwrap();
-        assert_eq!(res.status(), 404);
-        assert_eq!(res.headers()["content-type"], "application/json");
-        assert_eq!(res.headers().get_all("x-a").iter().count(), 2);
-        assert_eq!(body(res).await, "{\"a\":1}");
-    }
-
-    #[tokio::test]
-    async fn cgi_defaults_and_crlf() {
-        let res = parse_cgi(b"Content-Type: text/plain\r\n\r\nhi\n\nthere").unwrap();
-        assert_eq!(res.status(), 200);
-        assert_eq!(body(res).await, "hi\n\nthere");
-        let res = parse_cgi(b"Location: /elsewhere\n\n").unwrap();
-        assert_eq!(res.status(), 302);
-        let res = parse_cgi(b"\nbody only").unwrap();
-        assert_eq!(res.status(), 200);
-    }
-
-    #[test]
-    fn malformed_cgi_is_an_error() {
-        assert!(parse_cgi(b"").is_err());
-        assert!(parse_cgi(b"Content-Type: text/plain\nno blank line").is_err());
-        assert!(parse_cgi(b"no colon here\n\n").is_err());
-        assert!(parse_cgi(b"Status: abc\n\n").is_err());
-        assert!(parse_cgi(b"Status: 99\n\n").is_err());
-        assert!(parse_cgi(b"bad name: x\n\n").is_err());
-    }
-
-    #[test]
-    fn cgi_variable_names() {
-        for name in [
-            "PATH_INFO",
-            "CONTENT_TYPE",
-            "X_FULL_URL",
-            "HTTP_HOST",
-            "HTTP_",
-        ] {
-            assert!(is_cgi_variable(name), "{name}");
-        }
-        for name in ["GREETING", "DAPR_HTTP_PORT", "http_host", "PATH"] {
-            assert!(!is_cgi_variable(name), "{name}");
-        }
-    }
 
     #[test]
     fn token_comparison() {

@@ -1,5 +1,7 @@
-//! Shared test helpers: a recording upstream HTTP server, allowlist files, and running
-//! guests through the `wasi-dapr` binary with their output captured.
+//! Shared test helpers: allowlist files, the `wasi-dapr` binary with a clean
+//! environment, and `Guest`, a `wasi-dapr run` of one guest with its output captured. The
+//! mock server, raw HTTP client, Redis and sidecar helpers come from the crate
+//! `wasi-dapr-test-support`; README checks from its `readme` module.
 
 #![allow(dead_code)]
 
@@ -10,6 +12,7 @@ use std::time::Duration;
 
 pub use wasi_dapr_test_artifacts as guests;
 pub use wasi_dapr_test_support::mock::{MockServer, Reply};
+pub use wasi_dapr_test_support::readme;
 
 /// An `allowlist.toml` in a temporary directory.
 pub struct Allowlist {
@@ -99,29 +102,78 @@ pub fn cache_dir() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("module-cache")
 }
 
-/// Runs `wasi-dapr run` on a guest; `extra` are options before the module, `args` go
-/// to the guest.
-pub async fn run_guest(
-    module: &str,
-    allow: Option<&Allowlist>,
-    extra: &[&str],
-    args: &[&str],
-    env: &[(&str, &str)],
-) -> Output {
-    let mut cmd = wasi_dapr();
-    cmd.arg("run").arg("--cache-dir").arg(cache_dir());
-    if let Some(a) = allow {
-        cmd.arg("--allowlist").arg(&a.path);
-        cmd.current_dir(a.dir.path());
-    } else {
-        // A directory with no allowlist.toml: the deny-all default.
-        cmd.current_dir(env!("CARGO_TARGET_TMPDIR"));
+/// A `wasi-dapr run` of one guest, built up and then run:
+///
+/// ```ignore
+/// let out = Guest::new(guests::HTTP_FETCH).allowlist(&allow).args(&[&url]).run().await;
+/// ```
+///
+/// Without [`Guest::allowlist`] the guest runs in a folder with no `allowlist.toml`, so
+/// every outbound request is denied.
+pub struct Guest<'a> {
+    module: &'a str,
+    allowlist: Option<&'a Allowlist>,
+    options: Vec<&'a str>,
+    args: Vec<&'a str>,
+    env: Vec<(&'a str, &'a str)>,
+}
+
+impl<'a> Guest<'a> {
+    /// The module to run (a path, usually one of [`guests`]).
+    pub fn new(module: &'a str) -> Self {
+        Guest {
+            module,
+            allowlist: None,
+            options: Vec::new(),
+            args: Vec::new(),
+            env: Vec::new(),
+        }
     }
-    for (k, v) in env {
-        cmd.env(k, v);
+
+    /// Runs with this allowlist (`--allowlist`), from its folder.
+    pub fn allowlist(mut self, allow: &'a Allowlist) -> Self {
+        self.allowlist = Some(allow);
+        self
     }
-    cmd.args(extra).arg(module).arg("--").args(args);
-    output(cmd).await
+
+    /// Options for `wasi-dapr run`, before the module (`--env`, `--dir`, `--dev`, ...).
+    pub fn options(mut self, options: &[&'a str]) -> Self {
+        self.options.extend_from_slice(options);
+        self
+    }
+
+    /// Arguments for the guest, after `--`.
+    pub fn args(mut self, args: &[&'a str]) -> Self {
+        self.args.extend_from_slice(args);
+        self
+    }
+
+    /// Variables in the host process's environment (not the guest's).
+    pub fn envs(mut self, env: &[(&'a str, &'a str)]) -> Self {
+        self.env.extend_from_slice(env);
+        self
+    }
+
+    /// Runs it and collects the output (at most 120 s).
+    pub async fn run(self) -> Output {
+        let mut cmd = wasi_dapr();
+        cmd.arg("run").arg("--cache-dir").arg(cache_dir());
+        if let Some(a) = self.allowlist {
+            cmd.arg("--allowlist").arg(&a.path);
+            cmd.current_dir(a.dir.path());
+        } else {
+            // A directory with no allowlist.toml: the deny-all default.
+            cmd.current_dir(env!("CARGO_TARGET_TMPDIR"));
+        }
+        for (k, v) in self.env {
+            cmd.env(k, v);
+        }
+        cmd.args(self.options)
+            .arg(self.module)
+            .arg("--")
+            .args(self.args);
+        output(cmd).await
+    }
 }
 
 /// Waits (at most 120 s) for the process and collects its output.
@@ -146,4 +198,20 @@ pub fn http_client() -> reqwest::Client {
         .no_proxy()
         .build()
         .expect("client")
+}
+
+/// The repository's root folder.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A file of the repository, as text (panics naming the file).
+pub fn read_repo_file(path: &str) -> String {
+    let full = repo_root().join(path);
+    std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("reading {}: {e}", full.display()))
+}
+
+/// The `## Expected output` text blocks of `examples/<example>/README.md`, in order.
+pub fn example_output(example: &str) -> Vec<String> {
+    readme::expected_output(&repo_root().join("examples").join(example).join("README.md"))
 }
