@@ -104,29 +104,44 @@ pub(crate) async fn wait_for_shutdown(rx: &mut watch::Receiver<bool>) {
     let _ = rx.wait_for(|stop| *stop).await;
 }
 
-/// How daprd answers a request that names a store it does not have. Each building block
-/// with named stores has one (`state::MISSING`, `secrets::MISSING`, ...).
-pub(crate) struct Missing {
-    /// `errorCode` and message when no store of the block is loaded at all (500).
-    pub none: (&'static str, &'static str),
-    /// Status and `errorCode` when none has the name asked for.
-    pub unknown: (StatusCode, &'static str),
-    /// The message for an unknown name.
-    pub unknown_message: fn(&str) -> String,
+/// The building blocks whose requests name a store, for [`find_store`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NamedStore {
+    /// `/v1.0/state/{store}`.
+    State,
+    /// `/v1.0/secrets/{store}`.
+    Secret,
+    /// `/v1.0-alpha1/lock/{store}`.
+    Lock,
+    /// `/v1.0/configuration/{store}`.
+    Configuration,
 }
 
-/// Looks up the store `name`, answering with `missing`'s errors when there is none.
+impl NamedStore {
+    /// daprd's answers when no store of the block is loaded (500: errorCode, message), and
+    /// when none has the name asked for (status, errorCode, message with `{name}`).
+    #[rustfmt::skip]
+    fn missing(self) -> ((&'static str, &'static str), (StatusCode, &'static str, &'static str)) {
+        match self {
+            NamedStore::State => (("ERR_STATE_STORE_NOT_CONFIGURED", "state store is not configured"), (StatusCode::BAD_REQUEST, "ERR_STATE_STORE_NOT_FOUND", "state store {name} is not found")),
+            NamedStore::Secret => (("ERR_SECRET_STORES_NOT_CONFIGURED", "secret store is not configured"), (StatusCode::UNAUTHORIZED, "ERR_SECRET_STORE_NOT_FOUND", "failed finding secret store with key {name}")),
+            NamedStore::Lock => (("ERR_LOCK_STORE_NOT_CONFIGURED", "lock store is not configured"), (StatusCode::BAD_REQUEST, "ERR_LOCK_STORE_NOT_FOUND", "lock store {name} not found")),
+            NamedStore::Configuration => (("ERR_CONFIGURATION_STORE_NOT_CONFIGURED", "configuration stores not configured"), (StatusCode::BAD_REQUEST, "ERR_CONFIGURATION_STORE_NOT_FOUND", "configuration store {name} not found")),
+        }
+    }
+}
+
+/// Looks up the store `name` of `kind`, answering as daprd does when there is none.
 pub(crate) fn find_store<'a, T>(
     stores: &'a BTreeMap<String, T>,
-    missing: &Missing,
+    kind: NamedStore,
     name: &str,
 ) -> Result<&'a T, ApiError> {
+    let ((none_code, none_message), (status, code, message)) = kind.missing();
     if stores.is_empty() {
-        let (code, message) = missing.none;
-        return Err(ApiError::internal(code, message));
+        return Err(ApiError::internal(none_code, none_message));
     }
-    stores.get(name).ok_or_else(|| {
-        let (status, code) = missing.unknown;
-        ApiError::new(status, code, (missing.unknown_message)(name))
-    })
+    stores
+        .get(name)
+        .ok_or_else(|| ApiError::new(status, code, message.replace("{name}", name)))
 }

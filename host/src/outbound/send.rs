@@ -29,7 +29,6 @@ pub struct OutboundRequest {
 }
 
 /// The final answer (after any redirects): status and headers read, body streamed.
-#[derive(Debug)]
 pub struct OutboundResponse {
     /// The status code.
     pub status: StatusCode,
@@ -48,15 +47,6 @@ pub struct ResponseBody {
     read: usize,
     cap: usize,
     deadline: Instant,
-}
-
-impl std::fmt::Debug for ResponseBody {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ResponseBody")
-            .field("read", &self.read)
-            .field("finished", &self.finished)
-            .finish_non_exhaustive()
-    }
 }
 
 impl ResponseBody {

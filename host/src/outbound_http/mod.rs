@@ -380,10 +380,16 @@ fn header_get<T>(
     check_writable(&mem, &*caller, written_ptr, 4)?;
     let name = read_guest(&mem, &*caller, name)?;
     let name = std::str::from_utf8(&name).map_err(|_| HttpError::Utf8)?;
-    let ctx = get(caller.data_mut());
-    let response = ctx.responses.get(&handle).ok_or(HttpError::InvalidHandle)?;
-    let value = joined_header(&response.headers, name).ok_or(HttpError::HeaderNotFound)?;
-    write_sized(&mem, caller, (buf_ptr, buf_len), written_ptr, &value)
+    let value = |headers: &HeaderMap| joined_header(headers, name).ok_or(HttpError::HeaderNotFound);
+    write_from_headers(
+        caller,
+        get,
+        &mem,
+        handle,
+        (buf_ptr, buf_len),
+        written_ptr,
+        value,
+    )
 }
 
 fn headers_get_all<T>(
@@ -395,10 +401,33 @@ fn headers_get_all<T>(
 ) -> Result<(), HttpError> {
     let mem = memory(caller)?;
     check_writable(&mem, &*caller, written_ptr, 4)?;
+    let block = |headers: &HeaderMap| Ok(header_block(headers));
+    write_from_headers(
+        caller,
+        get,
+        &mem,
+        handle,
+        (buf_ptr, buf_len),
+        written_ptr,
+        block,
+    )
+}
+
+/// Writes what `value` makes of the headers of open response `handle` into the guest's
+/// buffer (see [`write_sized`]).
+fn write_from_headers<T>(
+    caller: &mut Caller<'_, T>,
+    get: impl Fn(&mut T) -> &mut OutboundHttpCtx,
+    mem: &wasmtime::Memory,
+    handle: u32,
+    buf: (u32, u32),
+    written_ptr: u32,
+    value: impl FnOnce(&HeaderMap) -> Result<Vec<u8>, HttpError>,
+) -> Result<(), HttpError> {
     let ctx = get(caller.data_mut());
     let response = ctx.responses.get(&handle).ok_or(HttpError::InvalidHandle)?;
-    let block = header_block(&response.headers);
-    write_sized(&mem, caller, (buf_ptr, buf_len), written_ptr, &block)
+    let bytes = value(&response.headers)?;
+    write_sized(mem, caller, buf, written_ptr, &bytes)
 }
 
 async fn body_read<T: Send>(

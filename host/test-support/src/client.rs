@@ -122,6 +122,11 @@ pub async fn get(addr: SocketAddr, path: &str) -> Answer {
     send(addr, Method::GET, path, &[], Bytes::new()).await
 }
 
+/// `DELETE path` with `headers` and no body.
+pub async fn delete(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Answer {
+    send(addr, Method::DELETE, path, headers, Bytes::new()).await
+}
+
 /// `POST path` with a JSON body.
 pub async fn post_json(addr: SocketAddr, path: &str, body: &str) -> Answer {
     send(

@@ -18,6 +18,22 @@ pub fn resources(files: &[(&str, &str)]) -> tempfile::TempDir {
     dir
 }
 
+/// The attributes of the CloudEvent daprd builds around a published JSON body, sorted.
+pub const CLOUD_EVENT_FIELDS: [&str; 12] = [
+    "data",
+    "datacontenttype",
+    "id",
+    "pubsubname",
+    "source",
+    "specversion",
+    "time",
+    "topic",
+    "traceid",
+    "traceparent",
+    "tracestate",
+    "type",
+];
+
 /// A free TCP port on 127.0.0.1 (bound once and released; the caller binds it next).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

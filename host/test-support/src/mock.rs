@@ -110,14 +110,6 @@ pub struct MockServer {
     task: tokio::task::JoinHandle<()>,
 }
 
-impl std::fmt::Debug for MockServer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MockServer")
-            .field("addr", &self.addr)
-            .finish()
-    }
-}
-
 impl Drop for MockServer {
     fn drop(&mut self) {
         self.task.abort();

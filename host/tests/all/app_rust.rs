@@ -23,9 +23,9 @@ use crate::serve::{Served, free_port, wait_until_up};
 use crate::support::{
     Allowlist, Guest, Output, allowlist, cache_dir, example_output, guests, wasi_dapr,
 };
-use wasi_dapr_test_support::client::{Answer, get, send, wait_subscriptions};
-use wasi_dapr_test_support::resources;
+use wasi_dapr_test_support::client::{Answer, delete, get, send, wait_subscriptions};
 use wasi_dapr_test_support::sidecar::sidecar;
+use wasi_dapr_test_support::{CLOUD_EVENT_FIELDS, resources};
 
 /// An allowlist for guests that call the sidecar at `port`.
 fn allow_port(port: u16) -> Allowlist {
@@ -190,22 +190,7 @@ async fn publisher_to_served_subscriber_delivers_the_exact_cloud_event() {
         records.push(state(&sc, key).await.expect("record"));
     }
 
-    let expected_keys: BTreeSet<&str> = [
-        "data",
-        "datacontenttype",
-        "id",
-        "pubsubname",
-        "source",
-        "specversion",
-        "time",
-        "topic",
-        "traceid",
-        "traceparent",
-        "tracestate",
-        "type",
-    ]
-    .into_iter()
-    .collect();
+    let expected_keys: BTreeSet<&str> = CLOUD_EVENT_FIELDS.into_iter().collect();
     for order in &published {
         let record = records
             .iter()
@@ -488,14 +473,7 @@ async fn invocation_through_the_sidecar_reaches_the_served_callee() {
         })
     );
 
-    let hello = send(
-        addr,
-        Method::DELETE,
-        "/v1.0/invoke/target/method/hello",
-        &[],
-        Bytes::new(),
-    )
-    .await;
+    let hello = delete(addr, "/v1.0/invoke/target/method/hello", &[]).await;
     assert_eq!(hello.status, 200);
     assert_eq!(
         hello.header("content-type"),

@@ -3,7 +3,6 @@
 //! method works, and the error paths (sidecar down, denied, unknown store, conflicts,
 //! token) come back as error values.
 
-
 use wasi_dapr_sidecar::Sidecar;
 
 use crate::support::{

@@ -7,21 +7,11 @@ use http::StatusCode;
 use serde_json::{Map, Value, json};
 
 use crate::api::{ApiError, ApiRequest, Resp, json_response, no_content};
-use crate::ctx::{Ctx, Missing, find_store};
+use crate::ctx::{Ctx, NamedStore, find_store};
 use component::ConfigStore;
 
-/// daprd's answers for a missing configuration store.
-const MISSING: Missing = Missing {
-    none: (
-        "ERR_CONFIGURATION_STORE_NOT_CONFIGURED",
-        "configuration stores not configured",
-    ),
-    unknown: (StatusCode::BAD_REQUEST, "ERR_CONFIGURATION_STORE_NOT_FOUND"),
-    unknown_message: |name| format!("configuration store {name} not found"),
-};
-
 fn find<'a>(ctx: &'a Ctx, store: &str) -> Result<&'a ConfigStore, ApiError> {
-    find_store(&ctx.configs, &MISSING, store)
+    find_store(&ctx.configs, NamedStore::Configuration, store)
 }
 
 /// `GET /v1.0/configuration/{store}?key=a&key=b` (no key: every item).

@@ -7,18 +7,8 @@ use http::StatusCode;
 use serde_json::json;
 
 use crate::api::{ApiError, ApiRequest, Resp, json_response};
-use crate::ctx::{Ctx, Missing, find_store};
+use crate::ctx::{Ctx, NamedStore, find_store};
 use component::LockStore;
-
-/// daprd's answers for a missing lock store.
-const MISSING: Missing = Missing {
-    none: (
-        "ERR_LOCK_STORE_NOT_CONFIGURED",
-        "lock store is not configured",
-    ),
-    unknown: (StatusCode::BAD_REQUEST, "ERR_LOCK_STORE_NOT_FOUND"),
-    unknown_message: |name| format!("lock store {name} not found"),
-};
 
 #[derive(Debug, serde::Deserialize, Default)]
 #[serde(default, rename_all = "camelCase")]
@@ -29,7 +19,7 @@ struct LockBody {
 }
 
 fn find<'a>(ctx: &'a Ctx, store: &str) -> Result<&'a LockStore, ApiError> {
-    find_store(&ctx.locks, &MISSING, store)
+    find_store(&ctx.locks, NamedStore::Lock, store)
 }
 
 fn check(body: &LockBody, store: &str) -> Result<(), ApiError> {

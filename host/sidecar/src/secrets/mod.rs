@@ -7,21 +7,11 @@ use http::StatusCode;
 use serde_json::json;
 
 use crate::api::{ApiError, ApiRequest, Resp, json_response, no_content};
-use crate::ctx::{Ctx, Missing, find_store};
+use crate::ctx::{Ctx, NamedStore, find_store};
 use component::SecretStore;
 
-/// daprd's answers for a missing secret store (an unknown name is 401).
-const MISSING: Missing = Missing {
-    none: (
-        "ERR_SECRET_STORES_NOT_CONFIGURED",
-        "secret store is not configured",
-    ),
-    unknown: (StatusCode::UNAUTHORIZED, "ERR_SECRET_STORE_NOT_FOUND"),
-    unknown_message: |name| format!("failed finding secret store with key {name}"),
-};
-
 fn find<'a>(ctx: &'a Ctx, store: &str) -> Result<&'a SecretStore, ApiError> {
-    find_store(&ctx.secrets, &MISSING, store)
+    find_store(&ctx.secrets, NamedStore::Secret, store)
 }
 
 /// `GET /v1.0/secrets/{store}/{key}`.

@@ -14,22 +14,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::api::{ApiError, ApiRequest, Resp, bytes_response, json_response, no_content, rfc3339};
-use crate::ctx::{Ctx, Missing, find_store};
+use crate::ctx::{Ctx, NamedStore, find_store};
 use store::{StateComponent, StateError, WriteKind, WriteOp};
-
-/// daprd's answers for a missing state store.
-const MISSING: Missing = Missing {
-    none: (
-        "ERR_STATE_STORE_NOT_CONFIGURED",
-        "state store is not configured",
-    ),
-    unknown: (StatusCode::BAD_REQUEST, "ERR_STATE_STORE_NOT_FOUND"),
-    unknown_message: |name| format!("state store {name} is not found"),
-};
 
 /// Looks a store up: none configured → 500, unknown → 400.
 fn find<'a>(ctx: &'a Ctx, store: &str) -> Result<&'a StateComponent, ApiError> {
-    find_store(&ctx.states, &MISSING, store)
+    find_store(&ctx.states, NamedStore::State, store)
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -51,6 +41,44 @@ struct SaveItem {
     metadata: Option<BTreeMap<String, String>>,
     #[serde(default)]
     options: Option<StateOptions>,
+}
+
+impl SaveItem {
+    /// The write this item asks for, in a save or a transaction: the key checked and
+    /// prefixed, the metadata merged with the query's, the concurrency and TTL read.
+    /// `fail` turns a bad option into the caller's error answer.
+    fn into_write(
+        self,
+        comp: &StateComponent,
+        req: &ApiRequest,
+        delete: bool,
+        missing_key: String,
+        fail: impl Fn(String) -> ApiError,
+    ) -> Result<WriteOp, ApiError> {
+        let key = self
+            .key
+            .filter(|k| !k.is_empty())
+            .ok_or_else(|| ApiError::malformed(missing_key))?;
+        let full = comp.full_key(&key)?;
+        let metadata = merged_metadata(req, self.metadata);
+        let opts = self.options.unwrap_or_default();
+        let first =
+            first_write(opts.concurrency.as_deref(), opts.consistency.as_deref()).map_err(&fail)?;
+        let kind = if delete {
+            WriteKind::Delete
+        } else {
+            WriteKind::Upsert {
+                data: value_bytes(self.value.as_ref()),
+                ttl_seconds: ttl(&metadata).map_err(&fail)?,
+            }
+        };
+        Ok(WriteOp {
+            key: full,
+            kind,
+            etag: non_empty(self.etag),
+            first_write: first,
+        })
+    }
 }
 
 /// `first-write` → true; `last-write` or absent → false; anything else is an error.
@@ -155,25 +183,8 @@ pub(crate) async fn save(ctx: &Ctx, req: &ApiRequest, store: &str) -> Result<Res
     let items: Vec<SaveItem> = serde_json::from_slice(&req.body).map_err(ApiError::malformed)?;
     let mut ops = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
-        let key = item
-            .key
-            .filter(|k| !k.is_empty())
-            .ok_or_else(|| ApiError::malformed(format!("state item {i} has no key")))?;
-        let full = comp.full_key(&key)?;
-        let metadata = merged_metadata(req, item.metadata);
-        let opts = item.options.unwrap_or_default();
-        let first = first_write(opts.concurrency.as_deref(), opts.consistency.as_deref())
-            .map_err(|e| save_error(store, StateError::Backend(e)))?;
-        let ttl_seconds = ttl(&metadata).map_err(|e| save_error(store, StateError::Backend(e)))?;
-        ops.push(WriteOp {
-            key: full,
-            kind: WriteKind::Upsert {
-                data: value_bytes(item.value.as_ref()),
-                ttl_seconds,
-            },
-            etag: non_empty(item.etag),
-            first_write: first,
-        });
+        let fail = |e: String| save_error(store, StateError::Backend(e));
+        ops.push(item.into_write(comp, req, false, format!("state item {i} has no key"), fail)?);
     }
     for op in ops {
         comp.store
@@ -309,29 +320,13 @@ pub(crate) async fn transaction(
         let item = op
             .request
             .ok_or_else(|| ApiError::malformed(format!("operation {i} has no request")))?;
-        let key = item
-            .key
-            .filter(|k| !k.is_empty())
-            .ok_or_else(|| ApiError::malformed(format!("operation {i} has no key")))?;
-        let full = comp.full_key(&key)?;
-        let metadata = merged_metadata(req, item.metadata);
-        let opts = item.options.unwrap_or_default();
-        let first = first_write(opts.concurrency.as_deref(), opts.consistency.as_deref())
-            .map_err(tx_err)?;
-        let kind = if delete {
-            WriteKind::Delete
-        } else {
-            WriteKind::Upsert {
-                data: value_bytes(item.value.as_ref()),
-                ttl_seconds: ttl(&metadata).map_err(tx_err)?,
-            }
-        };
-        ops.push(WriteOp {
-            key: full,
-            kind,
-            etag: non_empty(item.etag),
-            first_write: first,
-        });
+        ops.push(item.into_write(
+            comp,
+            req,
+            delete,
+            format!("operation {i} has no key"),
+            tx_err,
+        )?);
     }
     comp.store
         .apply(ops)

@@ -10,8 +10,8 @@ use wasi_dapr_sidecar::Sidecar;
 
 use wasi_dapr_test_support::client::{Answer, get, send, wait_subscriptions};
 use wasi_dapr_test_support::mock::{MockServer, Recorded, reply};
-use wasi_dapr_test_support::resources;
 use wasi_dapr_test_support::sidecar::sidecar;
+use wasi_dapr_test_support::{CLOUD_EVENT_FIELDS, resources};
 
 const SUBSCRIPTIONS: &str = r#"[
   {"pubsubname":"pubsub","topic":"orders","route":"/orders"},
@@ -107,23 +107,7 @@ async fn json_message_arrives_as_the_exact_cloudevent() {
         .keys()
         .map(String::as_str)
         .collect();
-    assert_eq!(
-        keys,
-        [
-            "data",
-            "datacontenttype",
-            "id",
-            "pubsubname",
-            "source",
-            "specversion",
-            "time",
-            "topic",
-            "traceid",
-            "traceparent",
-            "tracestate",
-            "type"
-        ]
-    );
+    assert_eq!(keys, CLOUD_EVENT_FIELDS);
     assert_eq!(ev["data"], json!({"orderId": 1}));
     assert_eq!(ev["datacontenttype"], "application/json");
     assert_eq!(ev["pubsubname"], "pubsub");

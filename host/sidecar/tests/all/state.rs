@@ -8,7 +8,7 @@ use http::{Method, StatusCode};
 use serde_json::{Value, json};
 use wasi_dapr_sidecar::Sidecar;
 
-use wasi_dapr_test_support::client::{Answer, get, post_json, send};
+use wasi_dapr_test_support::client::{Answer, delete, get, post_json, send};
 use wasi_dapr_test_support::redis::RedisServer;
 use wasi_dapr_test_support::resources;
 use wasi_dapr_test_support::sidecar::sidecar;
@@ -85,14 +85,7 @@ async fn conformance(sc: &Sidecar, kind: Kind) {
         post_json(addr, "/v1.0/state/nope", "not even json").await,
         post_json(addr, "/v1.0/state/nope/bulk", "{}").await,
         post_json(addr, "/v1.0/state/nope/transaction", "{}").await,
-        send(
-            addr,
-            Method::DELETE,
-            "/v1.0/state/nope/k",
-            &[],
-            Bytes::new(),
-        )
-        .await,
+        delete(addr, "/v1.0/state/nope/k", &[]).await,
     ] {
         let msg = a.assert_error(400, "ERR_STATE_STORE_NOT_FOUND");
         assert_eq!(msg, "state store nope is not found");
@@ -103,15 +96,9 @@ async fn conformance(sc: &Sidecar, kind: Kind) {
     save(addr, json!([{"key": "a||b", "value": 1}]))
         .await
         .assert_error(400, "ERR_MALFORMED_REQUEST");
-    send(
-        addr,
-        Method::DELETE,
-        &format!("{S}/a||b"),
-        &[],
-        Bytes::new(),
-    )
-    .await
-    .assert_error(400, "ERR_MALFORMED_REQUEST");
+    delete(addr, &format!("{S}/a||b"), &[])
+        .await
+        .assert_error(400, "ERR_MALFORMED_REQUEST");
 
     // Malformed bodies.
     post_json(addr, S, "{not json")
@@ -216,61 +203,30 @@ async fn conformance(sc: &Sidecar, kind: Kind) {
 
     // Delete with If-Match.
     let e = etag_of(addr, "s").await;
-    let a = send(
-        addr,
-        Method::DELETE,
-        &format!("{S}/s"),
-        &[("if-match", "999999")],
-        Bytes::new(),
-    )
-    .await;
+    let a = delete(addr, &format!("{S}/s"), &[("if-match", "999999")]).await;
     let msg = a.assert_error(409, "ERR_STATE_DELETE");
     assert!(
         msg.starts_with("failed deleting state with key s: possible etag mismatch"),
         "{msg}"
     );
     if kind == Kind::Redis {
-        send(
-            addr,
-            Method::DELETE,
-            &format!("{S}/s"),
-            &[("if-match", "x")],
-            Bytes::new(),
-        )
-        .await
-        .assert_error(400, "ERR_STATE_DELETE");
+        delete(addr, &format!("{S}/s"), &[("if-match", "x")])
+            .await
+            .assert_error(400, "ERR_STATE_DELETE");
     }
-    send(
-        addr,
-        Method::DELETE,
-        &format!("{S}/s"),
-        &[("if-match", &e)],
-        Bytes::new(),
-    )
-    .await
-    .assert_no_content();
-    get(addr, &format!("{S}/s")).await.assert_no_content();
-    send(addr, Method::DELETE, &format!("{S}/s"), &[], Bytes::new())
+    delete(addr, &format!("{S}/s"), &[("if-match", &e)])
         .await
         .assert_no_content();
-    send(
-        addr,
-        Method::DELETE,
-        &format!("{S}/s"),
-        &[("if-match", &e)],
-        Bytes::new(),
-    )
-    .await
-    .assert_error(409, "ERR_STATE_DELETE");
-    send(
-        addr,
-        Method::DELETE,
-        &format!("{S}/fw?concurrency=first-write"),
-        &[],
-        Bytes::new(),
-    )
-    .await
-    .assert_error(409, "ERR_STATE_DELETE");
+    get(addr, &format!("{S}/s")).await.assert_no_content();
+    delete(addr, &format!("{S}/s"), &[])
+        .await
+        .assert_no_content();
+    delete(addr, &format!("{S}/s"), &[("if-match", &e)])
+        .await
+        .assert_error(409, "ERR_STATE_DELETE");
+    delete(addr, &format!("{S}/fw?concurrency=first-write"), &[])
+        .await
+        .assert_error(409, "ERR_STATE_DELETE");
 
     // Transactions.
     let t = format!("{S}/transaction");
@@ -515,7 +471,7 @@ async fn redis_layout_is_daprds() {
     save(addr, json!([{"key": "o1", "value": 1}]))
         .await
         .assert_error(500, "ERR_STATE_SAVE");
-    send(addr, Method::DELETE, k, &[], Bytes::new())
+    delete(addr, k, &[])
         .await
         .assert_error(500, "ERR_STATE_DELETE");
     let tx = r#"{"operations":[{"operation":"upsert","request":{"key":"o1","value":1}}]}"#;
