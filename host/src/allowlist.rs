@@ -285,10 +285,12 @@ impl AllowedHosts {
 
     /// Parses every entry; the first invalid entry fails the whole list.
     pub fn parse<S: AsRef<str>>(entries: &[S]) -> Result<Self, AllowlistError> {
+        // Duplicates are found with a set, so a long list loads in linear time.
+        let mut seen = std::collections::HashSet::with_capacity(entries.len());
         let mut parsed: Vec<AllowedHost> = Vec::with_capacity(entries.len());
         for entry in entries {
             let entry = AllowedHost::parse(entry.as_ref())?;
-            if !parsed.contains(&entry) {
+            if seen.insert(entry.clone()) {
                 parsed.push(entry);
             }
         }

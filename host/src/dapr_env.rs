@@ -109,28 +109,27 @@ impl SidecarEndpoint {
         ]
     }
 
-    /// Whether `url` is bound for this sidecar: same scheme and port, and the same host
-    /// or both loopback names (`localhost`, `127.0.0.1`, `::1`).
+    /// Whether `url` is bound for exactly this sidecar origin: the same scheme, the same
+    /// host as written (no aliasing of `localhost`, `127.0.0.1` and `::1`: another
+    /// loopback address may be another program) and the same port. Only such requests
+    /// get the sidecar token; the send path also pins a host name to the address it
+    /// resolved to at startup ([`SidecarEndpoint::resolved_addr`]).
     pub fn is_sidecar(&self, url: &Url) -> bool {
-        if url.scheme() != self.url.scheme() || url.port_or_known_default() != Some(self.port()) {
-            return false;
-        }
-        match (url.host_str(), self.url.host_str()) {
-            (Some(a), Some(b)) if a.eq_ignore_ascii_case(b) => true,
-            (Some(a), Some(b)) => is_loopback_name(a) && is_loopback_name(b),
-            _ => false,
-        }
+        url.scheme() == self.url.scheme()
+            && url.port_or_known_default() == Some(self.port())
+            && url.host() == self.url.host()
     }
-}
 
-fn is_loopback_name(host: &str) -> bool {
-    let host = host.trim_end_matches('.');
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+    /// For a sidecar named by a host name (`localhost`, `dapr.local`), the address it
+    /// resolves to now (the first one); `None` for an IP literal or a name that does not
+    /// resolve. Looked up once, so the token cannot follow a changed answer.
+    pub fn resolved_addr(&self) -> Option<std::net::SocketAddr> {
+        use std::net::ToSocketAddrs;
+        let url::Host::Domain(name) = self.url.host()? else {
+            return None;
+        };
+        (name, self.port()).to_socket_addrs().ok()?.next()
+    }
 }
 
 /// A credential that never shows itself in `Debug` or `Display` output, so it cannot end
@@ -238,10 +237,13 @@ mod tests {
         let e = resolve(&[]).unwrap();
         let yes = [
             "http://127.0.0.1:3500/v1.0/state/s",
+            "HTTP://127.0.0.1:3500/x",
+        ];
+        // Another loopback address, or a loopback name, may be another program.
+        let no = [
             "http://localhost:3500/x",
             "http://[::1]:3500/",
-        ];
-        let no = [
+            "http://127.0.0.2:3500/",
             "http://127.0.0.1:3501/",
             "https://127.0.0.1:3500/",
             "http://example.com:3500/",
@@ -253,6 +255,19 @@ mod tests {
         for u in no {
             assert!(!e.is_sidecar(&Url::parse(u).unwrap()), "{u}");
         }
+    }
+
+    #[test]
+    fn a_named_sidecar_matches_its_name_only_and_resolves_once() {
+        let e = SidecarEndpoint::parse("http://localhost:3500").expect("endpoint");
+        assert!(e.is_sidecar(&Url::parse("http://localhost:3500/v1.0").expect("url")));
+        assert!(e.is_sidecar(&Url::parse("http://LOCALHOST:3500/").expect("url")));
+        assert!(!e.is_sidecar(&Url::parse("http://127.0.0.1:3500/").expect("url")));
+        assert!(!e.is_sidecar(&Url::parse("http://[::1]:3500/").expect("url")));
+        let addr = e.resolved_addr().expect("localhost resolves");
+        assert!(addr.ip().is_loopback() && addr.port() == 3500, "{addr}");
+        let literal = SidecarEndpoint::parse("http://127.0.0.1:3500").expect("endpoint");
+        assert_eq!(literal.resolved_addr(), None);
     }
 
     #[test]

@@ -19,13 +19,26 @@ pub const SERVE_MAX_RESPONSE_BYTES: usize = 16 << 20;
 pub const SERVE_MAX_CONCURRENT: u32 = 64;
 /// `serve --queue-timeout`: how long a request waits for a free instance before a 503.
 pub const SERVE_QUEUE_TIMEOUT: Duration = Duration::from_secs(1);
+/// `serve --body-read-timeout`: how long a client may take to send a request body. It is
+/// read before an instance is taken, so a slow client holds no instance.
+pub const SERVE_BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// `serve --header-read-timeout`: how long a connection may take to send a request head,
+/// counted from the moment it waits for one — so an idle keep-alive connection is closed
+/// after it too.
+pub const SERVE_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// `serve --max-connections`: open client connections; past it, new ones wait in the
+/// listen backlog until one closes.
+pub const SERVE_MAX_CONNECTIONS: u32 = 512;
+/// How long a `/readyz` answer is reused before the sidecar is asked again.
+pub const SERVE_READY_CACHE: Duration = Duration::from_secs(1);
 /// `serve --prepared-instances`: instances kept instantiated ahead of requests.
 pub const SERVE_PREPARED_INSTANCES: u32 = 2;
 /// `serve --health-path`: liveness, answered by the host without an instance.
 pub const SERVE_HEALTH_PATH: &str = "/healthz";
 /// `serve --ready-path`: readiness, 200 once the sidecar's `healthz/outbound` answers.
 pub const SERVE_READY_PATH: &str = "/readyz";
-/// Captured guest stderr per served request (64 KiB); the rest is dropped.
+/// Guest stderr per served request (64 KiB): captured, and logged — each line escaped and
+/// counted with its log overhead — up to this many bytes; the rest is dropped.
 pub const SERVE_MAX_GUEST_STDERR_BYTES: usize = 64 * 1024;
 /// `run --max-memory-mib`: linear memory of a run guest.
 pub const RUN_MAX_MEMORY_MIB: usize = 1024;

@@ -69,6 +69,17 @@ struct ServeArgs {
     /// How long a request may wait for a free instance.
     #[arg(long, default_value_t = defaults::SERVE_QUEUE_TIMEOUT.into(), value_name = "DURATION")]
     queue_timeout: humantime::Duration,
+    /// How long a client may take to send a request body (then 408). Bodies are read
+    /// before an instance is taken, so slow clients hold no instance.
+    #[arg(long, default_value_t = defaults::SERVE_BODY_READ_TIMEOUT.into(), value_name = "DURATION")]
+    body_read_timeout: humantime::Duration,
+    /// How long a connection may take to send a request head, counted from when it waits
+    /// for one: half-sent heads and idle keep-alive connections are closed after it.
+    #[arg(long, default_value_t = defaults::SERVE_HEADER_READ_TIMEOUT.into(), value_name = "DURATION")]
+    header_read_timeout: humantime::Duration,
+    /// Open client connections at most; further ones wait to be accepted.
+    #[arg(long, default_value_t = defaults::SERVE_MAX_CONNECTIONS, value_name = "N")]
+    max_connections: u32,
     /// Instances kept instantiated ahead of requests by a helper thread (0: none; larger
     /// than --max-concurrent counts as --max-concurrent). Each holds one more pool slot.
     #[arg(long, default_value_t = defaults::SERVE_PREPARED_INSTANCES, value_name = "N")]
@@ -340,6 +351,9 @@ async fn serve(args: ServeArgs) -> Result<u8> {
         max_response_bytes: args.max_response_bytes,
         max_concurrent: args.max_concurrent.max(1),
         queue_timeout: args.queue_timeout.into(),
+        body_read_timeout: args.body_read_timeout.into(),
+        header_read_timeout: args.header_read_timeout.into(),
+        max_connections: args.max_connections.max(1),
         prepared_instances: args.prepared_instances,
     };
     let server = Server::start(options)

@@ -115,13 +115,20 @@ impl OutboundHttp {
             // Another component of the process may have installed one already: fine.
             let _ = rustls::crypto::ring::default_provider().install_default();
         });
-        let client = reqwest::Client::builder()
+        let mut client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(config.limits.connect_timeout)
             .no_proxy()
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build()
-            .map_err(OutboundSetupError::Client)?;
+            .pool_idle_timeout(Duration::from_secs(30));
+        // With a token, a sidecar named by a host name is pinned to the address it
+        // resolves to now: the token goes to that address, not to a later DNS answer.
+        if token.is_some()
+            && let (Some(addr), Some(host)) = (sidecar.resolved_addr(), sidecar.url().host_str())
+        {
+            debug!(sidecar = %sidecar.origin(), %addr, "sidecar host pinned to its address");
+            client = client.resolve(host, addr);
+        }
+        let client = client.build().map_err(OutboundSetupError::Client)?;
         Ok(Self {
             inner: Arc::new(Shared {
                 client,

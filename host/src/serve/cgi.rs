@@ -9,6 +9,66 @@ use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
 use http_body_util::Full;
 use wasmtime_wasi::WasiCtxBuilder;
 
+/// What `serve` knows of one inbound request when it builds the guest's environment.
+pub(super) struct Inbound<'a> {
+    /// Method, URI, version and headers.
+    pub parts: &'a http::request::Parts,
+    /// The path, percent-decoded and checked ([`decode_path`]).
+    pub path_info: &'a str,
+    /// The client's address.
+    pub peer: SocketAddr,
+}
+
+/// Why a request path is refused (400) before any guest sees it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PathError {
+    /// A `%XX` sequence decodes to bytes that are not UTF-8.
+    #[error("percent-encoding that is not UTF-8")]
+    NotUtf8,
+    /// A `%00` decodes to a NUL, which would cut the path short in the guest.
+    #[error("a NUL character (%00)")]
+    Nul,
+}
+
+/// The percent-decoded path for `PATH_INFO`. Invalid UTF-8 and NUL are errors: decoded
+/// lossily, `%FF` and `%FE` would name the same path, and a NUL would truncate it.
+pub fn decode_path(path: &str) -> Result<String, PathError> {
+    let decoded = percent_encoding::percent_decode_str(path)
+        .decode_utf8()
+        .map_err(|_| PathError::NotUtf8)?;
+    if decoded.contains('\0') {
+        return Err(PathError::Nul);
+    }
+    Ok(decoded.into_owned())
+}
+
+/// A guest's log text made safe for one log line: control characters (`\r`, `\t`,
+/// escape sequences, ...) and backslashes are written as escapes, other text as is.
+pub fn escape_log_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.extend(c.escape_default()),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Response headers the host owns: the guest's are dropped, because they would let it
+/// frame a second response on a kept-alive connection, hang the client on a wrong length,
+/// or switch protocols.
+const FRAMING_HEADERS: [&str; 7] = [
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "upgrade",
+    "keep-alive",
+    "te",
+    "trailer",
+];
+
 /// Why a handler's stdout is not a CGI response.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CgiError {
@@ -21,7 +81,7 @@ pub enum CgiError {
     /// A header line has no `:`.
     #[error("header line without ':': {0:?}")]
     LineWithoutColon(String),
-    /// `Status:` is not a status code from 100 to 999.
+    /// `Status:` is not a final status code from 200 to 599.
     #[error("bad Status {0:?}")]
     BadStatus(String),
     /// A header name is not a valid HTTP token.
@@ -76,10 +136,14 @@ pub fn is_cgi_variable(name: &str) -> bool {
 pub(super) fn cgi_env(
     env: &StaticEnv,
     wasi: &mut WasiCtxBuilder,
-    parts: &http::request::Parts,
+    request: &Inbound<'_>,
     body_len: usize,
-    peer: SocketAddr,
 ) {
+    let Inbound {
+        parts,
+        path_info,
+        peer,
+    } = request;
     let uri = &parts.uri;
     let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let host = parts
@@ -95,10 +159,7 @@ pub(super) fn cgi_env(
         _ => "HTTP/1.1",
     };
     wasi.env("REQUEST_METHOD", parts.method.as_str())
-        .env(
-            "PATH_INFO",
-            percent_encoding::percent_decode_str(uri.path()).decode_utf8_lossy(),
-        )
+        .env("PATH_INFO", path_info)
         .env("SCRIPT_NAME", "")
         .env("QUERY_STRING", uri.query().unwrap_or(""))
         .env("REQUEST_URI", path_and_query)
@@ -173,6 +234,9 @@ pub fn parse_cgi(out: &[u8]) -> Result<Response<Full<Bytes>>, CgiError> {
             let code: u16 = code
                 .parse()
                 .map_err(|_| CgiError::BadStatus(value.to_string()))?;
+            if !(200..=599).contains(&code) {
+                return Err(CgiError::BadStatus(value.to_string()));
+            }
             status = Some(
                 StatusCode::from_u16(code).map_err(|_| CgiError::BadStatus(value.to_string()))?,
             );
@@ -182,6 +246,10 @@ pub fn parse_cgi(out: &[u8]) -> Result<Response<Full<Bytes>>, CgiError> {
             .map_err(|_| CgiError::BadHeaderName(name.to_string()))?;
         let value =
             HeaderValue::from_str(value).map_err(|_| CgiError::BadHeaderValue(name.to_string()))?;
+        if FRAMING_HEADERS.contains(&name.as_str()) {
+            tracing::debug!(header = %name, "dropping a framing header from CGI output");
+            continue;
+        }
         headers.append(name, value);
     }
     let status = status.unwrap_or(if headers.contains_key(http::header::LOCATION) {
@@ -272,5 +340,49 @@ mod tests {
         for name in ["GREETING", "DAPR_HTTP_PORT", "http_host", "PATH"] {
             assert!(!is_cgi_variable(name), "{name}");
         }
+    }
+
+    #[tokio::test]
+    async fn framing_headers_from_the_guest_are_dropped() {
+        let res = parse_cgi(
+            b"Content-Length: 999\nTransfer-Encoding: chunked\nConnection: keep-alive\nUpgrade: h2c\nKeep-Alive: 5\nTE: trailers\nTrailer: x\nX-Kept: yes\n\nhi",
+        )
+        .expect("parses");
+        let names: Vec<&str> = res.headers().keys().map(|k| k.as_str()).collect();
+        assert_eq!(names, ["x-kept"]);
+        assert_eq!(body(res).await, "hi");
+    }
+
+    #[test]
+    fn only_final_statuses_are_accepted() {
+        for ok in ["200", "204 No Content", "404", "599"] {
+            let out = format!("Status: {ok}\n\n");
+            assert!(parse_cgi(out.as_bytes()).is_ok(), "{ok}");
+        }
+        for bad in ["101 Switching Protocols", "100", "199", "600", "999"] {
+            let out = format!("Status: {bad}\n\n");
+            assert_eq!(
+                parse_cgi(out.as_bytes()).err(),
+                Some(CgiError::BadStatus(bad.to_string())),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn paths_decode_strictly() {
+        assert_eq!(decode_path("/a%20b/%C3%A9").as_deref(), Ok("/a b/\u{e9}"));
+        assert_eq!(decode_path("/hello%00xyz"), Err(PathError::Nul));
+        assert_eq!(decode_path("/k%FF"), Err(PathError::NotUtf8));
+        assert_eq!(decode_path("/k%FE"), Err(PathError::NotUtf8));
+        assert_eq!(decode_path("/plain").as_deref(), Ok("/plain"));
+    }
+
+    #[test]
+    fn log_text_cannot_rewrite_the_line() {
+        assert_eq!(escape_log_text("a\rb"), "a\\rb");
+        assert_eq!(escape_log_text("\u{1b}[2J"), "\\u{1b}[2J");
+        assert_eq!(escape_log_text("back\\slash"), "back\\\\slash");
+        assert_eq!(escape_log_text("caf\u{e9} ok"), "caf\u{e9} ok");
     }
 }

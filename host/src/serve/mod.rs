@@ -40,8 +40,8 @@ use crate::runtime::{HostState, Runtime, RuntimeError, RuntimeOptions};
 mod cgi;
 mod instances;
 
-pub use cgi::{CGI_VARIABLES, CgiError, is_cgi_variable, parse_cgi};
-use cgi::{StaticEnv, cgi_env};
+pub use cgi::{CGI_VARIABLES, CgiError, PathError, is_cgi_variable, parse_cgi};
+use cgi::{Inbound, StaticEnv, cgi_env};
 use instances::{Instances, Prepared, Template};
 
 /// Per-request limits. Every one has a safe default and a command-line flag.
@@ -59,6 +59,14 @@ pub struct ServeLimits {
     pub max_concurrent: u32,
     /// How long a request may wait for a free instance before a 503 (default 1 s).
     pub queue_timeout: Duration,
+    /// How long a client may take to send the request body (default 10 s; then 408). The
+    /// body is read before an instance is taken.
+    pub body_read_timeout: Duration,
+    /// How long a connection may take to send a request head, counted from when it waits
+    /// for one, so idle keep-alive connections close after it too (default 10 s).
+    pub header_read_timeout: Duration,
+    /// Open client connections (default 512); past it, new ones wait to be accepted.
+    pub max_connections: u32,
     /// Instances kept instantiated ahead of requests (default 2; 0 turns it off; at most
     /// `max_concurrent`). Each holds one more pool slot. Modules with a wasm `start`
     /// function are never prepared ahead (see `serve/instances.rs`).
@@ -74,6 +82,9 @@ impl Default for ServeLimits {
             max_response_bytes: defaults::SERVE_MAX_RESPONSE_BYTES,
             max_concurrent: defaults::SERVE_MAX_CONCURRENT,
             queue_timeout: defaults::SERVE_QUEUE_TIMEOUT,
+            body_read_timeout: defaults::SERVE_BODY_READ_TIMEOUT,
+            header_read_timeout: defaults::SERVE_HEADER_READ_TIMEOUT,
+            max_connections: defaults::SERVE_MAX_CONNECTIONS,
             prepared_instances: defaults::SERVE_PREPARED_INSTANCES,
         }
     }
@@ -175,6 +186,8 @@ struct App {
     /// What every request's environment shares, built once (see [`StaticEnv`]).
     env: StaticEnv,
     permits: Arc<Semaphore>,
+    /// The cached readiness answer.
+    ready: ReadyProbe,
     /// Prepares instances ahead of requests and drops used stores (see [`instances`]).
     instances: Instances,
     next_id: AtomicU64,
@@ -289,6 +302,7 @@ impl Server {
             outbound,
             env,
             permits: Arc::new(Semaphore::new(limits.max_concurrent as usize)),
+            ready: ReadyProbe::new(),
             instances,
             next_id: AtomicU64::new(1),
             options,
@@ -313,7 +327,20 @@ impl Server {
 
 async fn accept_loop(listener: TcpListener, app: Arc<App>, mut stop: watch::Receiver<bool>) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let limits = app.options.limits.clone();
+    let connections = Arc::new(Semaphore::new(limits.max_connections.max(1) as usize));
+    let mut http = http1::Builder::new();
+    http.timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
     loop {
+        // At most max_connections open: past it, new clients wait in the listen backlog.
+        let slot = tokio::select! {
+            slot = connections.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+            _ = stop.changed() => break,
+        };
         tokio::select! {
             accepted = listener.accept() => {
                 let (stream, peer) = match accepted {
@@ -332,12 +359,13 @@ async fn accept_loop(listener: TcpListener, app: Arc<App>, mut stop: watch::Rece
                     let app = app.clone();
                     async move { Ok::<_, Infallible>(handle(app, req, peer).await) }
                 });
-                let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+                let conn = http.serve_connection(TokioIo::new(stream), service);
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
                     if let Err(e) = conn.await {
                         debug!(error = %e, "connection ended with an error");
                     }
+                    drop(slot);
                 });
             }
             _ = stop.changed() => break,
@@ -374,11 +402,18 @@ fn token_matches(given: &[u8], expected: &[u8]) -> bool {
 async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
     let id = app.next_id.fetch_add(1, Ordering::Relaxed);
     let path = req.uri().path().to_string();
+    let path_info = match cgi::decode_path(&path) {
+        Ok(p) => p,
+        Err(e) => {
+            debug!(request = id, "refused: {e}");
+            return plain(StatusCode::BAD_REQUEST, &format!("bad request path: {e}"));
+        }
+    };
     if path == app.options.health_path {
         return plain(StatusCode::OK, "ok");
     }
     if path == app.options.ready_path {
-        return if sidecar_ready(&app).await {
+        return if app.ready.is_ready(&app.options.sidecar).await {
             plain(StatusCode::OK, "ready")
         } else {
             plain(
@@ -399,6 +434,27 @@ async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> Resp
         }
     }
     let limits = &app.options.limits;
+    // The body first, under its own deadline: a slow client holds no instance.
+    let (parts, body) = req.into_parts();
+    let read = Limited::new(body, limits.max_request_body_bytes).collect();
+    let body = match tokio::time::timeout(limits.body_read_timeout, read).await {
+        Err(_) => {
+            warn!(request = id, %path, timeout = ?limits.body_read_timeout, "refused: the request body did not arrive in time");
+            return plain(
+                StatusCode::REQUEST_TIMEOUT,
+                "request body not received in time",
+            );
+        }
+        Ok(Ok(b)) => b.to_bytes(),
+        Ok(Err(e)) => {
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
+                return plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
+            }
+            return plain(StatusCode::BAD_REQUEST, "could not read the request body");
+        }
+    };
     // A free instance is the common case: take it without arming the queue timer.
     let permit = match app.permits.clone().try_acquire_owned() {
         Ok(p) => Some(p),
@@ -414,23 +470,13 @@ async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> Resp
             "busy: too many concurrent requests",
         );
     };
-    let (parts, body) = req.into_parts();
-    let body = match Limited::new(body, limits.max_request_body_bytes)
-        .collect()
-        .await
-    {
-        Ok(b) => b.to_bytes(),
-        Err(e) => {
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some()
-            {
-                return plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
-            }
-            return plain(StatusCode::BAD_REQUEST, "could not read the request body");
-        }
-    };
     let started = Instant::now();
-    let response = match invoke(&app, id, &parts, body, peer, permit).await {
+    let request = Inbound {
+        parts: &parts,
+        path_info: &path_info,
+        peer,
+    };
+    let response = match invoke(&app, id, &request, body, permit).await {
         Ok(res) => res,
         Err(failure) => {
             error!(request = id, method = %parts.method, %path, "{failure}");
@@ -444,19 +490,81 @@ async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> Resp
     response
 }
 
-async fn sidecar_ready(app: &App) -> bool {
-    let url = format!("{}/v1.0/healthz/outbound", app.options.sidecar.origin());
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(2))
-        .build();
-    match client {
-        Ok(c) => c
-            .get(url)
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success()),
-        Err(_) => false,
+/// The `/readyz` answer: the sidecar's `healthz/outbound`, asked with one client and
+/// reused for [`defaults::SERVE_READY_CACHE`], so a flood of probes costs one request to
+/// the sidecar per interval.
+struct ReadyProbe {
+    client: Option<reqwest::Client>,
+    /// When the sidecar was last asked, and what it answered. Held across the ask, so
+    /// concurrent probes wait for one answer instead of asking again.
+    last: tokio::sync::Mutex<Option<(Instant, bool)>>,
+}
+
+impl ReadyProbe {
+    fn new() -> Self {
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(2))
+            .build()
+            .map_err(
+                |e| warn!(error = %e, "building the readiness client failed: /readyz answers 503"),
+            )
+            .ok();
+        ReadyProbe {
+            client,
+            last: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    async fn is_ready(&self, sidecar: &SidecarEndpoint) -> bool {
+        let mut last = self.last.lock().await;
+        if let Some((at, ready)) = *last
+            && at.elapsed() < defaults::SERVE_READY_CACHE
+        {
+            return ready;
+        }
+        let url = format!("{}/v1.0/healthz/outbound", sidecar.origin());
+        let ready = match &self.client {
+            Some(c) => c
+                .get(url)
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success()),
+            None => false,
+        };
+        *last = Some((Instant::now(), ready));
+        ready
+    }
+}
+
+/// Logs a request's guest stderr, one line per line, each escaped (control characters,
+/// `\r` included, cannot rewrite the log) and counted with its log overhead against
+/// [`defaults::SERVE_MAX_GUEST_STDERR_BYTES`]; what does not fit is counted, not logged.
+fn log_guest_stderr(id: u64, stderr: &[u8]) {
+    // What one log line costs besides the guest's text: timestamp, level, target, field.
+    const LINE_OVERHEAD: usize = 64;
+    let mut budget = defaults::SERVE_MAX_GUEST_STDERR_BYTES;
+    let mut dropped = 0usize;
+    for line in String::from_utf8_lossy(stderr)
+        .split('\n')
+        .filter(|l| !l.trim().is_empty())
+    {
+        let line = cgi::escape_log_text(line.strip_suffix('\r').unwrap_or(line));
+        let cost = line.len() + LINE_OVERHEAD;
+        if cost > budget {
+            dropped += line.len();
+            budget = 0;
+            continue;
+        }
+        budget -= cost;
+        info!(request = id, "guest: {line}");
+    }
+    if dropped > 0 {
+        warn!(
+            request = id,
+            dropped_bytes = dropped,
+            "guest stderr over the log cap; the rest was dropped"
+        );
     }
 }
 
@@ -493,9 +601,8 @@ pub enum HandlerError {
 async fn invoke(
     app: &App,
     id: u64,
-    parts: &http::request::Parts,
+    request: &Inbound<'_>,
     body: Bytes,
-    peer: SocketAddr,
     permit: OwnedSemaphorePermit,
 ) -> Result<Response<Full<Bytes>>, HandlerError> {
     let limits = &app.options.limits;
@@ -507,7 +614,7 @@ async fn invoke(
         .stdout(stdout.clone())
         .stderr(stderr.clone())
         .arg(&app.env.program);
-    cgi_env(&app.env, &mut wasi, parts, body_len, peer);
+    cgi_env(&app.env, &mut wasi, request, body_len);
     // The store goes back to the helper thread with the permit when `lease` is dropped,
     // however this function ends.
     let (mut lease, instance) = match app.instances.take_prepared() {
@@ -549,15 +656,7 @@ async fn invoke(
         Err(e) => classify(e),
     };
     drop(lease);
-    let guest_stderr = stderr.contents();
-    if !guest_stderr.is_empty() {
-        for line in String::from_utf8_lossy(&guest_stderr)
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-        {
-            info!(request = id, "guest: {line}");
-        }
-    }
+    log_guest_stderr(id, &stderr.contents());
     match outcome {
         Outcome::Exited(0) => {}
         Outcome::Exited(code) => return Err(HandlerError::Exited(code)),

@@ -127,9 +127,15 @@ impl MockServer {
         port: u16,
         handler: impl Fn(&Recorded) -> Reply + Send + Sync + 'static,
     ) -> Self {
-        let listener = TcpListener::bind(("127.0.0.1", port))
-            .await
-            .expect("bind the mock server");
+        Self::start_at(SocketAddr::from(([127, 0, 0, 1], port)), handler).await
+    }
+
+    /// [`MockServer::start`] on a given loopback address (another 127.x address, `[::1]`).
+    pub async fn start_at(
+        addr: SocketAddr,
+        handler: impl Fn(&Recorded) -> Reply + Send + Sync + 'static,
+    ) -> Self {
+        let listener = TcpListener::bind(addr).await.expect("bind the mock server");
         let addr = listener.local_addr().expect("mock server address");
         let requests = Arc::new(Mutex::new(VecDeque::new()));
         let connections = Arc::new(AtomicUsize::new(0));

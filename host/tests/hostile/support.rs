@@ -64,6 +64,16 @@ impl Proc {
 
     /// `wasi-dapr serve MODULE` on a free port, with `extra` options before the module.
     pub async fn serve(module: &str, extra: &[&str], env: &[(&str, &str)]) -> Proc {
+        Self::serve_logged(module, extra, env, None).await
+    }
+
+    /// [`Proc::serve`] with its stderr (the log, at `info`) written to `log`.
+    pub async fn serve_logged(
+        module: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+        log: Option<&Path>,
+    ) -> Proc {
         let port = free_port();
         let dir = tempfile::tempdir().expect("tempdir");
         let mut cmd = wasi_dapr();
@@ -77,6 +87,10 @@ impl Proc {
             .arg(module);
         for (k, v) in env {
             cmd.env(k, v);
+        }
+        if let Some(log) = log {
+            let file = std::fs::File::create(log).expect("create the log file");
+            cmd.env("RUST_LOG", "info").stderr(Stdio::from(file));
         }
         Self::spawn(cmd, port, "/healthz", Some(dir)).await
     }
