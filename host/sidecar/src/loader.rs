@@ -121,7 +121,7 @@ async fn add_component(ctx: &mut Ctx, spec: &ComponentSpec) -> Result<(), Sideca
                 .insert(spec.name.clone(), SecretStore::from_spec(spec)?);
         }
         ComponentKind::BindingLocalStorage => {
-            let storage = LocalStorage::from_spec(spec)?;
+            let storage = LocalStorage::from_spec(spec, ctx.tuning.max_body_bytes)?;
             ctx.bindings
                 .insert(spec.name.clone(), Binding::LocalStorage(storage));
             capabilities = vec!["OUTPUT_BINDING"];
