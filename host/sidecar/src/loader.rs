@@ -136,7 +136,8 @@ async fn add_component(ctx: &mut Ctx, spec: &ComponentSpec) -> Result<(), Sideca
                 .insert(spec.name.clone(), ConfigStore::from_spec(spec));
         }
         ComponentKind::LockInMemory => {
-            ctx.locks.insert(spec.name.clone(), LockStore::default());
+            ctx.locks
+                .insert(spec.name.clone(), LockStore::new(ctx.tuning.max_locks));
         }
     }
     tracing::info!(name = %spec.name, kind = %spec.kind, file = %spec.file.display(), "component loaded");
