@@ -154,13 +154,14 @@ async fn add_component(ctx: &mut Ctx, spec: &ComponentSpec) -> Result<(), Sideca
     Ok(())
 }
 
-/// Builds every component's backend.
+/// Builds every component's backend; also returns the declarative subscriptions, whose
+/// delivery workers start once the `Ctx` is shared.
 pub(crate) async fn build_ctx(
     opts: &SidecarOptions,
     tuning: SidecarTuning,
     resources: Resources,
     shutdown: watch::Sender<bool>,
-) -> Result<Ctx, SidecarError> {
+) -> Result<(Ctx, Vec<Subscription>), SidecarError> {
     let mut ctx = Ctx {
         app_id: opts.app_id.clone(),
         app_port: opts.app_port,
@@ -212,6 +213,5 @@ pub(crate) async fn build_ctx(
         .iter()
         .filter_map(Subscription::from_spec)
         .collect();
-    ctx.add_subscriptions(declarative);
-    Ok(ctx)
+    Ok((ctx, declarative))
 }

@@ -33,7 +33,7 @@ pub(crate) async fn get(ctx: &Ctx, _req: &ApiRequest) -> Result<Resp, ApiError> 
         .read()
         .unwrap_or_else(|p| p.into_inner())
         .iter()
-        .map(|s| s.to_metadata_json())
+        .map(|q| q.sub.to_metadata_json())
         .collect();
     if !subs.is_empty() {
         body.insert("subscriptions".into(), Value::Array(subs));

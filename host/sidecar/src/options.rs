@@ -27,6 +27,8 @@ pub const DEFAULT_SUBSCRIBE_MAX_BACKOFF: Duration = Duration::from_secs(5);
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Messages waiting for delivery per subscription; a publish to a full queue is refused.
 pub const DEFAULT_DELIVERY_QUEUE: usize = 1024;
+/// Bytes of message data waiting for delivery per subscription (64 MiB).
+pub const DEFAULT_DELIVERY_QUEUE_BYTES: usize = 64 * 1024 * 1024;
 /// Delivery workers per subscription, each with one keep-alive connection to the app.
 pub const DEFAULT_DELIVERY_WORKERS: usize = 4;
 /// The most entries `PUT /v1.0/metadata/{key}` keeps in `extended`.
@@ -105,6 +107,9 @@ pub struct SidecarTuning {
     /// Messages waiting for delivery per subscription (default 1024); when full, a publish
     /// is answered `500 ERR_PUBSUB_PUBLISH_MESSAGE`.
     pub delivery_queue: usize,
+    /// Bytes of message data waiting per subscription (default 64 MiB; one message is
+    /// always taken by an empty queue); past it a publish is refused the same way.
+    pub delivery_queue_bytes: usize,
     /// Delivery workers per subscription (default 4), each reusing one keep-alive
     /// connection to the app: at most this many messages of one subscription are in flight.
     pub delivery_workers: usize,
@@ -131,6 +136,7 @@ impl Default for SidecarTuning {
             subscribe_max_backoff: DEFAULT_SUBSCRIBE_MAX_BACKOFF,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             delivery_queue: DEFAULT_DELIVERY_QUEUE,
+            delivery_queue_bytes: DEFAULT_DELIVERY_QUEUE_BYTES,
             delivery_workers: DEFAULT_DELIVERY_WORKERS,
             max_metadata_keys: DEFAULT_MAX_METADATA_KEYS,
             max_metadata_value_bytes: DEFAULT_MAX_METADATA_VALUE_BYTES,
