@@ -28,9 +28,7 @@ fn decode(s: &str) -> Result<String, ApiError> {
         .decode_utf8()
         .map(|d| d.into_owned())
         .map_err(|_| {
-            ApiError::malformed_input(format!(
-                "{s:?} is not valid UTF-8 once percent-decoded"
-            ))
+            ApiError::malformed_input(format!("{s:?} is not valid UTF-8 once percent-decoded"))
         })
 }
 
@@ -281,7 +279,10 @@ mod tests {
         assert_eq!(decode("k%EF%BF%BD").unwrap(), "k\u{fffd}");
         for bad in ["k%FF", "k%FE", "%C3", "a%80b"] {
             let e = decode(bad).unwrap_err();
-            assert_eq!((e.status, e.code), (StatusCode::BAD_REQUEST, "ERR_MALFORMED_REQUEST"));
+            assert_eq!(
+                (e.status, e.code),
+                (StatusCode::BAD_REQUEST, "ERR_MALFORMED_REQUEST")
+            );
         }
         assert!(parse_query("metadata.a=%FF").is_err());
         assert!(parse_query("%FE=1").is_err());

@@ -72,7 +72,11 @@ fn resources(files: &[(&str, &str)]) -> tempfile::TempDir {
 fn error_code(body: &[u8]) -> String {
     serde_json::from_slice::<serde_json::Value>(body)
         .ok()
-        .and_then(|v| v.get("errorCode").and_then(|c| c.as_str()).map(String::from))
+        .and_then(|v| {
+            v.get("errorCode")
+                .and_then(|c| c.as_str())
+                .map(String::from)
+        })
         .unwrap_or_default()
 }
 
@@ -136,7 +140,8 @@ async fn bulk_get_naming_one_big_key_many_times_stays_bounded() {
     let keys: Vec<String> = (0..200_000).map(|i| format!("k{i}")).collect();
     let bulk = serde_json::to_vec(&serde_json::json!({ "keys": keys })).unwrap();
     let addr = sc.addr;
-    let flood = tokio::spawn(async move { send(addr, "POST", "/v1.0/state/statestore/bulk", &bulk).await });
+    let flood =
+        tokio::spawn(async move { send(addr, "POST", "/v1.0/state/statestore/bulk", &bulk).await });
     tokio::time::sleep(Duration::from_millis(30)).await;
     let term = Instant::now();
     let _ = std::process::Command::new("kill")
@@ -177,11 +182,7 @@ async fn pubsub_flood_to_an_app_that_never_answers_stays_bounded() {
     ]);
     let port = app_port.to_string();
     let path = dir.path().to_str().unwrap();
-    let sc = Proc::sidecar(
-        &["--app-port", &port, "--resources-path", path],
-        &[],
-    )
-    .await;
+    let sc = Proc::sidecar(&["--app-port", &port, "--resources-path", path], &[]).await;
     let base_fds = sc.open_fds();
 
     const MESSAGES: usize = 3000;
@@ -202,7 +203,10 @@ async fn pubsub_flood_to_an_app_that_never_answers_stays_bounded() {
                     500 if error_code(&body) == "ERR_PUBSUB_PUBLISH_MESSAGE" => {
                         refused.fetch_add(1, Ordering::SeqCst)
                     }
-                    other => panic!("publish answered {other}: {}", String::from_utf8_lossy(&body)),
+                    other => panic!(
+                        "publish answered {other}: {}",
+                        String::from_utf8_lossy(&body)
+                    ),
                 };
             }
         }));
@@ -215,7 +219,10 @@ async fn pubsub_flood_to_an_app_that_never_answers_stays_bounded() {
     let fds = sc.open_fds();
     let (health, latency) = normal_request(sc.addr, "/v1.0/healthz", NORMAL_WITHIN).await;
     let peak = sc.peak_kib();
-    let (accepted, refused) = (accepted.load(Ordering::SeqCst), refused.load(Ordering::SeqCst));
+    let (accepted, refused) = (
+        accepted.load(Ordering::SeqCst),
+        refused.load(Ordering::SeqCst),
+    );
     report(
         TEST,
         &format!(
@@ -225,7 +232,10 @@ async fn pubsub_flood_to_an_app_that_never_answers_stays_bounded() {
             peak / 1024
         ),
     );
-    assert!(fds < base_fds + 100, "open fds grew from {base_fds} to {fds}");
+    assert!(
+        fds < base_fds + 100,
+        "open fds grew from {base_fds} to {fds}"
+    );
     assert!(refused > 0, "the publisher never saw the queue full");
     assert!(accepted > 0, "no message was accepted");
     assert!(peak < 200 * 1024, "peak memory {} MiB", peak / 1024);
@@ -291,7 +301,11 @@ async fn localstorage_create_through_a_dangling_symlink_stays_in_root_path() {
             peak / 1024
         ),
     );
-    assert_eq!(written, vec!["secret.txt".to_string()], "a file was written outside rootPath");
+    assert_eq!(
+        written,
+        vec!["secret.txt".to_string()],
+        "a file was written outside rootPath"
+    );
     for (status, what) in &answers {
         assert_ne!(*status, 200, "went through a symlink: {what}");
     }
@@ -335,10 +349,14 @@ async fn metadata_and_lock_floods_stay_bounded() {
         let mut locks_refused = 0;
         for i in 0..3000 {
             let id = format!("{i}-{}", "r".repeat(64 << 10));
-            let body = format!(
-                r#"{{"resourceId":"{id}","lockOwner":"o","expiryInSeconds":3600}}"#
-            );
-            let (status, _) = send(sc.addr, "POST", "/v1.0-alpha1/lock/lockstore", body.as_bytes()).await;
+            let body = format!(r#"{{"resourceId":"{id}","lockOwner":"o","expiryInSeconds":3600}}"#);
+            let (status, _) = send(
+                sc.addr,
+                "POST",
+                "/v1.0-alpha1/lock/lockstore",
+                body.as_bytes(),
+            )
+            .await;
             if status != 200 {
                 locks_refused += 1;
             }
@@ -348,7 +366,8 @@ async fn metadata_and_lock_floods_stay_bounded() {
     let outcome = within_memory(&sc, 1024 * 1024, attack).await;
     let peak = sc.peak_kib();
     report(TEST, &format!("peak memory {} MiB", peak / 1024));
-    let (refused, biggest, locks_refused) = outcome.expect("metadata reads were built without bound");
+    let (refused, biggest, locks_refused) =
+        outcome.expect("metadata reads were built without bound");
     let (status, latency) = normal_request(sc.addr, "/v1.0/healthz", NORMAL_WITHIN).await;
     let (lock_status, lock_body) = send(
         sc.addr,
@@ -378,12 +397,24 @@ async fn metadata_and_lock_floods_stay_bounded() {
 async fn invalid_percent_encoding_does_not_alias_keys() {
     const TEST: &str = "invalid_percent_encoding_does_not_alias_keys";
     let sc = Proc::sidecar(&[], &[]).await;
-    let (save_ff, _) = send(sc.addr, "POST", STATE_URL, br#"[{"key":"k\uFFFD","value":"first"}]"#).await;
+    let (save_ff, _) = send(
+        sc.addr,
+        "POST",
+        STATE_URL,
+        br#"[{"key":"k\uFFFD","value":"first"}]"#,
+    )
+    .await;
     assert_eq!(save_ff, 204);
     let (get_ff, body_ff) = send(sc.addr, "GET", &format!("{STATE_URL}/k%FF"), b"").await;
     let (get_fe, body_fe) = send(sc.addr, "GET", &format!("{STATE_URL}/k%FE"), b"").await;
     let (del_fe, _) = send(sc.addr, "DELETE", &format!("{STATE_URL}/k%FE"), b"").await;
-    let (get_q, body_q) = send(sc.addr, "GET", &format!("{STATE_URL}/k?metadata.a=%FF"), b"").await;
+    let (get_q, body_q) = send(
+        sc.addr,
+        "GET",
+        &format!("{STATE_URL}/k?metadata.a=%FF"),
+        b"",
+    )
+    .await;
     let (still, still_body) = send(sc.addr, "GET", &format!("{STATE_URL}/k%EF%BF%BD"), b"").await;
     let (status, latency) = normal_request(sc.addr, "/v1.0/healthz", NORMAL_WITHIN).await;
     let peak = sc.peak_kib();
@@ -399,12 +430,19 @@ async fn invalid_percent_encoding_does_not_alias_keys() {
             peak / 1024
         ),
     );
-    for (what, st, body) in [("k%FF", get_ff, &body_ff), ("k%FE", get_fe, &body_fe), ("query", get_q, &body_q)] {
+    for (what, st, body) in [
+        ("k%FF", get_ff, &body_ff),
+        ("k%FE", get_fe, &body_fe),
+        ("query", get_q, &body_q),
+    ] {
         assert_eq!(st, 400, "{what}: {}", String::from_utf8_lossy(body));
         assert_eq!(error_code(body), "ERR_MALFORMED_REQUEST", "{what}");
     }
     assert_eq!(del_fe, 400, "a delete of k%FE must not remove k\u{FFFD}");
-    assert_eq!((still, still_body.as_slice()), (200, br#""first""#.as_slice()));
+    assert_eq!(
+        (still, still_body.as_slice()),
+        (200, br#""first""#.as_slice())
+    );
     assert_eq!(status, 204);
     assert!(peak < 100 * 1024, "peak memory {} MiB", peak / 1024);
 }

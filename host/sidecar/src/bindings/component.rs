@@ -141,7 +141,9 @@ impl LocalStorage {
                     return Err(outside(file, "it names a symbolic link"));
                 }
                 Ok(m) if i + 1 < parts.len() && !m.is_dir() => {
-                    return Err(format!("invalid fileName {file:?}: a parent is not a folder"));
+                    return Err(format!(
+                        "invalid fileName {file:?}: a parent is not a folder"
+                    ));
                 }
                 Ok(_) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -335,8 +337,14 @@ mod tests {
             assert!(e.is_err(), "create {name}");
         }
         for name in ["file", "dir/secret", "dangling"] {
-            assert!(s.invoke("get", Vec::new(), &meta(name)).await.is_err(), "get {name}");
-            assert!(s.invoke("delete", Vec::new(), &meta(name)).await.is_err(), "delete {name}");
+            assert!(
+                s.invoke("get", Vec::new(), &meta(name)).await.is_err(),
+                "get {name}"
+            );
+            assert!(
+                s.invoke("delete", Vec::new(), &meta(name)).await.is_err(),
+                "delete {name}"
+            );
         }
         let mut written: Vec<_> = std::fs::read_dir(&out)
             .unwrap()
@@ -349,9 +357,14 @@ mod tests {
         s.invoke("create", b"hello".to_vec(), &meta("a/b/c.txt"))
             .await
             .unwrap();
-        let got = s.invoke("get", Vec::new(), &meta("a/b/c.txt")).await.unwrap();
+        let got = s
+            .invoke("get", Vec::new(), &meta("a/b/c.txt"))
+            .await
+            .unwrap();
         assert_eq!(got.as_deref(), Some(&b"hello"[..]));
-        s.invoke("create", vec![b'x'; 17], &meta("big")).await.unwrap();
+        s.invoke("create", vec![b'x'; 17], &meta("big"))
+            .await
+            .unwrap();
         assert!(s.invoke("get", Vec::new(), &meta("big")).await.is_err());
     }
 }

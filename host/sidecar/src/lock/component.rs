@@ -90,7 +90,11 @@ impl LockStore {
     /// How many locks are stored (expired ones not yet swept included).
     #[cfg(test)]
     fn stored(&self) -> usize {
-        self.locks.lock().unwrap_or_else(|p| p.into_inner()).held.len()
+        self.locks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .held
+            .len()
     }
 
     /// Releases `resource` if `owner` holds it.
@@ -134,7 +138,10 @@ mod tests {
         for r in ["a", "b", "c"] {
             assert_eq!(store.try_lock(r.into(), "o".into(), 3600), Ok(true));
         }
-        assert_eq!(store.try_lock("d".into(), "o".into(), 3600), Err(LockStoreFull(3)));
+        assert_eq!(
+            store.try_lock("d".into(), "o".into(), 3600),
+            Err(LockStoreFull(3))
+        );
         // A held lock is still answered as taken, not as full.
         assert_eq!(store.try_lock("a".into(), "p".into(), 3600), Ok(false));
         assert_eq!(store.unlock("b", "o"), UnlockStatus::Success);
@@ -166,6 +173,10 @@ mod tests {
         for i in 0..SWEEP_EVERY {
             assert_eq!(big.try_lock(format!("new{i}"), "o".into(), 3600), Ok(true));
         }
-        assert_eq!(big.stored(), SWEEP_EVERY as usize, "the 100 expired locks are gone");
+        assert_eq!(
+            big.stored(),
+            SWEEP_EVERY as usize,
+            "the 100 expired locks are gone"
+        );
     }
 }

@@ -794,9 +794,13 @@ async fn extended_metadata_and_locks_are_capped() {
     };
     put("a", "1").await.assert_no_content();
     put("b", "x").await.assert_no_content();
-    put("c", "0123456789abcdefg").await.assert_error(413, "ERR_BODY_TOO_LARGE");
+    put("c", "0123456789abcdefg")
+        .await
+        .assert_error(413, "ERR_BODY_TOO_LARGE");
     put("c", "3").await.assert_no_content();
-    put("d", "4").await.assert_error(400, "ERR_MALFORMED_REQUEST");
+    put("d", "4")
+        .await
+        .assert_error(400, "ERR_MALFORMED_REQUEST");
     // Replacing an existing key is fine when full.
     put("a", "0123456789abcdef").await.assert_no_content();
     let m = get(addr, "/v1.0/metadata").await.json();
@@ -808,7 +812,9 @@ async fn extended_metadata_and_locks_are_capped() {
         async move { post_json(addr, "/v1.0-alpha1/lock/lockstore", &body).await }
     };
     assert_eq!(lock("r1").await.json(), json!({"success": true}));
-    lock("r-too-long").await.assert_error(400, "ERR_MALFORMED_REQUEST");
+    lock("r-too-long")
+        .await
+        .assert_error(400, "ERR_MALFORMED_REQUEST");
     assert_eq!(lock("r2").await.json(), json!({"success": true}));
     assert_eq!(lock("r1").await.json(), json!({"success": false}));
     lock("r3").await.assert_error(500, "ERR_TRY_LOCK");

@@ -549,7 +549,10 @@ async fn delivery_reuses_connections_and_a_full_queue_refuses_publishes() {
     }
     app.wait_for("/fast", 30).await;
     let conns = app.connections();
-    assert!(conns <= 3, "{conns} connections for 30 messages (2 workers + /dapr/subscribe)");
+    assert!(
+        conns <= 3,
+        "{conns} connections for 30 messages (2 workers + /dapr/subscribe)"
+    );
 
     // Two workers busy for 3 s and three queued: the next publishes are refused.
     let mut statuses = Vec::new();
@@ -561,7 +564,11 @@ async fn delivery_reuses_connections_and_a_full_queue_refuses_publishes() {
         statuses.push(a.status.as_u16());
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(statuses.iter().filter(|s| **s == 204).count(), 5, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 204).count(),
+        5,
+        "{statuses:?}"
+    );
     assert_eq!(&statuses[5..], [500, 500, 500]);
     // Bulk publish reports the refused entries.
     let bulk = json!([
@@ -581,7 +588,12 @@ async fn delivery_reuses_connections_and_a_full_queue_refuses_publishes() {
     assert_eq!(v["errorCode"], "ERR_PUBSUB_PUBLISH_MESSAGE");
     assert_eq!(v["failedEntries"].as_array().map(Vec::len), Some(2));
     // Other topics still flow.
-    assert_eq!(publish(addr, "/v1.0/publish/pubsub/fast", None, "after").await.status, 204);
+    assert_eq!(
+        publish(addr, "/v1.0/publish/pubsub/fast", None, "after")
+            .await
+            .status,
+        204
+    );
     app.wait_for("/fast", 31).await;
     sc.shutdown().await;
 }

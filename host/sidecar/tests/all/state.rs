@@ -607,11 +607,19 @@ async fn bulk_get_answers_each_key_once_and_within_the_body_cap() {
     .await;
     let addr = sc.local_addr();
     let big = "x".repeat(1000);
-    save(addr, json!([{"key": "a", "value": 1}, {"key": "big", "value": big}]))
-        .await
-        .assert_no_content();
+    save(
+        addr,
+        json!([{"key": "a", "value": 1}, {"key": "big", "value": big}]),
+    )
+    .await
+    .assert_no_content();
     // Duplicates are answered once, at their first position; order is kept.
-    let a = post_json(addr, &format!("{S}/bulk"), r#"{"keys":["a","m","a","big","m"]}"#).await;
+    let a = post_json(
+        addr,
+        &format!("{S}/bulk"),
+        r#"{"keys":["a","m","a","big","m"]}"#,
+    )
+    .await;
     assert_eq!(a.status, StatusCode::OK);
     let v = a.json();
     let keys: Vec<&str> = v
@@ -630,9 +638,13 @@ async fn bulk_get_answers_each_key_once_and_within_the_body_cap() {
     assert_eq!(a.status, StatusCode::OK);
     assert_eq!(a.json().as_array().map(Vec::len), Some(1));
     let many: Vec<String> = (0..200).map(|i| format!("missing-key-{i}")).collect();
-    post_json(addr, &format!("{S}/bulk"), &json!({ "keys": many }).to_string())
-        .await
-        .assert_error(500, "ERR_STATE_BULK_GET");
+    post_json(
+        addr,
+        &format!("{S}/bulk"),
+        &json!({ "keys": many }).to_string(),
+    )
+    .await
+    .assert_error(500, "ERR_STATE_BULK_GET");
     save(addr, json!([{"key": "big2", "value": "y".repeat(3000)}]))
         .await
         .assert_no_content();
