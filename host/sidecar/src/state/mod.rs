@@ -13,7 +13,7 @@ use http::{HeaderValue, Method, StatusCode, header};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::api::{ApiError, ApiRequest, Resp, bytes_response, json_response, no_content, rfc3339};
+use crate::api::{ApiError, ApiRequest, Resp, bytes_response, no_content, rfc3339};
 use crate::ctx::{Ctx, NamedStore, find_store};
 use store::{StateComponent, StateError, WriteKind, WriteOp};
 
@@ -443,7 +443,18 @@ pub(crate) async fn query(ctx: &Ctx, req: &ApiRequest, store: &str) -> Result<Re
     if let Some(t) = token {
         body["token"] = Value::String(t);
     }
-    Ok(json_response(StatusCode::OK, &body))
+    let bytes = serde_json::to_vec(&body).unwrap_or_default();
+    let limit = ctx.tuning.max_body_bytes;
+    if bytes.len() > limit {
+        return Err(qerr(format!(
+            "the query answer exceeds the maximum response size of {limit} bytes; ask for a smaller page"
+        )));
+    }
+    Ok(bytes_response(
+        StatusCode::OK,
+        "application/json",
+        Bytes::from(bytes),
+    ))
 }
 
 /// Whether a method is one of the write verbs (`POST`, `PUT`).

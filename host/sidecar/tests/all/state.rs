@@ -651,5 +651,9 @@ async fn bulk_get_answers_each_key_once_and_within_the_body_cap() {
     post_json(addr, &format!("{S}/bulk"), r#"{"keys":["big","big2"]}"#)
         .await
         .assert_error(500, "ERR_STATE_BULK_GET");
+    // So is a query answer past the cap.
+    post_json(addr, "/v1.0-alpha1/state/statestore/query", "{}")
+        .await
+        .assert_error(500, "ERR_STATE_QUERY");
     sc.shutdown().await;
 }
