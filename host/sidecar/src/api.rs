@@ -86,6 +86,11 @@ impl ApiError {
         )
     }
 
+    /// `400 ERR_MALFORMED_REQUEST` for a request part (path, query, field) that is not usable.
+    pub fn malformed_input(message: impl Into<String>) -> Self {
+        Self::bad_request("ERR_MALFORMED_REQUEST", message)
+    }
+
     pub fn into_response(self) -> Resp {
         let body = serde_json::json!({ "errorCode": self.code, "message": self.message });
         json_response(self.status, &body)

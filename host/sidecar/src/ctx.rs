@@ -10,12 +10,13 @@ use http::{HeaderValue, StatusCode};
 use tokio::sync::watch;
 
 use crate::api::ApiError;
-use crate::app::{self, AppCallError, AppResponse};
+use crate::app::{self, AppCallError, AppConnection, AppResponse};
 use crate::bindings::component::Binding;
 use crate::configuration::component::ConfigStore;
 use crate::lock::component::LockStore;
 use crate::options::SidecarTuning;
-use crate::pubsub::subscription::{PubSubComponent, Subscription};
+use crate::pubsub::queue::DeliveryQueue;
+use crate::pubsub::subscription::PubSubComponent;
 use crate::secrets::component::SecretStore;
 use crate::state::store::StateComponent;
 
@@ -43,7 +44,8 @@ pub(crate) struct Ctx {
     pub locks: BTreeMap<String, LockStore>,
     pub registered: Vec<RegisteredComponent>,
     pub extended: Mutex<BTreeMap<String, String>>,
-    pub subscriptions: RwLock<Vec<Arc<Subscription>>>,
+    /// Every subscription with its delivery queue.
+    pub subscriptions: RwLock<Vec<Arc<DeliveryQueue>>>,
     pub(crate) ready: AtomicBool,
     pub(crate) shutdown: watch::Sender<bool>,
 }
@@ -55,6 +57,21 @@ impl Ctx {
         req: http::Request<http_body_util::Full<bytes::Bytes>>,
     ) -> Result<AppResponse, AppCallError> {
         app::call(
+            self.app_port,
+            req,
+            self.tuning.app_timeout,
+            self.tuning.max_body_bytes,
+        )
+        .await
+    }
+
+    /// [`Ctx::call_app`] on a kept connection (reused while the app keeps it open).
+    pub async fn call_app_on(
+        &self,
+        conn: &mut AppConnection,
+        req: http::Request<http_body_util::Full<bytes::Bytes>>,
+    ) -> Result<AppResponse, AppCallError> {
+        conn.call(
             self.app_port,
             req,
             self.tuning.app_timeout,
@@ -90,12 +107,11 @@ impl Ctx {
         self.ready.store(true, Ordering::SeqCst);
     }
 
-    pub fn add_subscriptions(&self, subs: Vec<Subscription>) {
-        let mut all = self
-            .subscriptions
+    pub fn add_subscription(&self, queue: Arc<DeliveryQueue>) {
+        self.subscriptions
             .write()
-            .unwrap_or_else(|p| p.into_inner());
-        all.extend(subs.into_iter().map(Arc::new));
+            .unwrap_or_else(|p| p.into_inner())
+            .push(queue);
     }
 }
 

@@ -93,7 +93,9 @@ impl Sidecar {
             },
         };
         let (shutdown, _) = watch::channel(false);
-        let ctx = Arc::new(loader::build_ctx(&opts, tuning, resources, shutdown).await?);
+        let (ctx, declarative) = loader::build_ctx(&opts, tuning, resources, shutdown).await?;
+        let ctx = Arc::new(ctx);
+        pubsub::delivery::install(&ctx, declarative);
         let listener =
             TcpListener::bind(opts.listen)
                 .await

@@ -121,7 +121,7 @@ async fn add_component(ctx: &mut Ctx, spec: &ComponentSpec) -> Result<(), Sideca
                 .insert(spec.name.clone(), SecretStore::from_spec(spec)?);
         }
         ComponentKind::BindingLocalStorage => {
-            let storage = LocalStorage::from_spec(spec)?;
+            let storage = LocalStorage::from_spec(spec, ctx.tuning.max_body_bytes)?;
             ctx.bindings
                 .insert(spec.name.clone(), Binding::LocalStorage(storage));
             capabilities = vec!["OUTPUT_BINDING"];
@@ -136,7 +136,8 @@ async fn add_component(ctx: &mut Ctx, spec: &ComponentSpec) -> Result<(), Sideca
                 .insert(spec.name.clone(), ConfigStore::from_spec(spec));
         }
         ComponentKind::LockInMemory => {
-            ctx.locks.insert(spec.name.clone(), LockStore::default());
+            ctx.locks
+                .insert(spec.name.clone(), LockStore::new(ctx.tuning.max_locks));
         }
     }
     tracing::info!(name = %spec.name, kind = %spec.kind, file = %spec.file.display(), "component loaded");
@@ -153,13 +154,14 @@ async fn add_component(ctx: &mut Ctx, spec: &ComponentSpec) -> Result<(), Sideca
     Ok(())
 }
 
-/// Builds every component's backend.
+/// Builds every component's backend; also returns the declarative subscriptions, whose
+/// delivery workers start once the `Ctx` is shared.
 pub(crate) async fn build_ctx(
     opts: &SidecarOptions,
     tuning: SidecarTuning,
     resources: Resources,
     shutdown: watch::Sender<bool>,
-) -> Result<Ctx, SidecarError> {
+) -> Result<(Ctx, Vec<Subscription>), SidecarError> {
     let mut ctx = Ctx {
         app_id: opts.app_id.clone(),
         app_port: opts.app_port,
@@ -211,6 +213,5 @@ pub(crate) async fn build_ctx(
         .iter()
         .filter_map(Subscription::from_spec)
         .collect();
-    ctx.add_subscriptions(declarative);
-    Ok(ctx)
+    Ok((ctx, declarative))
 }

@@ -33,7 +33,7 @@ pub(crate) async fn get(ctx: &Ctx, _req: &ApiRequest) -> Result<Resp, ApiError> 
         .read()
         .unwrap_or_else(|p| p.into_inner())
         .iter()
-        .map(|s| s.to_metadata_json())
+        .map(|q| q.sub.to_metadata_json())
         .collect();
     if !subs.is_empty() {
         body.insert("subscriptions".into(), Value::Array(subs));
@@ -55,13 +55,26 @@ pub(crate) async fn get(ctx: &Ctx, _req: &ApiRequest) -> Result<Resp, ApiError> 
     Ok(json_response(StatusCode::OK, &Value::Object(body)))
 }
 
-/// `PUT /v1.0/metadata/{key}`: the body becomes `extended[key]`.
+/// `PUT /v1.0/metadata/{key}`: the body becomes `extended[key]`. A key or value over
+/// `max_metadata_value_bytes` is 413; a new key beyond `max_metadata_keys` is 400.
 pub(crate) async fn put(ctx: &Ctx, req: &ApiRequest, key: &str) -> Result<Resp, ApiError> {
+    let limit = ctx.tuning.max_metadata_value_bytes;
+    if key.len() > limit || req.body.len() > limit {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "ERR_BODY_TOO_LARGE",
+            format!("an extended metadata key or value exceeds the maximum size of {limit} bytes"),
+        ));
+    }
     let value = String::from_utf8_lossy(&req.body).into_owned();
-    ctx.extended
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(key.to_string(), value);
+    let mut extended = ctx.extended.lock().unwrap_or_else(|p| p.into_inner());
+    let max_keys = ctx.tuning.max_metadata_keys;
+    if !extended.contains_key(key) && extended.len() >= max_keys {
+        return Err(ApiError::malformed_input(format!(
+            "extended metadata already holds the maximum of {max_keys} keys"
+        )));
+    }
+    extended.insert(key.to_string(), value);
     Ok(no_content())
 }
 

@@ -25,6 +25,20 @@ pub const DEFAULT_SUBSCRIBE_INITIAL_BACKOFF: Duration = Duration::from_millis(20
 pub const DEFAULT_SUBSCRIBE_MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// Deadline for connecting to a component's backend at startup.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Messages waiting for delivery per subscription; a publish to a full queue is refused.
+pub const DEFAULT_DELIVERY_QUEUE: usize = 1024;
+/// Bytes of message data waiting for delivery per subscription (64 MiB).
+pub const DEFAULT_DELIVERY_QUEUE_BYTES: usize = 64 * 1024 * 1024;
+/// Delivery workers per subscription, each with one keep-alive connection to the app.
+pub const DEFAULT_DELIVERY_WORKERS: usize = 4;
+/// The most entries `PUT /v1.0/metadata/{key}` keeps in `extended`.
+pub const DEFAULT_MAX_METADATA_KEYS: usize = 64;
+/// The largest `extended` metadata value (and key) accepted, in bytes.
+pub const DEFAULT_MAX_METADATA_VALUE_BYTES: usize = 32 * 1024;
+/// The most locks one lock store holds at a time (expired ones are swept first).
+pub const DEFAULT_MAX_LOCKS: usize = 10_000;
+/// The longest lock `resourceId` or `lockOwner` accepted, in bytes.
+pub const DEFAULT_MAX_LOCK_ID_BYTES: usize = 1024;
 
 /// What the sidecar listens on and which app it serves.
 #[derive(Clone)]
@@ -90,6 +104,24 @@ pub struct SidecarTuning {
     pub subscribe_max_backoff: Duration,
     /// Deadline for connecting to a component's backend at startup (default 5 s).
     pub connect_timeout: Duration,
+    /// Messages waiting for delivery per subscription (default 1024); when full, a publish
+    /// is answered `500 ERR_PUBSUB_PUBLISH_MESSAGE`.
+    pub delivery_queue: usize,
+    /// Bytes of message data waiting per subscription (default 64 MiB; one message is
+    /// always taken by an empty queue); past it a publish is refused the same way.
+    pub delivery_queue_bytes: usize,
+    /// Delivery workers per subscription (default 4), each reusing one keep-alive
+    /// connection to the app: at most this many messages of one subscription are in flight.
+    pub delivery_workers: usize,
+    /// The most `extended` metadata entries (default 64); a new key beyond → 400.
+    pub max_metadata_keys: usize,
+    /// The largest `extended` metadata key or value in bytes (default 32 KiB); larger → 413.
+    pub max_metadata_value_bytes: usize,
+    /// The most locks per lock store (default 10,000), expired locks swept first; a new
+    /// lock beyond → 500 `ERR_TRY_LOCK`.
+    pub max_locks: usize,
+    /// The longest lock `resourceId` / `lockOwner` in bytes (default 1024); longer → 400.
+    pub max_lock_id_bytes: usize,
 }
 
 impl Default for SidecarTuning {
@@ -103,6 +135,13 @@ impl Default for SidecarTuning {
             subscribe_initial_backoff: DEFAULT_SUBSCRIBE_INITIAL_BACKOFF,
             subscribe_max_backoff: DEFAULT_SUBSCRIBE_MAX_BACKOFF,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            delivery_queue: DEFAULT_DELIVERY_QUEUE,
+            delivery_queue_bytes: DEFAULT_DELIVERY_QUEUE_BYTES,
+            delivery_workers: DEFAULT_DELIVERY_WORKERS,
+            max_metadata_keys: DEFAULT_MAX_METADATA_KEYS,
+            max_metadata_value_bytes: DEFAULT_MAX_METADATA_VALUE_BYTES,
+            max_locks: DEFAULT_MAX_LOCKS,
+            max_lock_id_bytes: DEFAULT_MAX_LOCK_ID_BYTES,
         }
     }
 }

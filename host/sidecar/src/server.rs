@@ -21,18 +21,24 @@ use crate::pubsub::publish;
 use crate::state::is_write;
 use crate::{bindings, configuration, invoke, lock, metadata, secrets, state};
 
-/// Percent-decodes one path segment.
-fn decode(s: &str) -> String {
-    percent_decode_str(s).decode_utf8_lossy().into_owned()
+/// Percent-decodes one path segment or query part. Bytes that are not UTF-8 once decoded
+/// are a 400: a replacement character would make `k%FF` and `k%FE` the same key.
+fn decode(s: &str) -> Result<String, ApiError> {
+    percent_decode_str(s)
+        .decode_utf8()
+        .map(|d| d.into_owned())
+        .map_err(|_| {
+            ApiError::malformed_input(format!("{s:?} is not valid UTF-8 once percent-decoded"))
+        })
 }
 
 /// Parses a query string like Go's `url.ParseQuery` (`+` is a space).
-fn parse_query(q: &str) -> Vec<(String, String)> {
+fn parse_query(q: &str) -> Result<Vec<(String, String)>, ApiError> {
     q.split('&')
         .filter(|p| !p.is_empty())
         .map(|pair| {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (decode(&k.replace('+', " ")), decode(&v.replace('+', " ")))
+            Ok((decode(&k.replace('+', " "))?, decode(&v.replace('+', " "))?))
         })
         .collect()
 }
@@ -154,30 +160,56 @@ async fn handle(ctx: Arc<Ctx>, req: Request<Incoming>, remote: SocketAddr) -> Re
         }
     };
     let raw_query = parts.uri.query().map(str::to_string);
+    // A query that does not decode is refused by every route but invocation, which
+    // forwards the raw query as is.
+    let (query, bad_query) = match raw_query.as_deref().map(parse_query) {
+        None => (Vec::new(), None),
+        Some(Ok(q)) => (q, None),
+        Some(Err(e)) => (Vec::new(), Some(e)),
+    };
     let api = ApiRequest {
         method: parts.method,
         headers: parts.headers,
-        query: raw_query.as_deref().map(parse_query).unwrap_or_default(),
+        query,
         raw_query,
         body,
         remote,
     };
     let path = path.to_string();
-    match route(&ctx, &api, &path).await {
+    match route(&ctx, &api, &path, bad_query).await {
         Ok(res) => res,
         Err(e) => e.into_response(),
     }
 }
 
 /// The route table. Paths that match nothing (including a known path with the wrong verb)
-/// are service invocation.
-async fn route(ctx: &Arc<Ctx>, req: &ApiRequest, path: &str) -> Result<Resp, ApiError> {
+/// are service invocation. A path segment or query that is not UTF-8 once percent-decoded
+/// is `400 ERR_MALFORMED_REQUEST` (but invocation forwards its method path and query as is).
+async fn route(
+    ctx: &Arc<Ctx>,
+    req: &ApiRequest,
+    path: &str,
+    bad_query: Option<ApiError>,
+) -> Result<Resp, ApiError> {
     let raw: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let (version, rest) = match raw.split_first() {
         Some((v, rest)) if *v == "v1.0" || *v == "v1.0-alpha1" => (*v, rest),
         _ => return invoke::fallback(ctx, req, path).await,
     };
-    let seg: Vec<String> = rest.iter().map(|s| decode(s)).collect();
+    // Invocation: the method path stays percent-encoded.
+    if let ["invoke", app_id, "method", ..] = rest
+        && version == "v1.0"
+    {
+        let method_path = rest.get(3..).map(|p| p.join("/")).unwrap_or_default();
+        return invoke::invoke(ctx, req, &decode(app_id)?, &method_path).await;
+    }
+    if let Some(e) = bad_query {
+        return Err(e);
+    }
+    let seg = rest
+        .iter()
+        .map(|s| decode(s))
+        .collect::<Result<Vec<String>, ApiError>>()?;
     let s: Vec<&str> = seg.iter().map(String::as_str).collect();
     let m = &req.method;
     let get = m == Method::GET;
@@ -201,11 +233,6 @@ async fn route(ctx: &Arc<Ctx>, req: &ApiRequest, path: &str) -> Result<Resp, Api
         }
         (true, ["publish", "bulk", pubsub, topic @ ..]) if write => {
             publish::bulk_publish(ctx, req, pubsub, &topic.join("/")).await
-        }
-        // Invocation: the method path stays percent-encoded.
-        (false, ["invoke", app_id, "method", ..]) => {
-            let method_path = rest.get(3..).map(|p| p.join("/")).unwrap_or_default();
-            invoke::invoke(ctx, req, app_id, &method_path).await
         }
         // Bindings and secrets.
         (false, ["bindings", name]) if write => bindings::invoke(ctx, req, name).await,
@@ -240,10 +267,25 @@ mod tests {
 
     #[test]
     fn query_parsing_decodes_and_keeps_order() {
-        let q = parse_query("metadata.a=1&metadata.a=2&key=x%20y&key=z+w&flag");
+        let q = parse_query("metadata.a=1&metadata.a=2&key=x%20y&key=z+w&flag").unwrap();
         assert_eq!(q[2], ("key".into(), "x y".into()));
         assert_eq!(q[3], ("key".into(), "z w".into()));
         assert_eq!(q[4], ("flag".into(), String::new()));
+    }
+
+    #[test]
+    fn percent_decoding_that_is_not_utf8_is_refused() {
+        assert_eq!(decode("k%C3%A9").unwrap(), "k\u{e9}");
+        assert_eq!(decode("k%EF%BF%BD").unwrap(), "k\u{fffd}");
+        for bad in ["k%FF", "k%FE", "%C3", "a%80b"] {
+            let e = decode(bad).unwrap_err();
+            assert_eq!(
+                (e.status, e.code),
+                (StatusCode::BAD_REQUEST, "ERR_MALFORMED_REQUEST")
+            );
+        }
+        assert!(parse_query("metadata.a=%FF").is_err());
+        assert!(parse_query("%FE=1").is_err());
     }
 
     #[test]

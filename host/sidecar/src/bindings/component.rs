@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::components::ComponentSpec;
 use crate::error::SidecarError;
@@ -85,11 +86,22 @@ pub(crate) fn cron_from_spec(spec: &ComponentSpec) -> Result<Duration, SidecarEr
 #[derive(Debug)]
 pub(crate) struct LocalStorage {
     root: PathBuf,
+    /// The largest file `get` reads (the body cap).
+    max_read_bytes: usize,
+}
+
+fn outside(file: &str, why: &str) -> String {
+    format!("invalid fileName {file:?}: {why}; links are not followed inside rootPath")
+}
+
+/// Opens a file without following a symbolic link in its last component (`O_NOFOLLOW`).
+fn no_follow(opts: &mut tokio::fs::OpenOptions) -> &mut tokio::fs::OpenOptions {
+    opts.custom_flags(libc::O_NOFOLLOW)
 }
 
 impl LocalStorage {
     /// Creates `rootPath` if needed and remembers its canonical form.
-    pub fn from_spec(spec: &ComponentSpec) -> Result<Self, SidecarError> {
+    pub fn from_spec(spec: &ComponentSpec, max_read_bytes: usize) -> Result<Self, SidecarError> {
         let root = spec
             .meta("rootPath")
             .filter(|p| !p.is_empty())
@@ -98,7 +110,10 @@ impl LocalStorage {
             .map_err(|e| spec.init_error(format!("creating rootPath {root}: {e}")))?;
         let root = std::fs::canonicalize(root)
             .map_err(|e| spec.init_error(format!("resolving rootPath {root}: {e}")))?;
-        Ok(LocalStorage { root })
+        Ok(LocalStorage {
+            root,
+            max_read_bytes,
+        })
     }
 
     /// A file name as a path inside the root: relative, no `..`, no root, no prefix.
@@ -112,24 +127,57 @@ impl LocalStorage {
         Ok(p.to_path_buf())
     }
 
-    /// The path for `file`, refusing anything that resolves (through symlinks) outside the root.
+    /// The path for `file`, walked from the root one component at a time without following
+    /// links: every existing component must be a real folder (the last one a real file or
+    /// missing); a symbolic link anywhere, dangling or not, is refused.
     async fn confined(&self, file: &str) -> Result<PathBuf, String> {
-        let path = self.root.join(Self::relative(file)?);
-        let mut probe = path.as_path();
-        loop {
-            if let Ok(real) = tokio::fs::canonicalize(probe).await {
-                if !real.starts_with(&self.root) {
+        let rel = Self::relative(file)?;
+        let parts: Vec<_> = rel.components().collect();
+        let mut path = self.root.clone();
+        for (i, part) in parts.iter().enumerate() {
+            path.push(part);
+            match tokio::fs::symlink_metadata(&path).await {
+                Ok(m) if m.file_type().is_symlink() => {
+                    return Err(outside(file, "it names a symbolic link"));
+                }
+                Ok(m) if i + 1 < parts.len() && !m.is_dir() => {
                     return Err(format!(
-                        "invalid fileName {file:?}: it resolves outside rootPath"
+                        "invalid fileName {file:?}: a parent is not a folder"
                     ));
                 }
-                return Ok(path);
-            }
-            match probe.parent() {
-                Some(parent) => probe = parent,
-                None => return Ok(path),
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Ok(self.root.join(&rel));
+                }
+                Err(e) => return Err(format!("checking {file}: {e}")),
             }
         }
+        Ok(path)
+    }
+
+    /// Creates the missing parent folders of `file` one at a time, refusing any that is
+    /// (or was swapped for) a link; the path of the file.
+    async fn make_parents(&self, file: &str) -> Result<PathBuf, String> {
+        let path = self.confined(file).await?;
+        let rel = Self::relative(file)?;
+        let mut dir = self.root.clone();
+        if let Some(parent) = rel.parent() {
+            for part in parent.components() {
+                dir.push(part);
+                match tokio::fs::create_dir(&dir).await {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(format!("creating the folders of {file}: {e}")),
+                }
+                let m = tokio::fs::symlink_metadata(&dir)
+                    .await
+                    .map_err(|e| format!("creating the folders of {file}: {e}"))?;
+                if !m.is_dir() {
+                    return Err(outside(file, "a parent is a link or not a folder"));
+                }
+            }
+        }
+        Ok(path)
     }
 
     async fn invoke(
@@ -152,15 +200,21 @@ impl LocalStorage {
                     .filter(|f| !f.is_empty())
                     .cloned()
                     .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-                let path = self.confined(&name).await?;
-                if let Some(parent) = path.parent() {
-                    tokio::fs::create_dir_all(parent)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                }
-                // Re-check after creating folders, then write.
-                let path = self.confined(&name).await?;
-                tokio::fs::write(&path, data)
+                let path = self.make_parents(&name).await?;
+                // O_NOFOLLOW: a link put in place after the check is not followed either.
+                let mut f = no_follow(
+                    tokio::fs::OpenOptions::new()
+                        .write(true)
+                        .create(true)
+                        .truncate(true),
+                )
+                .open(&path)
+                .await
+                .map_err(|e| open_error(&name, "writing", &e))?;
+                f.write_all(&data)
+                    .await
+                    .map_err(|e| format!("writing {name}: {e}"))?;
+                f.flush()
                     .await
                     .map_err(|e| format!("writing {name}: {e}"))?;
                 Ok(Some(Bytes::from(
@@ -170,9 +224,21 @@ impl LocalStorage {
             "get" => {
                 let name = file_name()?;
                 let path = self.confined(&name).await?;
-                let bytes = tokio::fs::read(&path)
+                let f = no_follow(tokio::fs::OpenOptions::new().read(true))
+                    .open(&path)
+                    .await
+                    .map_err(|e| open_error(&name, "reading", &e))?;
+                let mut bytes = Vec::new();
+                let limit = self.max_read_bytes as u64;
+                f.take(limit + 1)
+                    .read_to_end(&mut bytes)
                     .await
                     .map_err(|e| format!("reading {name}: {e}"))?;
+                if bytes.len() as u64 > limit {
+                    return Err(format!(
+                        "reading {name}: the file is larger than the maximum response of {limit} bytes"
+                    ));
+                }
                 Ok(Some(Bytes::from(bytes)))
             }
             "delete" => {
@@ -211,6 +277,15 @@ impl LocalStorage {
     }
 }
 
+/// An open failure; `ELOOP` means the last component became a link.
+fn open_error(name: &str, what: &str, e: &std::io::Error) -> String {
+    if e.raw_os_error() == Some(libc::ELOOP) {
+        outside(name, "it names a symbolic link")
+    } else {
+        format!("{what} {name}: {e}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,5 +307,64 @@ mod tests {
         for bad in ["", "../x", "/etc/passwd", "a/../../b", "./a"] {
             assert!(LocalStorage::relative(bad).is_err(), "{bad}");
         }
+    }
+
+    fn storage(root: &Path) -> LocalStorage {
+        LocalStorage {
+            root: std::fs::canonicalize(root).unwrap(),
+            max_read_bytes: 16,
+        }
+    }
+
+    fn meta(file: &str) -> BTreeMap<String, String> {
+        BTreeMap::from([("fileName".to_string(), file.to_string())])
+    }
+
+    #[tokio::test]
+    async fn links_inside_root_path_are_never_followed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (root, out) = (tmp.path().join("root"), tmp.path().join("out"));
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::create_dir_all(&out).unwrap();
+        std::fs::write(out.join("secret"), "s").unwrap();
+        std::os::unix::fs::symlink(out.join("new"), root.join("dangling")).unwrap();
+        std::os::unix::fs::symlink(out.join("secret"), root.join("file")).unwrap();
+        std::os::unix::fs::symlink(&out, root.join("dir")).unwrap();
+        std::os::unix::fs::symlink("inner", root.join("relative")).unwrap();
+        let s = storage(&root);
+        for name in ["dangling", "file", "dir/x", "dir/sub/x", "relative"] {
+            let e = s.invoke("create", b"x".to_vec(), &meta(name)).await;
+            assert!(e.is_err(), "create {name}");
+        }
+        for name in ["file", "dir/secret", "dangling"] {
+            assert!(
+                s.invoke("get", Vec::new(), &meta(name)).await.is_err(),
+                "get {name}"
+            );
+            assert!(
+                s.invoke("delete", Vec::new(), &meta(name)).await.is_err(),
+                "delete {name}"
+            );
+        }
+        let mut written: Vec<_> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        written.sort();
+        assert_eq!(written, vec!["secret"]);
+        assert!(!root.join("inner").exists());
+        // Plain files and folders still work; a file over the read cap is refused.
+        s.invoke("create", b"hello".to_vec(), &meta("a/b/c.txt"))
+            .await
+            .unwrap();
+        let got = s
+            .invoke("get", Vec::new(), &meta("a/b/c.txt"))
+            .await
+            .unwrap();
+        assert_eq!(got.as_deref(), Some(&b"hello"[..]));
+        s.invoke("create", vec![b'x'; 17], &meta("big"))
+            .await
+            .unwrap();
+        assert!(s.invoke("get", Vec::new(), &meta("big")).await.is_err());
     }
 }

@@ -22,7 +22,12 @@ fn find<'a>(ctx: &'a Ctx, store: &str) -> Result<&'a LockStore, ApiError> {
     find_store(&ctx.locks, NamedStore::Lock, store)
 }
 
-fn check(body: &LockBody, store: &str) -> Result<(), ApiError> {
+fn check(body: &LockBody, store: &str, max_id: usize) -> Result<(), ApiError> {
+    if body.resource_id.len() > max_id || body.lock_owner.len() > max_id {
+        return Err(ApiError::malformed_input(format!(
+            "ResourceId or LockOwner is longer than {max_id} bytes in lock store {store}"
+        )));
+    }
     if body.resource_id.is_empty() {
         return Err(ApiError::bad_request(
             "ERR_MALFORMED_REQUEST",
@@ -41,25 +46,32 @@ fn check(body: &LockBody, store: &str) -> Result<(), ApiError> {
 /// `POST /v1.0-alpha1/lock/{store}`.
 pub(crate) async fn lock(ctx: &Ctx, req: &ApiRequest, store: &str) -> Result<Resp, ApiError> {
     let body: LockBody = serde_json::from_slice(&req.body).map_err(ApiError::malformed)?;
-    check(&body, store)?;
+    check(&body, store, ctx.tuning.max_lock_id_bytes)?;
     if body.expiry_in_seconds <= 0 {
         return Err(ApiError::bad_request(
             "ERR_MALFORMED_REQUEST",
             format!("ExpiryInSeconds is not positive in lock store {store}"),
         ));
     }
-    let free = find(ctx, store)?.try_lock(
-        body.resource_id,
-        body.lock_owner,
-        body.expiry_in_seconds.unsigned_abs(),
-    );
+    let free = find(ctx, store)?
+        .try_lock(
+            body.resource_id,
+            body.lock_owner,
+            body.expiry_in_seconds.unsigned_abs(),
+        )
+        .map_err(|e| {
+            ApiError::internal(
+                "ERR_TRY_LOCK",
+                format!("failed to try acquiring lock in lock store {store}: {e}"),
+            )
+        })?;
     Ok(json_response(StatusCode::OK, &json!({ "success": free })))
 }
 
 /// `POST /v1.0-alpha1/unlock/{store}`: status 0 ok, 1 no such lock, 2 held by another owner.
 pub(crate) async fn unlock(ctx: &Ctx, req: &ApiRequest, store: &str) -> Result<Resp, ApiError> {
     let body: LockBody = serde_json::from_slice(&req.body).map_err(ApiError::malformed)?;
-    check(&body, store)?;
+    check(&body, store, ctx.tuning.max_lock_id_bytes)?;
     let status = find(ctx, store)?.unlock(&body.resource_id, &body.lock_owner) as u8;
     Ok(json_response(StatusCode::OK, &json!({ "status": status })))
 }

@@ -1,5 +1,7 @@
-//! Delivery and retry: each message to every matching subscription, SUCCESS/RETRY/DROP
-//! and dead-letter topics, and loading the app's subscriptions at startup.
+//! Delivery and retry: each message to the bounded queue of every matching subscription,
+//! a fixed number of workers per subscription (each on one keep-alive connection to the
+//! app), SUCCESS/RETRY/DROP and dead-letter topics, and loading the app's subscriptions at
+//! startup.
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -10,26 +12,66 @@ use http_body_util::Full;
 use serde_json::Value;
 
 use super::cloudevent::{CE_CONTENT_TYPE, Message, delivery_event};
+use super::queue::{DeliveryQueue, QueueFull};
 use super::subscription::{Subscription, parse_app_subscriptions};
+use crate::app::AppConnection;
 use crate::ctx::{Ctx, wait_for_shutdown};
 
-/// Hands a message to every matching subscription (in-memory broker: fire and forget).
-pub(crate) fn dispatch(ctx: &Arc<Ctx>, msg: Message) {
-    let subs: Vec<Arc<Subscription>> = ctx
+/// Queues a message for every matching subscription. A full queue refuses it (the other
+/// subscriptions still get it) and the error is returned for the publisher.
+pub(crate) fn dispatch(ctx: &Arc<Ctx>, msg: Message) -> Result<(), QueueFull> {
+    let queues: Vec<Arc<DeliveryQueue>> = ctx
         .subscriptions
         .read()
         .unwrap_or_else(|p| p.into_inner())
         .iter()
-        .filter(|s| s.pubsub == msg.pubsub && s.topic == msg.topic)
+        .filter(|q| q.sub.pubsub == msg.pubsub && q.sub.topic == msg.topic)
         .cloned()
         .collect();
-    if subs.is_empty() {
+    if queues.is_empty() {
         tracing::debug!(pubsub = %msg.pubsub, topic = %msg.topic, "no subscriber; message dropped");
     }
+    let mut refused = None;
+    for q in queues {
+        if let Err(e) = q.offer(msg.clone()) {
+            refused = Some(e);
+        }
+    }
+    refused.map_or(Ok(()), Err)
+}
+
+/// Installs subscriptions: a bounded queue each, and its delivery workers.
+pub(crate) fn install(ctx: &Arc<Ctx>, subs: Vec<Subscription>) {
     for sub in subs {
-        let ctx = ctx.clone();
-        let msg = msg.clone();
-        tokio::spawn(async move { deliver(ctx, sub, msg).await });
+        let queue = Arc::new(DeliveryQueue::new(
+            Arc::new(sub),
+            ctx.tuning.delivery_queue,
+            ctx.tuning.delivery_queue_bytes,
+        ));
+        for _ in 0..ctx.tuning.delivery_workers.max(1) {
+            tokio::spawn(worker(ctx.clone(), queue.clone()));
+        }
+        ctx.add_subscription(queue);
+    }
+}
+
+/// One delivery worker: takes messages from its subscription's queue one at a time and
+/// delivers each on its own kept connection, until shutdown.
+async fn worker(ctx: Arc<Ctx>, queue: Arc<DeliveryQueue>) {
+    let mut shutdown = ctx.shutdown_rx();
+    let mut conn = AppConnection::default();
+    loop {
+        let msg = tokio::select! {
+            msg = queue.take() => match msg {
+                Some(msg) => msg,
+                None => return,
+            },
+            () = wait_for_shutdown(&mut shutdown) => return,
+        };
+        tokio::select! {
+            () = deliver(&ctx, &queue.sub, msg, &mut conn) => {}
+            () = wait_for_shutdown(&mut shutdown) => return,
+        }
     }
 }
 
@@ -44,6 +86,7 @@ enum Outcome {
 
 async fn deliver_once(
     ctx: &Ctx,
+    conn: &mut AppConnection,
     route: &str,
     pubsub: &str,
     body: &Bytes,
@@ -68,7 +111,7 @@ async fn deliver_once(
         tracing::warn!(%route, "invalid subscription route; message dropped");
         return Outcome::Drop;
     };
-    match ctx.call_app(req).await {
+    match ctx.call_app_on(conn, req).await {
         Err(e) => {
             tracing::warn!(%route, error = %e, "delivering a pub/sub message failed; will retry");
             Outcome::Retry
@@ -102,12 +145,12 @@ async fn deliver_once(
 }
 
 /// Delivers a message to one subscription with bounded retries, then dead-letters if asked.
-async fn deliver(ctx: Arc<Ctx>, sub: Arc<Subscription>, msg: Message) {
+async fn deliver(ctx: &Arc<Ctx>, sub: &Subscription, msg: Message, conn: &mut AppConnection) {
     if msg.expires.is_some_and(|t| t <= SystemTime::now()) {
         tracing::debug!(topic = %msg.topic, "message expired before delivery");
         return;
     }
-    let event = delivery_event(&ctx.app_id, &sub, &msg);
+    let event = delivery_event(&ctx.app_id, sub, &msg);
     let Some(route) = sub.route_for(&event).map(str::to_string) else {
         tracing::debug!(topic = %msg.topic, "no rule matched and no default route; message dropped");
         return;
@@ -118,7 +161,7 @@ async fn deliver(ctx: Arc<Ctx>, sub: Arc<Subscription>, msg: Message) {
     let attempts = ctx.tuning.max_delivery_attempts.max(1);
     let mut outcome = Outcome::Retry;
     for attempt in 1..=attempts {
-        outcome = deliver_once(&ctx, &route, &sub.pubsub, &body, &msg).await;
+        outcome = deliver_once(ctx, conn, &route, &sub.pubsub, &body, &msg).await;
         if outcome != Outcome::Retry || attempt == attempts {
             break;
         }
@@ -143,7 +186,9 @@ async fn deliver(ctx: Arc<Ctx>, sub: Arc<Subscription>, msg: Message) {
         let mut dl = msg.clone();
         dl.topic = dlt.clone();
         dl.dead_lettered = true;
-        dispatch(&ctx, dl);
+        if let Err(e) = dispatch(ctx, dl) {
+            tracing::warn!(topic = %dlt, error = %e, "dead-letter message dropped");
+        }
     }
 }
 
@@ -171,7 +216,7 @@ pub(crate) async fn load_app_subscriptions(ctx: Arc<Ctx>) {
                     Vec::new()
                 });
                 tracing::info!(count = subs.len(), "loaded the app's subscriptions");
-                ctx.add_subscriptions(subs);
+                install(&ctx, subs);
                 ctx.set_ready();
                 return;
             }

@@ -1,8 +1,9 @@
 //! Pub/sub: publishing (`publish.rs`), CloudEvents (`cloudevent.rs`), subscriptions and
-//! routing rules (`subscription.rs`), and delivery to the app with retries
-//! (`delivery.rs`), over an in-memory broker.
+//! routing rules (`subscription.rs`), each subscription's bounded queue (`queue.rs`), and
+//! delivery to the app with retries (`delivery.rs`), over an in-memory broker.
 
 pub(crate) mod cloudevent;
 pub(crate) mod delivery;
 pub(crate) mod publish;
+pub(crate) mod queue;
 pub(crate) mod subscription;

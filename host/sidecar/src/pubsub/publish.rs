@@ -82,7 +82,12 @@ pub(crate) async fn publish(
         tracestate: &ts,
     };
     let msg = build_message(&ctx.app_id, &input)?;
-    dispatch(ctx, msg);
+    dispatch(ctx, msg).map_err(|e| {
+        ApiError::internal(
+            "ERR_PUBSUB_PUBLISH_MESSAGE",
+            format!("error when publish to topic {topic} in pubsub {pubsub}: {e}"),
+        )
+    })?;
     Ok(no_content())
 }
 
@@ -184,12 +189,14 @@ pub(crate) async fn bulk_publish(
             build_message(&ctx.app_id, &input).map_err(|e| e.message)
         });
         match built {
-            Ok(m) => messages.push(m),
+            Ok(m) => messages.push((id, m)),
             Err(error) => failed.push(json!({ "entryId": id, "error": error })),
         }
     }
-    for m in messages {
-        dispatch(ctx, m);
+    for (id, m) in messages {
+        if let Err(e) = dispatch(ctx, m) {
+            failed.push(json!({ "entryId": id, "error": e.to_string() }));
+        }
     }
     if failed.is_empty() {
         Ok(no_content())

@@ -6,14 +6,14 @@ pub(crate) mod query;
 pub(crate) mod redis;
 pub(crate) mod store;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use bytes::Bytes;
 use http::{HeaderValue, Method, StatusCode, header};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::api::{ApiError, ApiRequest, Resp, bytes_response, json_response, no_content, rfc3339};
+use crate::api::{ApiError, ApiRequest, Resp, bytes_response, no_content, rfc3339};
 use crate::ctx::{Ctx, NamedStore, find_store};
 use store::{StateComponent, StateError, WriteKind, WriteOp};
 
@@ -205,32 +205,99 @@ struct BulkGetBody {
     metadata: Option<BTreeMap<String, String>>,
 }
 
-/// `POST|PUT /v1.0/state/{store}/bulk`.
+/// Keys answered between two yields to the scheduler in a bulk get.
+const BULK_YIELD_EVERY: usize = 64;
+
+/// Appends a stored value as the JSON of a `data` field: verbatim when it is JSON, else as
+/// a JSON string.
+fn push_data(out: &mut Vec<u8>, data: &[u8]) {
+    if serde_json::from_slice::<serde::de::IgnoredAny>(data).is_ok() {
+        out.extend_from_slice(data);
+    } else {
+        let text = String::from_utf8_lossy(data);
+        let _ = serde_json::to_writer(&mut *out, &text);
+    }
+}
+
+/// Appends one bulk-get entry (fields in the order `serde_json` sorts them).
+fn push_entry(out: &mut Vec<u8>, key: &str, found: Result<Option<store::StoredItem>, StateError>) {
+    let string = |out: &mut Vec<u8>, s: &str| {
+        let _ = serde_json::to_writer(&mut *out, s);
+    };
+    out.push(b'{');
+    match found {
+        Ok(Some(item)) => {
+            out.extend_from_slice(br#""data":"#);
+            push_data(out, &item.data);
+            if !item.etag.is_empty() {
+                out.extend_from_slice(br#","etag":"#);
+                string(out, &item.etag);
+            }
+            out.extend_from_slice(br#","key":"#);
+            string(out, key);
+            if let Some(exp) = item.expires.and_then(rfc3339) {
+                out.extend_from_slice(br#","metadata":{"ttlExpireTime":"#);
+                string(out, &exp);
+                out.push(b'}');
+            }
+        }
+        Ok(None) => {
+            out.extend_from_slice(br#""key":"#);
+            string(out, key);
+        }
+        Err(e) => {
+            out.extend_from_slice(br#""error":"#);
+            string(out, &e.to_string());
+            out.extend_from_slice(br#","key":"#);
+            string(out, key);
+        }
+    }
+    out.push(b'}');
+}
+
+/// `POST|PUT /v1.0/state/{store}/bulk`. A key named twice is answered once (at its first
+/// position); an answer that would pass the body cap is `500 ERR_STATE_BULK_GET`, found
+/// while building it, so no more than the cap is ever held.
 pub(crate) async fn bulk_get(ctx: &Ctx, req: &ApiRequest, store: &str) -> Result<Resp, ApiError> {
     let comp = find(ctx, store)?;
     let body: BulkGetBody = serde_json::from_slice(&req.body).map_err(ApiError::malformed)?;
-    let mut full_keys = Vec::with_capacity(body.keys.len());
+    let mut seen = HashSet::with_capacity(body.keys.len());
+    let mut keys = Vec::new();
     for key in &body.keys {
-        full_keys.push(comp.full_key(key)?);
+        if seen.insert(key.as_str()) {
+            keys.push((key.as_str(), comp.full_key(key)?));
+        }
     }
-    let mut out = Vec::with_capacity(body.keys.len());
-    for (key, full) in body.keys.iter().zip(&full_keys) {
-        out.push(match comp.store.get(full).await {
-            Ok(Some(item)) => {
-                let mut o = json!({ "key": key, "data": data_json(&item.data) });
-                if !item.etag.is_empty() {
-                    o["etag"] = Value::String(item.etag);
-                }
-                if let Some(exp) = item.expires.and_then(rfc3339) {
-                    o["metadata"] = json!({ "ttlExpireTime": exp });
-                }
-                o
-            }
-            Ok(None) => json!({ "key": key }),
-            Err(e) => json!({ "key": key, "error": e.to_string() }),
-        });
+    drop(seen);
+    let limit = ctx.tuning.max_body_bytes;
+    let mut out = Vec::with_capacity(limit.min(64 * 1024));
+    out.push(b'[');
+    for (i, (key, full)) in keys.iter().enumerate() {
+        if i % BULK_YIELD_EVERY == BULK_YIELD_EVERY - 1 {
+            // The in-memory store answers without awaiting: yield so that a long bulk get
+            // does not hold a worker thread (and shutdown) until it is done.
+            tokio::task::yield_now().await;
+        }
+        if i > 0 {
+            out.push(b',');
+        }
+        push_entry(&mut out, key, comp.store.get(full).await);
+        if out.len() >= limit {
+            return Err(ApiError::internal(
+                "ERR_STATE_BULK_GET",
+                format!(
+                    "the bulk get answer for {} keys exceeds the maximum response size of {limit} bytes; ask for fewer keys",
+                    keys.len()
+                ),
+            ));
+        }
     }
-    Ok(json_response(StatusCode::OK, &Value::Array(out)))
+    out.push(b']');
+    Ok(bytes_response(
+        StatusCode::OK,
+        "application/json",
+        Bytes::from(out),
+    ))
 }
 
 /// `DELETE /v1.0/state/{store}/{key}`.
@@ -376,7 +443,18 @@ pub(crate) async fn query(ctx: &Ctx, req: &ApiRequest, store: &str) -> Result<Re
     if let Some(t) = token {
         body["token"] = Value::String(t);
     }
-    Ok(json_response(StatusCode::OK, &body))
+    let bytes = serde_json::to_vec(&body).unwrap_or_default();
+    let limit = ctx.tuning.max_body_bytes;
+    if bytes.len() > limit {
+        return Err(qerr(format!(
+            "the query answer exceeds the maximum response size of {limit} bytes; ask for a smaller page"
+        )));
+    }
+    Ok(bytes_response(
+        StatusCode::OK,
+        "application/json",
+        Bytes::from(bytes),
+    ))
 }
 
 /// Whether a method is one of the write verbs (`POST`, `PUT`).

@@ -765,3 +765,62 @@ async fn cron_input_binding_delivers_after_the_options_probe() {
     .expect_err("unsupported schedule");
     assert!(err.to_string().contains("@every"), "{err}");
 }
+
+#[tokio::test]
+async fn extended_metadata_and_locks_are_capped() {
+    let lock = "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: lockstore\nspec:\n  type: lock.in-memory\n  version: v1\n";
+    let dir = resources(&[("lock.yaml", lock)]);
+    let tuning = wasi_dapr_sidecar::SidecarTuning {
+        max_metadata_keys: 3,
+        max_metadata_value_bytes: 16,
+        max_locks: 2,
+        max_lock_id_bytes: 8,
+        ..wasi_dapr_test_support::sidecar::fast_tuning()
+    };
+    let sc = Sidecar::start_with(
+        SidecarOptions {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            resources_path: Some(dir.path().to_path_buf()),
+            ..SidecarOptions::default()
+        },
+        tuning,
+    )
+    .await
+    .expect("start");
+    let addr = sc.local_addr();
+    let put = |key: &'static str, value: &'static str| async move {
+        let path = format!("/v1.0/metadata/{key}");
+        send(addr, Method::PUT, &path, &[], Bytes::from(value)).await
+    };
+    put("a", "1").await.assert_no_content();
+    put("b", "x").await.assert_no_content();
+    put("c", "0123456789abcdefg")
+        .await
+        .assert_error(413, "ERR_BODY_TOO_LARGE");
+    put("c", "3").await.assert_no_content();
+    put("d", "4")
+        .await
+        .assert_error(400, "ERR_MALFORMED_REQUEST");
+    // Replacing an existing key is fine when full.
+    put("a", "0123456789abcdef").await.assert_no_content();
+    let m = get(addr, "/v1.0/metadata").await.json();
+    assert_eq!(m["extended"]["a"], "0123456789abcdef");
+    assert!(m["extended"].get("d").is_none());
+
+    let lock = |id: &str| {
+        let body = json!({"resourceId": id, "lockOwner": "o", "expiryInSeconds": 60}).to_string();
+        async move { post_json(addr, "/v1.0-alpha1/lock/lockstore", &body).await }
+    };
+    assert_eq!(lock("r1").await.json(), json!({"success": true}));
+    lock("r-too-long")
+        .await
+        .assert_error(400, "ERR_MALFORMED_REQUEST");
+    assert_eq!(lock("r2").await.json(), json!({"success": true}));
+    assert_eq!(lock("r1").await.json(), json!({"success": false}));
+    lock("r3").await.assert_error(500, "ERR_TRY_LOCK");
+    let unlock = json!({"resourceId": "r2", "lockOwner": "o"}).to_string();
+    let a = post_json(addr, "/v1.0-alpha1/unlock/lockstore", &unlock).await;
+    assert_eq!(a.json(), json!({"status": 0}));
+    assert_eq!(lock("r3").await.json(), json!({"success": true}));
+    sc.shutdown().await;
+}

@@ -508,3 +508,92 @@ async fn declarative_subscriptions_and_app_without_subscribe() {
     assert_eq!(app.wait_for("/decl", 1).await.len(), 1);
     sc.shutdown().await;
 }
+
+#[tokio::test]
+async fn delivery_reuses_connections_and_a_full_queue_refuses_publishes() {
+    let app = MockServer::start(|r: &Recorded| match r.target() {
+        "/dapr/subscribe" => reply(
+            200,
+            r#"[{"pubsubname":"pubsub","topic":"fast","route":"/fast"},
+                {"pubsubname":"pubsub","topic":"slow","route":"/slow"}]"#,
+        ),
+        "/slow" => reply(200, "").delay(Duration::from_secs(3)),
+        _ => reply(200, ""),
+    })
+    .await;
+    let tuning = wasi_dapr_sidecar::SidecarTuning {
+        delivery_queue: 3,
+        delivery_workers: 2,
+        ..wasi_dapr_test_support::sidecar::fast_tuning()
+    };
+    let sc = Sidecar::start_with(
+        wasi_dapr_sidecar::SidecarOptions {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            app_port: Some(app.addr.port()),
+            ..Default::default()
+        },
+        tuning,
+    )
+    .await
+    .expect("start");
+    let addr = sc.local_addr();
+    wait_subscriptions(addr, 2).await;
+
+    // Keep-alive: 30 messages reach the app over the two workers' connections.
+    for i in 0..30 {
+        let a = publish(addr, "/v1.0/publish/pubsub/fast", None, &format!("m{i}")).await;
+        assert_eq!(a.status, 204);
+        if i % 3 == 2 {
+            app.wait_for("/fast", i + 1).await;
+        }
+    }
+    app.wait_for("/fast", 30).await;
+    let conns = app.connections();
+    assert!(
+        conns <= 3,
+        "{conns} connections for 30 messages (2 workers + /dapr/subscribe)"
+    );
+
+    // Two workers busy for 3 s and three queued: the next publishes are refused.
+    let mut statuses = Vec::new();
+    for i in 0..8 {
+        let a = publish(addr, "/v1.0/publish/pubsub/slow", None, &format!("s{i}")).await;
+        if a.status == 500 {
+            a.assert_error(500, "ERR_PUBSUB_PUBLISH_MESSAGE");
+        }
+        statuses.push(a.status.as_u16());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 204).count(),
+        5,
+        "{statuses:?}"
+    );
+    assert_eq!(&statuses[5..], [500, 500, 500]);
+    // Bulk publish reports the refused entries.
+    let bulk = json!([
+        {"entryId": "1", "event": "x", "contentType": "text/plain"},
+        {"entryId": "2", "event": "y", "contentType": "text/plain"}
+    ]);
+    let a = send(
+        addr,
+        Method::POST,
+        "/v1.0-alpha1/publish/bulk/pubsub/slow",
+        &[("content-type", "application/json")],
+        Bytes::from(bulk.to_string()),
+    )
+    .await;
+    assert_eq!(a.status, 500);
+    let v = a.json();
+    assert_eq!(v["errorCode"], "ERR_PUBSUB_PUBLISH_MESSAGE");
+    assert_eq!(v["failedEntries"].as_array().map(Vec::len), Some(2));
+    // Other topics still flow.
+    assert_eq!(
+        publish(addr, "/v1.0/publish/pubsub/fast", None, "after")
+            .await
+            .status,
+        204
+    );
+    app.wait_for("/fast", 31).await;
+    sc.shutdown().await;
+}

@@ -584,3 +584,76 @@ async fn redis_password_from_secret_store() {
         assert!(err.to_string().contains("a-state.yaml"), "{why}: {err}");
     }
 }
+
+/// A sidecar on a free port with `tuning`.
+async fn sidecar_with(tuning: wasi_dapr_sidecar::SidecarTuning) -> Sidecar {
+    Sidecar::start_with(
+        wasi_dapr_sidecar::SidecarOptions {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            ..Default::default()
+        },
+        tuning,
+    )
+    .await
+    .expect("sidecar start")
+}
+
+#[tokio::test]
+async fn bulk_get_answers_each_key_once_and_within_the_body_cap() {
+    let sc = sidecar_with(wasi_dapr_sidecar::SidecarTuning {
+        max_body_bytes: 4096,
+        ..wasi_dapr_test_support::sidecar::fast_tuning()
+    })
+    .await;
+    let addr = sc.local_addr();
+    let big = "x".repeat(1000);
+    save(
+        addr,
+        json!([{"key": "a", "value": 1}, {"key": "big", "value": big}]),
+    )
+    .await
+    .assert_no_content();
+    // Duplicates are answered once, at their first position; order is kept.
+    let a = post_json(
+        addr,
+        &format!("{S}/bulk"),
+        r#"{"keys":["a","m","a","big","m"]}"#,
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK);
+    let v = a.json();
+    let keys: Vec<&str> = v
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|e| e["key"].as_str().expect("key"))
+        .collect();
+    assert_eq!(keys, ["a", "m", "big"]);
+    assert_eq!(v[0]["data"], 1);
+    assert_eq!(v[2]["data"], json!(big));
+    // One big key named 200 times fits once; an answer past the cap is an error answer
+    // in daprd's shape, not a large body.
+    let same = json!({ "keys": vec!["big"; 200] }).to_string();
+    let a = post_json(addr, &format!("{S}/bulk"), &same).await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.json().as_array().map(Vec::len), Some(1));
+    let many: Vec<String> = (0..200).map(|i| format!("missing-key-{i}")).collect();
+    post_json(
+        addr,
+        &format!("{S}/bulk"),
+        &json!({ "keys": many }).to_string(),
+    )
+    .await
+    .assert_error(500, "ERR_STATE_BULK_GET");
+    save(addr, json!([{"key": "big2", "value": "y".repeat(3000)}]))
+        .await
+        .assert_no_content();
+    post_json(addr, &format!("{S}/bulk"), r#"{"keys":["big","big2"]}"#)
+        .await
+        .assert_error(500, "ERR_STATE_BULK_GET");
+    // So is a query answer past the cap.
+    post_json(addr, "/v1.0-alpha1/state/statestore/query", "{}")
+        .await
+        .assert_error(500, "ERR_STATE_QUERY");
+    sc.shutdown().await;
+}
