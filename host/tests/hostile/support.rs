@@ -28,9 +28,12 @@ impl Drop for Proc {
     }
 }
 
-/// A command for the binary with no inherited Dapr variables.
+/// A command for the binary with no inherited Dapr variables. `HOSTILE_WASI_DAPR` names
+/// another build to attack instead (to measure an older one for comparison).
 pub fn wasi_dapr() -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_wasi-dapr"));
+    let bin = std::env::var_os("HOSTILE_WASI_DAPR")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_wasi-dapr").into());
+    let mut cmd = tokio::process::Command::new(bin);
     for var in [
         "DAPR_API_TOKEN",
         "APP_API_TOKEN",
