@@ -235,11 +235,11 @@ pub fn add_to_linker<T: Send + 'static>(
               buf_len: i32,
               written_ptr: i32|
               -> i32 {
-            code(header_get(
+            code(read_headers(
                 &mut caller,
                 get,
                 handle as u32,
-                (name_ptr as u32, name_len as u32),
+                Some((name_ptr as u32, name_len as u32)),
                 (buf_ptr as u32, buf_len as u32),
                 written_ptr as u32,
             ))
@@ -254,10 +254,11 @@ pub fn add_to_linker<T: Send + 'static>(
               buf_len: i32,
               written_ptr: i32|
               -> i32 {
-            code(headers_get_all(
+            code(read_headers(
                 &mut caller,
                 get,
                 handle as u32,
+                None,
                 (buf_ptr as u32, buf_len as u32),
                 written_ptr as u32,
             ))
@@ -368,66 +369,33 @@ async fn req<T: Send>(
     Ok(())
 }
 
-fn header_get<T>(
+/// `header_get` (`name` given: that header's values joined by `", "`) and
+/// `headers_get_all` (`name` absent: every header as `name:value\n` lines): the response
+/// headers of `handle` into the guest's buffer (see [`write_sized`]).
+fn read_headers<T>(
     caller: &mut Caller<'_, T>,
     get: impl Fn(&mut T) -> &mut OutboundHttpCtx,
     handle: u32,
-    name: (u32, u32),
-    (buf_ptr, buf_len): (u32, u32),
-    written_ptr: u32,
-) -> Result<(), HttpError> {
-    let mem = memory(caller)?;
-    check_writable(&mem, &*caller, written_ptr, 4)?;
-    let name = read_guest(&mem, &*caller, name)?;
-    let name = std::str::from_utf8(&name).map_err(|_| HttpError::Utf8)?;
-    let value = |headers: &HeaderMap| joined_header(headers, name).ok_or(HttpError::HeaderNotFound);
-    write_from_headers(
-        caller,
-        get,
-        &mem,
-        handle,
-        (buf_ptr, buf_len),
-        written_ptr,
-        value,
-    )
-}
-
-fn headers_get_all<T>(
-    caller: &mut Caller<'_, T>,
-    get: impl Fn(&mut T) -> &mut OutboundHttpCtx,
-    handle: u32,
-    (buf_ptr, buf_len): (u32, u32),
-    written_ptr: u32,
-) -> Result<(), HttpError> {
-    let mem = memory(caller)?;
-    check_writable(&mem, &*caller, written_ptr, 4)?;
-    let block = |headers: &HeaderMap| Ok(header_block(headers));
-    write_from_headers(
-        caller,
-        get,
-        &mem,
-        handle,
-        (buf_ptr, buf_len),
-        written_ptr,
-        block,
-    )
-}
-
-/// Writes what `value` makes of the headers of open response `handle` into the guest's
-/// buffer (see [`write_sized`]).
-fn write_from_headers<T>(
-    caller: &mut Caller<'_, T>,
-    get: impl Fn(&mut T) -> &mut OutboundHttpCtx,
-    mem: &wasmtime::Memory,
-    handle: u32,
+    name: Option<(u32, u32)>,
     buf: (u32, u32),
     written_ptr: u32,
-    value: impl FnOnce(&HeaderMap) -> Result<Vec<u8>, HttpError>,
 ) -> Result<(), HttpError> {
+    let mem = memory(caller)?;
+    check_writable(&mem, &*caller, written_ptr, 4)?;
+    let name = match name {
+        Some(range) => {
+            let bytes = read_guest(&mem, &*caller, range)?;
+            Some(String::from_utf8(bytes).map_err(|_| HttpError::Utf8)?)
+        }
+        None => None,
+    };
     let ctx = get(caller.data_mut());
     let response = ctx.responses.get(&handle).ok_or(HttpError::InvalidHandle)?;
-    let bytes = value(&response.headers)?;
-    write_sized(mem, caller, buf, written_ptr, &bytes)
+    let value = match &name {
+        Some(name) => joined_header(&response.headers, name).ok_or(HttpError::HeaderNotFound)?,
+        None => header_block(&response.headers),
+    };
+    write_sized(&mem, caller, buf, written_ptr, &value)
 }
 
 async fn body_read<T: Send>(

@@ -7,7 +7,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use wasi_dapr_test_support::mock::{MockServer, Reply};
 
-use crate::support::{Proc, guests, normal_request, report, request};
+use crate::support::{Proc, get_raw, guests, normal_request, report};
 
 /// Peak memory a serve process may reach in these tests (its pool reserves address
 /// space, not resident memory; resident stays far below this).
@@ -156,25 +156,12 @@ async fn half_sent_heads_and_idle_connections_are_closed() {
 async fn guest_framing_headers_are_the_hosts() {
     let served = Proc::serve(guests::CGI, &[], &[]).await;
     let addr = served.addr;
-    let get = |path: &str| format!("GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
-    let (status, raw) = tokio::time::timeout(
-        Duration::from_secs(10),
-        request(addr, &get("/forge-length")),
-    )
-    .await
-    .expect("answer in time")
-    .expect("answer");
+    let (status, raw) = get_raw(addr, "/forge-length").await;
     let text = String::from_utf8_lossy(&raw).to_ascii_lowercase();
     assert_eq!(status, 200, "{text}");
     assert!(text.contains("content-length: 5\r\n"), "{text}");
     assert!(!text.contains("content-length: 1000"), "{text}");
-    let (status, raw) = tokio::time::timeout(
-        Duration::from_secs(10),
-        request(addr, &get("/forge-chunked")),
-    )
-    .await
-    .expect("answer in time")
-    .expect("answer");
+    let (status, raw) = get_raw(addr, "/forge-chunked").await;
     let text = String::from_utf8_lossy(&raw);
     assert_eq!(status, 200, "{text}");
     // One response: its head frames the whole guest body (the forged "second response"
@@ -186,9 +173,7 @@ async fn guest_framing_headers_are_the_hosts() {
     assert!(head.lines().any(|l| l.trim() == length), "{head}");
     assert!(body.ends_with("forged"), "{body}");
     for code in ["101", "100", "600"] {
-        let (status, _) = request(addr, &get(&format!("/status/{code}")))
-            .await
-            .expect("answer");
+        let (status, _) = get_raw(addr, &format!("/status/{code}")).await;
         assert_eq!(status, 500, "Status: {code}");
     }
     let (status, latency) = normal_request(addr, "/hello", Duration::from_secs(5)).await;

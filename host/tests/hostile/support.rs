@@ -184,6 +184,15 @@ pub async fn request(addr: SocketAddr, raw: &str) -> std::io::Result<(u16, Vec<u
     Ok((status, out))
 }
 
+/// `GET path` on a fresh connection, answered within 10 s: the status and the raw answer.
+pub async fn get_raw(addr: SocketAddr, path: &str) -> (u16, Vec<u8>) {
+    let raw = format!("GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
+    tokio::time::timeout(Duration::from_secs(10), request(addr, &raw))
+        .await
+        .unwrap_or_else(|_| panic!("no answer to {path} within 10 s"))
+        .expect("answer")
+}
+
 /// How long a normal `GET path` takes; panics if it takes longer than `within`.
 pub async fn normal_request(addr: SocketAddr, path: &str, within: Duration) -> (u16, Duration) {
     let started = Instant::now();
