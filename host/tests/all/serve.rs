@@ -19,31 +19,44 @@ impl Served {
         env: &[(&str, &str)],
         allow: Option<crate::support::Allowlist>,
     ) -> Self {
-        let port = free_port();
-        let mut cmd = wasi_dapr();
-        cmd.arg("serve")
-            .arg("--cache-dir")
-            .arg(cache_dir())
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"));
-        if let Some(a) = &allow {
-            cmd.arg("--allowlist").arg(&a.path);
+        // A free port can be taken by another test between the check and serve's bind:
+        // then serve exits at once, and another port is tried (three times at most).
+        for attempt in 1..=3 {
+            let port = free_port();
+            let mut cmd = wasi_dapr();
+            cmd.arg("serve")
+                .arg("--cache-dir")
+                .arg(cache_dir())
+                .arg("--listen")
+                .arg(format!("127.0.0.1:{port}"));
+            if let Some(a) = &allow {
+                cmd.arg("--allowlist").arg(&a.path);
+            }
+            cmd.args(extra).arg(module);
+            for (k, v) in env {
+                cmd.env(k, v);
+            }
+            // Logs go to a file-less sink; tests read responses, not logs.
+            cmd.stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::inherit());
+            let mut child = cmd.spawn().expect("spawn serve");
+            let base = format!("http://127.0.0.1:{port}");
+            let health = format!("{base}/healthz");
+            let up = wait_until_up(&health);
+            tokio::select! {
+                () = up => {
+                    return Self {
+                        base,
+                        child,
+                        _allow: allow,
+                    };
+                }
+                status = child.wait() => {
+                    assert!(attempt < 3, "serve exited before listening three times: {status:?}");
+                }
+            }
         }
-        cmd.args(extra).arg(module);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        // Logs go to a file-less sink; tests read responses, not logs.
-        cmd.stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::inherit());
-        let child = cmd.spawn().expect("spawn serve");
-        let base = format!("http://127.0.0.1:{port}");
-        wait_until_up(&format!("{base}/healthz")).await;
-        Self {
-            base,
-            child,
-            _allow: allow,
-        }
+        unreachable!("the loop returns or panics")
     }
 
     pub fn url(&self, path: &str) -> String {
