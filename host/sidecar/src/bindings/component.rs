@@ -94,11 +94,6 @@ fn outside(file: &str, why: &str) -> String {
     format!("invalid fileName {file:?}: {why}; links are not followed inside rootPath")
 }
 
-/// Opens a file without following a symbolic link in its last component (`O_NOFOLLOW`).
-fn no_follow(opts: &mut tokio::fs::OpenOptions) -> &mut tokio::fs::OpenOptions {
-    opts.custom_flags(libc::O_NOFOLLOW)
-}
-
 impl LocalStorage {
     /// Creates `rootPath` if needed and remembers its canonical form.
     pub fn from_spec(spec: &ComponentSpec, max_read_bytes: usize) -> Result<Self, SidecarError> {
@@ -155,29 +150,21 @@ impl LocalStorage {
         Ok(path)
     }
 
-    /// Creates the missing parent folders of `file` one at a time, refusing any that is
-    /// (or was swapped for) a link; the path of the file.
-    async fn make_parents(&self, file: &str) -> Result<PathBuf, String> {
-        let path = self.confined(file).await?;
-        let rel = Self::relative(file)?;
-        let mut dir = self.root.clone();
-        if let Some(parent) = rel.parent() {
-            for part in parent.components() {
-                dir.push(part);
-                match tokio::fs::create_dir(&dir).await {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                    Err(e) => return Err(format!("creating the folders of {file}: {e}")),
-                }
-                let m = tokio::fs::symlink_metadata(&dir)
-                    .await
-                    .map_err(|e| format!("creating the folders of {file}: {e}"))?;
-                if !m.is_dir() {
-                    return Err(outside(file, "a parent is a link or not a folder"));
-                }
+    /// Opens `file` for reading, or creates it with its folders, through
+    /// [`super::confined`]: no link is followed anywhere below the root.
+    async fn open_confined(&self, file: &str, create: bool) -> std::io::Result<tokio::fs::File> {
+        let rel = Self::relative(file).map_err(std::io::Error::other)?;
+        let root = self.root.clone();
+        let file = tokio::task::spawn_blocking(move || {
+            if create {
+                super::confined::open_create(&root, &rel)
+            } else {
+                super::confined::open_read(&root, &rel)
             }
-        }
-        Ok(path)
+        })
+        .await
+        .map_err(std::io::Error::other)??;
+        Ok(tokio::fs::File::from_std(file))
     }
 
     async fn invoke(
@@ -200,17 +187,14 @@ impl LocalStorage {
                     .filter(|f| !f.is_empty())
                     .cloned()
                     .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-                let path = self.make_parents(&name).await?;
-                // O_NOFOLLOW: a link put in place after the check is not followed either.
-                let mut f = no_follow(
-                    tokio::fs::OpenOptions::new()
-                        .write(true)
-                        .create(true)
-                        .truncate(true),
-                )
-                .open(&path)
-                .await
-                .map_err(|e| open_error(&name, "writing", &e))?;
+                // Checked first for a clear error, then opened folder by folder from the
+                // root without following links: a link swapped in after the check is
+                // not followed either.
+                self.confined(&name).await?;
+                let mut f = self
+                    .open_confined(&name, true)
+                    .await
+                    .map_err(|e| open_error(&name, "writing", &e))?;
                 f.write_all(&data)
                     .await
                     .map_err(|e| format!("writing {name}: {e}"))?;
@@ -223,9 +207,9 @@ impl LocalStorage {
             }
             "get" => {
                 let name = file_name()?;
-                let path = self.confined(&name).await?;
-                let f = no_follow(tokio::fs::OpenOptions::new().read(true))
-                    .open(&path)
+                self.confined(&name).await?;
+                let f = self
+                    .open_confined(&name, false)
                     .await
                     .map_err(|e| open_error(&name, "reading", &e))?;
                 let mut bytes = Vec::new();
@@ -243,14 +227,17 @@ impl LocalStorage {
             }
             "delete" => {
                 let name = file_name()?;
-                let path = self.confined(&name).await?;
-                tokio::fs::remove_file(&path)
+                self.confined(&name).await?;
+                let (root, rel) = (self.root.clone(), Self::relative(&name)?);
+                tokio::task::spawn_blocking(move || super::confined::remove(&root, &rel))
                     .await
+                    .map_err(|e| format!("deleting {name}: {e}"))?
                     .map_err(|e| format!("deleting {name}: {e}"))?;
                 Ok(None)
             }
             "list" => {
                 let mut names = Vec::new();
+                let mut listed = 2usize;
                 let mut stack = vec![self.root.clone()];
                 while let Some(dir) = stack.pop() {
                     let mut rd = tokio::fs::read_dir(&dir).await.map_err(|e| e.to_string())?;
@@ -261,7 +248,17 @@ impl LocalStorage {
                         } else if ty.is_file()
                             && let Ok(rel) = entry.path().strip_prefix(&self.root)
                         {
-                            names.push(rel.to_string_lossy().into_owned());
+                            let name = rel.to_string_lossy().into_owned();
+                            // The answer is bounded like every other: stop once the
+                            // names alone pass the response cap.
+                            listed += name.len() + 3;
+                            if listed > self.max_read_bytes {
+                                return Err(format!(
+                                    "listing: the answer is larger than the maximum response of {} bytes",
+                                    self.max_read_bytes
+                                ));
+                            }
+                            names.push(name);
                         }
                     }
                 }
@@ -318,6 +315,20 @@ mod tests {
 
     fn meta(file: &str) -> BTreeMap<String, String> {
         BTreeMap::from([("fileName".to_string(), file.to_string())])
+    }
+
+    #[tokio::test]
+    async fn list_answers_are_bounded_by_the_response_cap() {
+        let tmp = tempfile::tempdir().unwrap();
+        let s = storage(tmp.path());
+        std::fs::write(tmp.path().join("a"), "x").unwrap();
+        let one = s.invoke("list", Vec::new(), &BTreeMap::new()).await.unwrap();
+        assert_eq!(one.as_deref(), Some(&b"[\"a\"]"[..]));
+        for i in 0..10 {
+            std::fs::write(tmp.path().join(format!("file-{i}")), "x").unwrap();
+        }
+        let err = s.invoke("list", Vec::new(), &BTreeMap::new()).await.unwrap_err();
+        assert!(err.contains("larger than the maximum response of 16 bytes"), "{err}");
     }
 
     #[tokio::test]

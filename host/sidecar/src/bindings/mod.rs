@@ -2,6 +2,7 @@
 //! to the app, over the backends of `component.rs`.
 
 pub(crate) mod component;
+pub(crate) mod confined;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
