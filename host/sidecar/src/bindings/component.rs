@@ -322,13 +322,22 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let s = storage(tmp.path());
         std::fs::write(tmp.path().join("a"), "x").unwrap();
-        let one = s.invoke("list", Vec::new(), &BTreeMap::new()).await.unwrap();
+        let one = s
+            .invoke("list", Vec::new(), &BTreeMap::new())
+            .await
+            .unwrap();
         assert_eq!(one.as_deref(), Some(&b"[\"a\"]"[..]));
         for i in 0..10 {
             std::fs::write(tmp.path().join(format!("file-{i}")), "x").unwrap();
         }
-        let err = s.invoke("list", Vec::new(), &BTreeMap::new()).await.unwrap_err();
-        assert!(err.contains("larger than the maximum response of 16 bytes"), "{err}");
+        let err = s
+            .invoke("list", Vec::new(), &BTreeMap::new())
+            .await
+            .unwrap_err();
+        assert!(
+            err.contains("larger than the maximum response of 16 bytes"),
+            "{err}"
+        );
     }
 
     #[tokio::test]
