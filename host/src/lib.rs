@@ -2,6 +2,7 @@
 #![deny(missing_docs)]
 
 pub mod allowlist;
+pub mod component;
 pub mod config;
 pub mod dapr_env;
 pub mod defaults;
@@ -12,3 +13,4 @@ pub mod outbound_http;
 pub mod run;
 pub mod runtime;
 pub mod serve;
+pub mod wasi_http;

@@ -20,7 +20,7 @@ use wasi_dapr_sidecar::{Sidecar, SidecarOptions};
 #[command(
     name = "wasi-dapr",
     version,
-    about = "Run WebAssembly (WASI) modules beside a Dapr sidecar"
+    about = "Run WebAssembly (WASI) modules and components beside a Dapr sidecar"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -29,9 +29,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a WASI command module once and exit with its exit code.
+    /// Run a WASI command (a module, or a wasi:cli/command component) once and exit with its exit code.
     Run(RunArgs),
-    /// Serve HTTP with a fresh instance of the module per request (the app side of Dapr).
+    /// Serve HTTP with a fresh instance of the guest per request (the app side of Dapr).
     Serve(ServeArgs),
     /// Serve Dapr's HTTP API locally: an embedded stand-in for daprd.
     Sidecar(SidecarArgs),
@@ -39,7 +39,7 @@ enum Command {
 
 #[derive(Args)]
 struct ServeArgs {
-    /// The module handling requests (a WASI command; CGI on stdin/stdout).
+    /// The guest handling requests: a WASI command module (CGI on stdin/stdout) or a wasi:http/proxy component.
     module: PathBuf,
     /// Address to listen on (daprd's --app-port points here).
     #[arg(long, default_value_t = defaults::SERVE_LISTEN, value_name = "ADDR")]
@@ -130,7 +130,7 @@ struct SidecarArgs {
 
 #[derive(Args)]
 struct EngineArgs {
-    /// Do not use the on-disk cache of compiled modules.
+    /// Do not use the on-disk cache of compiled modules and components.
     #[arg(long)]
     no_cache: bool,
     /// Directory for the compiled-module cache (default: wasmtime's cache directory).
@@ -140,7 +140,7 @@ struct EngineArgs {
 
 #[derive(Args)]
 struct RunArgs {
-    /// The module to run (.wasm, or .wat text).
+    /// The module or component to run (.wasm, or .wat text); told apart by its bytes.
     module: PathBuf,
     /// Outbound policy file (default: ./allowlist.toml if present, else deny all).
     #[arg(long, value_name = "FILE")]
@@ -237,6 +237,7 @@ fn engine_options(engine: &EngineArgs, max_memory_mib: usize) -> RuntimeOptions 
         cache_dir: engine.cache_dir.clone(),
         pooling_instances: None,
         max_memory_bytes: max_memory_mib.saturating_mul(1 << 20),
+        components: false,
     }
 }
 

@@ -1,4 +1,7 @@
-//! `wasi-dapr run`: run a WASI command module once and report its exit code.
+//! `wasi-dapr run`: run a WASI command once and report its exit code: a core module
+//! (WASI preview 1, `_start`) or a `wasi:cli/command` component (WASI 0.2, `wasi:cli/run`),
+//! told apart by the file's bytes. Both get the same arguments, environment, preopens,
+//! deadline and memory cap, and their outbound HTTP takes the same send path.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -6,11 +9,13 @@ use std::time::Duration;
 use tracing::info;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
 
+use crate::component::{self, ComponentState};
 use crate::config::HostConfig;
 use crate::dapr_env::{Secret, SidecarEndpoint};
 use crate::outbound::{OutboundHttp, OutboundSetupError};
 use crate::outbound_http::OutboundHttpCtx;
-use crate::runtime::{HostState, Runtime, RuntimeError};
+use crate::runtime::{HostState, Loaded, Runtime, RuntimeError};
+use wasmtime_wasi::p2::bindings::CommandPre;
 
 /// Exit code used when the guest traps (as a process killed by SIGABRT would report).
 pub const TRAP_EXIT_CODE: i32 = 134;
@@ -95,6 +100,16 @@ pub enum RunError {
     /// The module has no `_start` export: it is not a WASI command.
     #[error("{0} is not a WASI command module (no `_start` export)")]
     NotACommand(PathBuf),
+    /// The component does not export `wasi:cli/run`.
+    #[error(
+        "{path} is a component but not a wasi:cli/command ({reason}); a wasi:http/proxy component is run with `wasi-dapr serve`"
+    )]
+    NotACommandComponent {
+        /// The component path.
+        path: PathBuf,
+        /// What wasmtime said.
+        reason: String,
+    },
 }
 
 /// How the guest ended.
@@ -118,10 +133,9 @@ impl Outcome {
     }
 }
 
-/// Runs the module once with inherited stdio.
+/// Runs the module or component once with inherited stdio.
 pub async fn run(runtime: &Runtime, options: RunOptions) -> Result<Outcome, RunError> {
-    let module = runtime.load_module(&options.module)?;
-    let linker = runtime.linker()?;
+    let loaded = runtime.load(&options.module)?;
     let outbound = OutboundHttp::new(
         options.config.clone(),
         options.sidecar.clone(),
@@ -146,31 +160,88 @@ pub async fn run(runtime: &Runtime, options: RunOptions) -> Result<Outcome, RunE
                 reason: format!("{e:#}"),
             })?;
     }
+    match loaded {
+        Loaded::Module(module, _) => run_module(runtime, &options, module, wasi, outbound).await,
+        Loaded::Component(component) => {
+            run_component(runtime, &options, component, wasi, outbound).await
+        }
+    }
+}
+
+async fn run_module(
+    runtime: &Runtime,
+    options: &RunOptions,
+    module: wasmtime::Module,
+    mut wasi: WasiCtxBuilder,
+    outbound: OutboundHttp,
+) -> Result<Outcome, RunError> {
+    let linker = runtime.linker()?;
     let state = HostState::new(
         wasi.build_p1(),
-        OutboundHttpCtx::new(outbound.clone()),
+        OutboundHttpCtx::new(outbound),
         runtime.options().max_memory_bytes,
         options.timeout,
     );
     let mut store = runtime.new_store(state);
-
     let instance = linker
         .instantiate_async(&mut store, &module)
         .await
         .map_err(|e| RunError::Instantiate {
             module: options.module.clone(),
             reason: format!("{e:#}"),
-        });
-    let instance = match instance {
-        Ok(i) => i,
-        Err(e) => return Err(e),
-    };
+        })?;
     let start = instance
         .get_typed_func::<(), ()>(&mut store, "_start")
         .map_err(|_| RunError::NotACommand(options.module.clone()))?;
     info!(module = %options.module.display(), "running");
     let outcome = match start.call_async(&mut store, ()).await {
         Ok(()) => Outcome::Exited(0),
+        Err(e) => classify(e),
+    };
+    Ok(outcome)
+}
+
+async fn run_component(
+    runtime: &Runtime,
+    options: &RunOptions,
+    component: wasmtime::component::Component,
+    mut wasi: WasiCtxBuilder,
+    outbound: OutboundHttp,
+) -> Result<Outcome, RunError> {
+    let linker = component::linker(runtime.engine())?;
+    let pre = linker
+        .instantiate_pre(&component)
+        .map_err(|e| RunError::Instantiate {
+            module: options.module.clone(),
+            reason: format!("{e:#}"),
+        })?;
+    let pre = CommandPre::new(pre).map_err(|e| RunError::NotACommandComponent {
+        path: options.module.clone(),
+        reason: format!("{e:#}"),
+    })?;
+    let state = ComponentState::new(
+        wasi.build(),
+        outbound,
+        runtime.options().max_memory_bytes,
+        options.timeout,
+    );
+    let mut store = runtime.new_store(state);
+    let command = match pre.instantiate_async(&mut store).await {
+        Ok(command) => command,
+        // A trap or a deadline while instantiating is the guest's outcome, as for `_start`.
+        Err(e) if e.downcast_ref::<Trap>().is_some() => return Ok(classify(e)),
+        Err(e) => {
+            return Err(RunError::Instantiate {
+                module: options.module.clone(),
+                reason: format!("{e:#}"),
+            });
+        }
+    };
+    info!(component = %options.module.display(), "running");
+    let outcome = match command.wasi_cli_run().call_run(&mut store).await {
+        Ok(Ok(())) => Outcome::Exited(0),
+        // `run` returned `err`: the command failed, as a program exiting with 1.
+        Ok(Err(())) => Outcome::Exited(1),
         Err(e) => classify(e),
     };
     Ok(outcome)

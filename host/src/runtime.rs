@@ -1,5 +1,6 @@
-//! The wasmtime engine (one per process), module compilation with a cache, the store's
-//! state, the linker (WASI preview 1 + the outbound HTTP import) and deadlines.
+//! The wasmtime engine (one per process), module and component compilation with a cache,
+//! a module store's state, the module linker (WASI preview 1 + the outbound HTTP import)
+//! and deadlines. Components have their state and linker in [`crate::component`].
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -66,6 +67,9 @@ pub struct RuntimeOptions {
     pub pooling_instances: Option<u32>,
     /// Largest linear memory one instance may grow to, in bytes (default 1 GiB).
     pub max_memory_bytes: usize,
+    /// Size the pool for components (several core instances and memories each) rather
+    /// than core modules.
+    pub components: bool,
 }
 
 impl Default for RuntimeOptions {
@@ -75,6 +79,7 @@ impl Default for RuntimeOptions {
             cache_dir: None,
             pooling_instances: None,
             max_memory_bytes: 1 << 30,
+            components: false,
         }
     }
 }
@@ -126,6 +131,17 @@ impl Runtime {
                 .total_tables(instances)
                 .total_stacks(instances)
                 .max_memory_size(options.max_memory_bytes);
+            if options.components {
+                use crate::component::{MAX_CORE_INSTANCES, MAX_MEMORIES, MAX_TABLES};
+                let per = |n: usize| instances.saturating_mul(n as u32);
+                pool.total_component_instances(instances)
+                    .total_core_instances(per(MAX_CORE_INSTANCES))
+                    .total_memories(per(MAX_MEMORIES))
+                    .total_tables(per(MAX_TABLES))
+                    .max_core_instances_per_component(MAX_CORE_INSTANCES as u32)
+                    .max_memories_per_component(MAX_MEMORIES as u32)
+                    .max_tables_per_component(MAX_TABLES as u32);
+            }
             // Recycling a slot is the main per-request cost after instantiation: reset
             // only the dirty pages of the first MiB in place (pagemap scan where the
             // kernel has it) instead of unmapping, and batch the remaining decommits.
@@ -179,6 +195,14 @@ impl Runtime {
             path: path.to_path_buf(),
             source,
         })?;
+        self.load_module_from(path, bytes)
+    }
+
+    fn load_module_from(
+        &self,
+        path: &Path,
+        bytes: Vec<u8>,
+    ) -> Result<(Module, Vec<u8>), RuntimeError> {
         let started = Instant::now();
         let module = Module::new(&self.engine, &bytes).map_err(|e| RuntimeError::Compile {
             path: path.to_path_buf(),
@@ -186,6 +210,33 @@ impl Runtime {
         })?;
         debug!(path = %path.display(), elapsed = ?started.elapsed(), "module ready");
         Ok((module, bytes))
+    }
+
+    /// Reads and compiles a core module or a component, told apart by the bytes.
+    pub fn load(&self, path: &Path) -> Result<Loaded, RuntimeError> {
+        let bytes = std::fs::read(path).map_err(|source| RuntimeError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        self.load_from(path, bytes)
+    }
+
+    /// [`Runtime::load`] of bytes already read from `path`.
+    pub fn load_from(&self, path: &Path, bytes: Vec<u8>) -> Result<Loaded, RuntimeError> {
+        if !crate::component::is_component(&bytes) {
+            return self
+                .load_module_from(path, bytes)
+                .map(|(m, b)| Loaded::Module(m, b));
+        }
+        let started = Instant::now();
+        let component = wasmtime::component::Component::new(&self.engine, &bytes).map_err(|e| {
+            RuntimeError::Compile {
+                path: path.to_path_buf(),
+                reason: format!("{e:#}"),
+            }
+        })?;
+        debug!(path = %path.display(), elapsed = ?started.elapsed(), "component ready");
+        Ok(Loaded::Component(component))
     }
 
     /// A linker with WASI preview 1 and the outbound HTTP import.
@@ -199,20 +250,47 @@ impl Runtime {
     }
 
     /// A store for one instance, with memory limits and the deadline armed.
-    pub fn new_store(&self, state: HostState) -> Store<HostState> {
+    pub fn new_store<T: StoreGuard>(&self, state: T) -> Store<T> {
         new_store(&self.engine, state)
+    }
+}
+
+/// A compiled guest: a core module (with its bytes, which `serve` inspects) or a
+/// component.
+pub enum Loaded {
+    /// A core wasm module (WASI preview 1).
+    Module(Module, Vec<u8>),
+    /// A component (WASI 0.2).
+    Component(wasmtime::component::Component),
+}
+
+/// What [`new_store`] needs from a store's state: its limits and its deadline.
+pub trait StoreGuard: Send + 'static {
+    /// The memory, table and instance limits.
+    fn limits(&mut self) -> &mut StoreLimits;
+    /// When the instance must stop; `None` runs without a deadline.
+    fn deadline(&self) -> Option<Instant>;
+}
+
+impl StoreGuard for HostState {
+    fn limits(&mut self) -> &mut StoreLimits {
+        &mut self.limits
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.deadline
     }
 }
 
 /// A store for one instance of `engine`, with memory limits and the deadline armed: the
 /// guest traps once `state.deadline` has passed, and yields to the async runtime on
 /// every epoch tick before that.
-pub fn new_store(engine: &Engine, state: HostState) -> Store<HostState> {
+pub fn new_store<T: StoreGuard>(engine: &Engine, state: T) -> Store<T> {
     let mut store = Store::new(engine, state);
-    store.limiter(|s| &mut s.limits);
+    store.limiter(|s| s.limits());
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(|ctx| {
-        match ctx.data().deadline {
+        match ctx.data().deadline() {
             Some(deadline) if Instant::now() >= deadline => Err(Trap::Interrupt.into()),
             // Yield on every tick so a busy guest never starves the async runtime.
             _ => Ok(UpdateDeadline::Yield(1)),

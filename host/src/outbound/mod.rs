@@ -21,6 +21,20 @@ mod token;
 pub use error::{OutboundSetupError, SendError};
 pub use send::{OutboundHttp, OutboundRequest, OutboundResponse, ResponseBody};
 
+/// Request headers a guest may not set (every ABI drops them): the host derives them from the URL and body, and letting
+/// a guest choose `Host` would let it reach a virtual host the allowlist did not name.
+pub const HOST_CONTROLLED_HEADERS: [&str; 9] = [
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "upgrade",
+    "te",
+    "trailer",
+    "proxy-connection",
+];
+
 /// A URL as it may appear in a log: no userinfo, no query, no fragment.
 pub fn loggable(url: &url::Url) -> String {
     let mut shown = url.clone();

@@ -32,20 +32,6 @@ pub(super) fn parse_method(bytes: &[u8]) -> Result<Method, HttpError> {
     Method::from_bytes(text.as_bytes()).map_err(|_| HttpError::InvalidMethod)
 }
 
-/// Headers a guest may not set: the host derives them from the URL and body, and letting
-/// a guest choose `Host` would let it reach a virtual host the allowlist did not name.
-const HOST_CONTROLLED: [&str; 9] = [
-    "host",
-    "content-length",
-    "transfer-encoding",
-    "connection",
-    "keep-alive",
-    "upgrade",
-    "te",
-    "trailer",
-    "proxy-connection",
-];
-
 /// Parses a `name:value\n` header block. Blank lines are skipped, `\r\n` is accepted,
 /// whitespace around the value is trimmed, repeated names are kept.
 pub fn parse_header_block(bytes: &[u8]) -> Result<HeaderMap, HttpError> {
@@ -63,7 +49,7 @@ pub fn parse_header_block(bytes: &[u8]) -> Result<HeaderMap, HttpError> {
             .map_err(|_| HttpError::InvalidEncoding(format!("invalid header name {name:?}")))?;
         let value = HeaderValue::from_str(value.trim_matches([' ', '\t']))
             .map_err(|_| HttpError::InvalidEncoding(format!("invalid value for header {name}")))?;
-        if HOST_CONTROLLED.contains(&name.as_str()) {
+        if crate::outbound::HOST_CONTROLLED_HEADERS.contains(&name.as_str()) {
             debug!(header = %name, "ignoring a header the host controls");
             continue;
         }

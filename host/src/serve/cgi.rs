@@ -59,7 +59,7 @@ pub fn escape_log_text(text: &str) -> String {
 /// Response headers the host owns: the guest's are dropped, because they would let it
 /// frame a second response on a kept-alive connection, hang the client on a wrong length,
 /// or switch protocols.
-const FRAMING_HEADERS: [&str; 7] = [
+pub(super) const FRAMING_HEADERS: [&str; 7] = [
     "content-length",
     "transfer-encoding",
     "connection",

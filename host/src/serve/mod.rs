@@ -1,5 +1,8 @@
 //! `wasi-dapr serve`: the app side of Dapr. An HTTP server that answers each request with a
-//! fresh instance of the module (WAGI/CGI convention), under per-request limits.
+//! fresh instance of the guest, under per-request limits. The guest is a core module
+//! speaking CGI (below) or a `wasi:http/proxy` component (`component.rs`); everything
+//! before the instance (health and readiness paths, `APP_API_TOKEN`, the body read under
+//! its deadline and cap, the concurrency permit) is the same for both.
 //!
 //! The guest sees the request in its environment (`REQUEST_METHOD`, `PATH_INFO`,
 //! `QUERY_STRING`, `CONTENT_TYPE`, `CONTENT_LENGTH`, `HTTP_*` headers, `SERVER_NAME`,
@@ -29,19 +32,22 @@ use wasmtime::{InstancePre, ModuleExport};
 use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
 
+use crate::component::ComponentState;
 use crate::config::HostConfig;
 use crate::dapr_env::{Secret, SidecarEndpoint};
 use crate::defaults;
 use crate::outbound::{OutboundHttp, OutboundSetupError};
 use crate::outbound_http::OutboundHttpCtx;
 use crate::run::{Outcome, classify, merge_env};
-use crate::runtime::{HostState, Runtime, RuntimeError, RuntimeOptions};
+use crate::runtime::{HostState, Loaded, Runtime, RuntimeError, RuntimeOptions};
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 mod cgi;
+mod component;
 mod instances;
 
 pub use cgi::{CGI_VARIABLES, CgiError, PathError, is_cgi_variable, parse_cgi};
-use cgi::{Inbound, StaticEnv, cgi_env};
+use cgi::{FRAMING_HEADERS, Inbound, StaticEnv, cgi_env};
 use instances::{Instances, Prepared, Template};
 
 /// Per-request limits. Every one has a safe default and a command-line flag.
@@ -176,11 +182,23 @@ pub enum ServeError {
     Helper(#[source] std::io::Error),
 }
 
+/// What answers requests: a CGI module or a `wasi:http/proxy` component.
+enum Handler {
+    Module {
+        pre: InstancePre<HostState>,
+        /// The module's `_start`, resolved once so requests skip the name lookup.
+        start: ModuleExport,
+        /// Prepares instances ahead of requests and drops used stores (see [`instances`]).
+        instances: Instances,
+    },
+    Component {
+        pre: ProxyPre<ComponentState>,
+    },
+}
+
 struct App {
     runtime: Runtime,
-    pre: InstancePre<HostState>,
-    /// The module's `_start`, resolved once so requests skip the name lookup.
-    start: ModuleExport,
+    handler: Handler,
     outbound: OutboundHttp,
     options: ServeOptions,
     /// What every request's environment shares, built once (see [`StaticEnv`]).
@@ -188,8 +206,6 @@ struct App {
     permits: Arc<Semaphore>,
     /// The cached readiness answer.
     ready: ReadyProbe,
-    /// Prepares instances ahead of requests and drops used stores (see [`instances`]).
-    instances: Instances,
     next_id: AtomicU64,
 }
 
@@ -211,12 +227,24 @@ impl std::fmt::Debug for Server {
 impl Server {
     /// Compiles and pre-instantiates the module, binds, and starts serving.
     pub async fn start(options: ServeOptions) -> Result<Server, ServeError> {
-        if let Some((name, _)) = options.env.iter().find(|(k, _)| is_cgi_variable(k)) {
+        let bytes = std::fs::read(&options.module).map_err(|source| RuntimeError::Read {
+            path: options.module.clone(),
+            source,
+        })?;
+        let is_component = crate::component::is_component(&bytes);
+        // CGI variables are the module's request interface; a component has its own.
+        if !is_component
+            && let Some((name, _)) = options.env.iter().find(|(k, _)| is_cgi_variable(k))
+        {
             return Err(ServeError::ReservedEnv { name: name.clone() });
         }
         let mut limits = options.limits.clone();
         limits.max_concurrent = limits.max_concurrent.max(1);
-        limits.prepared_instances = limits.prepared_instances.min(limits.max_concurrent);
+        limits.prepared_instances = if is_component {
+            0
+        } else {
+            limits.prepared_instances.min(limits.max_concurrent)
+        };
         let runtime = Runtime::new(RuntimeOptions {
             cache: options.cache,
             cache_dir: options.cache_dir.clone(),
@@ -225,43 +253,22 @@ impl Server {
                 limits.prepared_instances,
             )),
             max_memory_bytes: limits.max_memory_bytes,
+            components: is_component,
         })?;
-        let (module, bytes) = runtime.load_module_bytes(&options.module)?;
-        // A wasm start function would run against a prepared store's placeholder context.
-        let prepared = if crate::runtime::has_start_function(&bytes) {
-            debug!("the module has a start function: instances are not prepared ahead");
-            0
-        } else {
-            limits.prepared_instances as usize
-        };
-        drop(bytes);
-        let start = match module.get_export("_start") {
-            Some(wasmtime::ExternType::Func(ty))
-                if ty.params().len() == 0 && ty.results().len() == 0 =>
-            {
-                module.get_export_index("_start")
-            }
-            _ => None,
-        };
-        let Some(start) = start else {
-            return Err(ServeError::Prepare {
-                module: options.module.clone(),
-                reason: "it has no `_start() -> ()` export: serve needs a WASI command module"
-                    .into(),
-            });
-        };
-        let linker = runtime.linker()?;
-        let pre = linker
-            .instantiate_pre(&module)
-            .map_err(|e| ServeError::Prepare {
-                module: options.module.clone(),
-                reason: format!("{e:#}"),
-            })?;
+        let loaded = runtime.load_from(&options.module, bytes)?;
         let outbound = OutboundHttp::new(
             options.config.clone(),
             options.sidecar.clone(),
             options.api_token.clone(),
         )?;
+        let handler = match loaded {
+            Loaded::Module(module, bytes) => {
+                prepare_module(&runtime, &options, &limits, module, &bytes, &outbound)?
+            }
+            Loaded::Component(component) => Handler::Component {
+                pre: prepare_component(&runtime, &options, &component)?,
+            },
+        };
         let listener =
             TcpListener::bind(options.listen)
                 .await
@@ -284,30 +291,21 @@ impl Server {
             server_port: addr.port().to_string(),
             authority: addr.to_string(),
         };
-        let instances = Instances::start(
-            Template {
-                engine: runtime.engine().clone(),
-                pre: pre.clone(),
-                outbound: outbound.clone(),
-                max_memory_bytes: limits.max_memory_bytes,
-                prepared,
-            },
-            tokio::runtime::Handle::current(),
-        )
-        .map_err(ServeError::Helper)?;
         let app = Arc::new(App {
             runtime,
-            pre,
-            start,
+            handler,
             outbound,
             env,
             permits: Arc::new(Semaphore::new(limits.max_concurrent as usize)),
             ready: ReadyProbe::new(),
-            instances,
             next_id: AtomicU64::new(1),
             options,
         });
-        info!(%addr, module = %app.options.module.display(), "serving");
+        let kind = match app.handler {
+            Handler::Module { .. } => "CGI module",
+            Handler::Component { .. } => "wasi:http/proxy component",
+        };
+        info!(%addr, module = %app.options.module.display(), kind, "serving");
         let (stop, stop_rx) = watch::channel(false);
         let task = tokio::spawn(accept_loop(listener, app, stop_rx));
         Ok(Server { addr, stop, task })
@@ -323,6 +321,82 @@ impl Server {
         let _ = self.stop.send(true);
         let _ = self.task.await;
     }
+}
+
+/// Checks the module's `_start`, pre-instantiates it and starts the instance helper.
+fn prepare_module(
+    runtime: &Runtime,
+    options: &ServeOptions,
+    limits: &ServeLimits,
+    module: wasmtime::Module,
+    bytes: &[u8],
+    outbound: &OutboundHttp,
+) -> Result<Handler, ServeError> {
+    // A wasm start function would run against a prepared store's placeholder context.
+    let prepared = if crate::runtime::has_start_function(bytes) {
+        debug!("the module has a start function: instances are not prepared ahead");
+        0
+    } else {
+        limits.prepared_instances as usize
+    };
+    let start = match module.get_export("_start") {
+        Some(wasmtime::ExternType::Func(ty))
+            if ty.params().len() == 0 && ty.results().len() == 0 =>
+        {
+            module.get_export_index("_start")
+        }
+        _ => None,
+    };
+    let Some(start) = start else {
+        return Err(ServeError::Prepare {
+            module: options.module.clone(),
+            reason: "it has no `_start() -> ()` export: serve needs a WASI command module".into(),
+        });
+    };
+    let linker = runtime.linker()?;
+    let pre = linker
+        .instantiate_pre(&module)
+        .map_err(|e| ServeError::Prepare {
+            module: options.module.clone(),
+            reason: format!("{e:#}"),
+        })?;
+    let instances = Instances::start(
+        Template {
+            engine: runtime.engine().clone(),
+            pre: pre.clone(),
+            outbound: outbound.clone(),
+            max_memory_bytes: limits.max_memory_bytes,
+            prepared,
+        },
+        tokio::runtime::Handle::current(),
+    )
+    .map_err(ServeError::Helper)?;
+    Ok(Handler::Module {
+        pre,
+        start,
+        instances,
+    })
+}
+
+/// Links the component and checks that it is a `wasi:http/proxy`.
+fn prepare_component(
+    runtime: &Runtime,
+    options: &ServeOptions,
+    component: &wasmtime::component::Component,
+) -> Result<ProxyPre<ComponentState>, ServeError> {
+    let linker = crate::component::linker(runtime.engine())?;
+    let pre = linker
+        .instantiate_pre(component)
+        .map_err(|e| ServeError::Prepare {
+            module: options.module.clone(),
+            reason: format!("{e:#}"),
+        })?;
+    ProxyPre::new(pre).map_err(|e| ServeError::Prepare {
+        module: options.module.clone(),
+        reason: format!(
+            "{e:#}; serve needs a wasi:http/proxy component (exporting wasi:http/incoming-handler), a wasi:cli/command is run with `wasi-dapr run`"
+        ),
+    })
 }
 
 async fn accept_loop(listener: TcpListener, app: Arc<App>, mut stop: watch::Receiver<bool>) {
@@ -476,7 +550,15 @@ async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> Resp
         path_info: &path_info,
         peer,
     };
-    let response = match invoke(&app, id, &request, body, permit).await {
+    let invoked = match &app.handler {
+        Handler::Module {
+            pre,
+            start,
+            instances,
+        } => invoke(&app, pre, start, instances, id, &request, body, permit).await,
+        Handler::Component { pre } => component::invoke(&app, pre, id, &parts, body, permit).await,
+    };
+    let response = match invoked {
         Ok(res) => res,
         Err(failure) => {
             error!(request = id, method = %parts.method, %path, "{failure}");
@@ -596,10 +678,26 @@ pub enum HandlerError {
     /// The handler's stdout is not a CGI response.
     #[error("malformed CGI output: {0}")]
     MalformedOutput(#[source] CgiError),
+    /// A component set an error code as its response.
+    #[error("the component answered with an error code: {0}")]
+    GuestError(String),
+    /// A component's instance ended without setting a response.
+    #[error("the component ended without setting a response")]
+    NoResponse,
+    /// A component's response body broke off.
+    #[error("the component's response body failed: {0}")]
+    BodyFailed(String),
+    /// A component answered with a status outside 200-599.
+    #[error("the component answered with status {0}; only 200-599 are served")]
+    BadStatus(u16),
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn invoke(
     app: &App,
+    pre: &InstancePre<HostState>,
+    start: &ModuleExport,
+    instances: &Instances,
     id: u64,
     request: &Inbound<'_>,
     body: Bytes,
@@ -617,9 +715,9 @@ async fn invoke(
     cgi_env(&app.env, &mut wasi, request, body_len);
     // The store goes back to the helper thread with the permit when `lease` is dropped,
     // however this function ends.
-    let (mut lease, instance) = match app.instances.take_prepared() {
+    let (mut lease, instance) = match instances.take_prepared() {
         Some(Prepared { store, instance }) => {
-            let mut lease = app.instances.lease(store, permit);
+            let mut lease = instances.lease(store, permit);
             lease.set_wasi(wasi.build_p1());
             let store = lease.store();
             store.data_mut().deadline = Some(Instant::now() + limits.request_timeout);
@@ -635,9 +733,8 @@ async fn invoke(
                 limits.max_memory_bytes,
                 Some(limits.request_timeout),
             );
-            let mut lease = app.instances.lease(app.runtime.new_store(state), permit);
-            let instance = app
-                .pre
+            let mut lease = instances.lease(app.runtime.new_store(state), permit);
+            let instance = pre
                 .instantiate_async(lease.store())
                 .await
                 .map_err(|e| HandlerError::Instantiate(format!("{e:#}")))?;
@@ -646,7 +743,7 @@ async fn invoke(
     };
     let store = lease.store();
     let start = instance
-        .get_module_export(&mut *store, &app.start)
+        .get_module_export(&mut *store, start)
         .and_then(|e| e.into_func())
         .ok_or(HandlerError::StartNotAFunction)?
         .typed::<(), ()>(&*store)

@@ -1,0 +1,140 @@
+//! WASI 0.2 components: the store state, the linker (`wasi:cli`, `wasi:io`,
+//! `wasi:filesystem`, `wasi:sockets`, `wasi:clocks`, `wasi:random` from wasmtime-wasi,
+//! `wasi:http` from wasmtime-wasi-http with every outgoing request sent through
+//! [`crate::wasi_http::PolicyHooks`]), and the check that tells a component from a core
+//! module by its bytes.
+//!
+//! `run` instantiates a `wasi:cli/command` and calls `wasi:cli/run`; `serve` pre-instantiates
+//! a `wasi:http/proxy` and calls `wasi:http/incoming-handler` once per request
+//! ([`crate::serve`]).
+
+use std::time::{Duration, Instant};
+
+use wasmtime::StoreLimits;
+use wasmtime::component::{Linker, ResourceTable};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+use crate::outbound::OutboundHttp;
+use crate::runtime::{RuntimeError, StoreGuard};
+use crate::wasi_http::PolicyHooks;
+
+/// Core instances one component may create in a store (a Rust component has a few; an
+/// interpreter packaged as a component, such as componentize-py's, a dozen or more).
+pub const MAX_CORE_INSTANCES: usize = 64;
+/// Linear memories one component may create in a store.
+pub const MAX_MEMORIES: usize = 16;
+/// Tables one component may create in a store.
+pub const MAX_TABLES: usize = 64;
+
+/// Whether `bytes` is a component rather than a core module (binary or `.wat` text).
+pub fn is_component(bytes: &[u8]) -> bool {
+    match wat::parse_bytes(bytes) {
+        Ok(binary) => wasmparser::Parser::is_component(&binary),
+        Err(_) => false,
+    }
+}
+
+/// Everything one component instance's store holds.
+pub struct ComponentState {
+    /// The WASI context (args, env, stdio, preopens).
+    pub wasi: WasiCtx,
+    /// The resources the guest holds (streams, fields, requests, ...).
+    pub table: ResourceTable,
+    /// wasi:http's own state.
+    pub http: WasiHttpCtx,
+    /// Where outgoing requests go: the host's send path.
+    pub hooks: PolicyHooks,
+    /// Memory, table and instance limits.
+    pub limits: StoreLimits,
+    /// When the instance must stop; `None` runs without a deadline.
+    pub deadline: Option<Instant>,
+}
+
+impl std::fmt::Debug for ComponentState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ComponentState")
+            .field("hooks", &self.hooks)
+            .field("deadline", &self.deadline)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ComponentState {
+    /// State for one instance: `max_memory_bytes` caps each linear memory's growth.
+    pub fn new(
+        wasi: WasiCtx,
+        outbound: OutboundHttp,
+        max_memory_bytes: usize,
+        timeout: Option<Duration>,
+    ) -> Self {
+        let limits = wasmtime::StoreLimitsBuilder::new()
+            .memory_size(max_memory_bytes)
+            .instances(MAX_CORE_INSTANCES)
+            .memories(MAX_MEMORIES)
+            .tables(MAX_TABLES)
+            .trap_on_grow_failure(false)
+            .build();
+        Self {
+            wasi,
+            table: ResourceTable::new(),
+            http: WasiHttpCtx::new(),
+            hooks: PolicyHooks::new(outbound),
+            limits,
+            deadline: timeout.map(|t| Instant::now() + t),
+        }
+    }
+}
+
+impl WasiView for ComponentState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for ComponentState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
+        }
+    }
+}
+
+impl StoreGuard for ComponentState {
+    fn limits(&mut self) -> &mut StoreLimits {
+        &mut self.limits
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+}
+
+/// A component linker with WASI 0.2 and `wasi:http` (outgoing through the host's policy).
+pub fn linker(engine: &wasmtime::Engine) -> Result<Linker<ComponentState>, RuntimeError> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+        .map_err(|e| RuntimeError::Link(format!("{e:#}")))?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
+        .map_err(|e| RuntimeError::Link(format!("{e:#}")))?;
+    Ok(linker)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_component;
+
+    #[test]
+    fn components_are_told_from_modules() {
+        assert!(is_component(b"(component)"));
+        assert!(!is_component(b"(module)"));
+        assert!(is_component(b"\0asm\x0d\0\x01\0"));
+        assert!(!is_component(b"\0asm\x01\0\0\0"));
+        assert!(!is_component(b"not wasm"));
+    }
+}

@@ -1,0 +1,162 @@
+//! Serving a `wasi:http/proxy` component: one fresh instance per request from a
+//! pre-instantiated [`ProxyPre`], `wasi:http/incoming-handler` called with the request
+//! (its body already read and capped by [`super::handle`]), the response collected
+//! within `--max-response-bytes` and the request's deadline.
+//!
+//! The guest may go on running after it has set the response (to finish streaming the
+//! body, or for work of its own): the instance runs in its own task that holds the
+//! request's concurrency permit until the instance is gone, and the request's deadline
+//! stops it like any other handler. Guest stdout and stderr are logged, escaped and
+//! capped, as for modules.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use tokio::sync::OwnedSemaphorePermit;
+use tracing::warn;
+use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi_http::WasiHttpView;
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+
+use super::{App, FRAMING_HEADERS, HandlerError, log_guest_stderr};
+use crate::component::ComponentState;
+use crate::defaults;
+use crate::run::{Outcome, classify};
+
+/// Handles one request with a fresh instance of the component.
+pub(super) async fn invoke(
+    app: &App,
+    pre: &ProxyPre<ComponentState>,
+    id: u64,
+    parts: &http::request::Parts,
+    body: Bytes,
+    permit: OwnedSemaphorePermit,
+) -> Result<Response<Full<Bytes>>, HandlerError> {
+    let limits = &app.options.limits;
+    let deadline = Instant::now() + limits.request_timeout;
+    let output = MemoryOutputPipe::new(defaults::SERVE_MAX_GUEST_STDERR_BYTES);
+    let mut wasi = WasiCtxBuilder::new();
+    wasi.stdout(output.clone())
+        .stderr(output.clone())
+        .arg(&app.env.program)
+        .envs(&app.env.vars);
+    let state = ComponentState::new(
+        wasi.build(),
+        app.outbound.clone(),
+        limits.max_memory_bytes,
+        Some(limits.request_timeout),
+    );
+    let mut store = app.runtime.new_store(state);
+
+    // A server-side request has only a path: the guest sees the full URL it was sent to.
+    let path = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let mut request = Request::builder()
+        .method(parts.method.clone())
+        .uri(format!("http://{}{path}", app.env.authority))
+        .version(parts.version);
+    if let Some(headers) = request.headers_mut() {
+        *headers = parts.headers.clone();
+    }
+    let request = request
+        .body(Full::new(body))
+        .map_err(|e| HandlerError::Instantiate(format!("building the request: {e}")))?;
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    let (request, out) = {
+        let mut http = store.data_mut().http();
+        let request = http
+            .new_incoming_request(Scheme::Http, request)
+            .map_err(|e| HandlerError::Instantiate(format!("{e:#}")))?;
+        let out = http
+            .new_response_outparam(sender)
+            .map_err(|e| HandlerError::Instantiate(format!("{e:#}")))?;
+        (request, out)
+    };
+    let pre = pre.clone();
+    let task = tokio::spawn(async move {
+        // The permit goes when the instance does, however the task ends.
+        let _permit = permit;
+        let proxy = pre.instantiate_async(&mut store).await?;
+        proxy
+            .wasi_http_incoming_handler()
+            .call_handle(&mut store, request, out)
+            .await
+    });
+
+    let answered = receiver.await;
+    let result = match answered {
+        Ok(Ok(response)) => {
+            let (head, body) = response.into_parts();
+            let cap = limits.max_response_bytes;
+            let collect = Limited::new(body, cap).collect();
+            match tokio::time::timeout_at(deadline.into(), collect).await {
+                Err(_) => Err(HandlerError::TimedOut(limits.request_timeout)),
+                Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+                    Err(HandlerError::OutputTooLarge(cap))
+                }
+                Ok(Err(e)) => Err(HandlerError::BodyFailed(e.to_string())),
+                Ok(Ok(collected)) => response_from(head, collected.to_bytes()),
+            }
+        }
+        Ok(Err(code)) => Err(HandlerError::GuestError(format!("{code:?}"))),
+        // The sender went with the store: the instance ended without an answer.
+        Err(_) => Err(HandlerError::NoResponse),
+    };
+    // The instance's end says why there was no answer (trap, deadline, exit), and its
+    // output is complete only then.
+    let ended = match task.await {
+        Ok(Ok(())) => Outcome::Exited(0),
+        Ok(Err(e)) => classify(e),
+        Err(e) => Outcome::Trapped(format!("the instance's task failed: {e}")),
+    };
+    log_guest_stderr(id, &output.contents());
+    let failure = match ended {
+        Outcome::Exited(0) => None,
+        Outcome::Exited(code) => Some(HandlerError::Exited(code)),
+        Outcome::TimedOut => Some(HandlerError::TimedOut(limits.request_timeout)),
+        Outcome::Trapped(trace) => Some(HandlerError::Trapped(trace)),
+    };
+    match (result, failure) {
+        (Ok(response), None) => Ok(response),
+        // The whole response was written before the instance failed: it stands, and the
+        // failure is logged.
+        (Ok(response), Some(failure)) => {
+            warn!(request = id, "after its response: {failure}");
+            Ok(response)
+        }
+        (Err(HandlerError::NoResponse | HandlerError::BodyFailed(_)), Some(failure)) => {
+            Err(failure)
+        }
+        (Err(error), _) => Err(error),
+    }
+}
+
+/// The guest's response with the host's framing: its framing headers dropped, and a
+/// status outside 200-599 refused.
+fn response_from(
+    head: http::response::Parts,
+    body: Bytes,
+) -> Result<Response<Full<Bytes>>, HandlerError> {
+    let status = head.status.as_u16();
+    if !(200..=599).contains(&status) {
+        return Err(HandlerError::BadStatus(status));
+    }
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    let headers = response.headers_mut();
+    for (name, value) in head.headers.iter() {
+        if FRAMING_HEADERS.contains(&name.as_str()) {
+            tracing::debug!(header = %name, "dropping a framing header from a component's response");
+            continue;
+        }
+        headers.append(name.clone(), value.clone());
+    }
+    Ok(response)
+}
