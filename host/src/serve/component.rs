@@ -64,6 +64,8 @@ pub(super) async fn invoke(
         .version(parts.version);
     if let Some(headers) = request.headers_mut() {
         *headers = parts.headers.clone();
+        // `APP_API_TOKEN` is checked by the host and stays with it.
+        headers.remove("dapr-api-token");
     }
     let request = request
         .body(Full::new(body))

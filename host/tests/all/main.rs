@@ -3,9 +3,11 @@
 mod abi;
 mod app_rust;
 mod outbound_http;
+mod outbound_table;
 mod pod;
 mod run_cli;
 mod sdk_as;
 mod sdk_rust;
 mod serve;
+mod serve_component;
 mod support;
