@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Served hello, measured from outside with wrk: `wasi-dapr serve` (the `cgi` fixture
-# module's /hello), `wasmtime serve` (the `http-proxy` fixture component's /hello, the
-# peer) and a native hyper server (host/examples/native_hello.rs, the baseline), all on
-# loopback, alternating in rounds so that every side sees the same machine.
+# Served hello, measured from outside with wrk: `wasi-dapr serve` with the `cgi` fixture
+# module's /hello (side `wasi-dapr`) and with the `http-proxy` fixture component's /hello
+# (side `wasi-dapr-component`), `wasmtime serve` with the same component (the peer) and a
+# native hyper server (host/examples/native_hello.rs, the baseline), all on loopback,
+# alternating in rounds so that every side sees the same machine.
 #
 #   bash host/benches/wrk.sh
 #
@@ -59,6 +60,7 @@ start() { # name, port, command...
 }
 p=$(free_port); start native "$p" target/release/examples/native_hello "127.0.0.1:$p"
 p=$(free_port); start wasi-dapr "$p" "$wasi_dapr" serve --listen "127.0.0.1:$p" "$module"
+p=$(free_port); start wasi-dapr-component "$p" "$wasi_dapr" serve --listen "127.0.0.1:$p" "$component"
 if [[ -n "${WASI_DAPR_BEFORE:-}" ]]; then
   p=$(free_port); start before "$p" "$WASI_DAPR_BEFORE" serve --listen "127.0.0.1:$p" "$module"
 fi

@@ -229,3 +229,49 @@ async fn a_command_component_is_refused_by_serve_and_a_proxy_by_run() {
     assert!(out.stderr.contains("wasi:http/proxy"), "{out}");
     assert!(out.stderr.contains("wasi-dapr run"), "{out}");
 }
+
+/// `run --dev` starts the embedded sidecar for a component too, and its `wasi:http`
+/// requests reach it without an allowlist entry: a state save and read back.
+#[tokio::test]
+async fn run_dev_serves_a_component_the_embedded_sidecar() {
+    let port = crate::serve::free_port().to_string();
+    let state = format!("http://127.0.0.1:{port}/v1.0/state/statestore");
+    let save = crate::support::Guest::new(guests::COMPONENT_HTTP_FETCH_P2)
+        .options(&["--dev"])
+        .args(&[
+            &state,
+            "POST",
+            "--header",
+            "content-type:application/json",
+            "--body",
+            r#"[{"key":"ship","value":"Millennium Falcon"}]"#,
+        ])
+        .envs(&[("DAPR_HTTP_PORT", &port)])
+        .run()
+        .await;
+    save.assert_success();
+    assert!(
+        save.stderr.contains("started the embedded sidecar"),
+        "{save}"
+    );
+    assert_eq!(save.value("status"), Some("204"), "{save}");
+}
+
+/// `serve --dev` with a component: invocation through the embedded sidecar reaches it.
+#[tokio::test]
+async fn serve_dev_wires_the_embedded_sidecar_to_a_component() {
+    let port = crate::serve::free_port();
+    let served = Served::start(
+        PROXY,
+        &["--dev", "--app-id", "proxy"],
+        &[("DAPR_HTTP_PORT", &port.to_string())],
+        None,
+    )
+    .await;
+    crate::serve::wait_until_up(&format!("http://127.0.0.1:{port}/v1.0/healthz/outbound")).await;
+    let url = format!("http://127.0.0.1:{port}/v1.0/invoke/proxy/method/hello");
+    let res = http_client().get(&url).send().await.expect("invoke");
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.text().await.expect("body"), "hello");
+    drop(served);
+}
