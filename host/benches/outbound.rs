@@ -1,5 +1,6 @@
-//! Per-request latency of sequential GETs to a local server: a guest through the
-//! `wasi_experimental_http` import versus a native Rust client in this same process.
+//! Per-request latency of sequential GETs to a local server: a guest module through the
+//! `wasi_experimental_http` import and a guest component through `wasi:http` versus a
+//! native Rust client in this same process.
 //!
 //! `cargo bench -p wasi-dapr --bench outbound` (env `BENCH_REQUESTS`, default 2000).
 //! Prints one row per side and the ratio; the target is a ratio of 1.3 or less.
@@ -19,7 +20,9 @@ use wasi_dapr::config::HostConfig;
 use wasi_dapr::dapr_env::SidecarEndpoint;
 use wasi_dapr::outbound::OutboundHttp;
 use wasi_dapr::outbound_http::OutboundHttpCtx;
-use wasi_dapr::runtime::{HostState, Runtime, RuntimeOptions};
+use wasi_dapr::component::ComponentState;
+use wasi_dapr::runtime::{HostState, Loaded, Runtime, RuntimeOptions};
+use wasmtime_wasi::p2::bindings::CommandPre;
 use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
@@ -100,6 +103,34 @@ async fn guest(
     Ok(elapsed)
 }
 
+async fn component_guest(
+    runtime: &Runtime,
+    component: &wasmtime::component::Component,
+    http: &OutboundHttp,
+    url: &str,
+    n: u64,
+) -> Result<Duration> {
+    let linker = wasi_dapr::component::linker(runtime.engine())?;
+    let pre = CommandPre::new(linker.instantiate_pre(component)?)?;
+    let stdout = MemoryOutputPipe::new(4096);
+    let mut wasi = WasiCtxBuilder::new();
+    wasi.stdout(stdout.clone())
+        .args(&["http_fetch_p2", url, "--repeat", &n.to_string()]);
+    let state = ComponentState::new(wasi.build(), http.clone(), 1 << 28, None);
+    let mut store = runtime.new_store(state);
+    let start = Instant::now();
+    let command = pre.instantiate_async(&mut store).await?;
+    if command.wasi_cli_run().call_run(&mut store).await?.is_err() {
+        bail!("component failed: {}", String::from_utf8_lossy(&stdout.contents()));
+    }
+    let elapsed = start.elapsed();
+    let out = String::from_utf8_lossy(&stdout.contents()).into_owned();
+    if !out.contains(&format!("requests={n}")) {
+        bail!("component did not finish: {out}");
+    }
+    Ok(elapsed)
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -112,6 +143,12 @@ async fn bench(n: u64) -> Result<()> {
     let module = runtime
         .load_module(std::path::Path::new(wasi_dapr_test_artifacts::BENCH_GET))
         .context("loading bench_get")?;
+    let component = match runtime.load(std::path::Path::new(
+        wasi_dapr_test_artifacts::COMPONENT_HTTP_FETCH_P2,
+    ))? {
+        Loaded::Component(c) => c,
+        Loaded::Module(..) => bail!("http_fetch_p2 is not a component"),
+    };
     let config = HostConfig::from_toml_str(
         &format!("allowed_hosts = [\"http://127.0.0.1:{}\"]", addr.port()),
         "bench",
@@ -125,18 +162,22 @@ async fn bench(n: u64) -> Result<()> {
     // Warm up both sides (connections, caches, lazy init).
     native(&url, 100).await?;
     guest(&runtime, &module, &http, &url, 100).await?;
+    component_guest(&runtime, &component, &http, &url, 100).await?;
 
-    let (mut nat, mut gst) = (Vec::new(), Vec::new());
+    let (mut nat, mut gst, mut cmp) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
         nat.push(native(&url, n).await?);
         gst.push(guest(&runtime, &module, &http, &url, n).await?);
+        cmp.push(component_guest(&runtime, &component, &http, &url, n).await?);
     }
     let per = |d: Duration| d.as_secs_f64() * 1e6 / n as f64;
-    let (nat, gst) = (per(median(nat)), per(median(gst)));
+    let (nat, gst, cmp) = (per(median(nat)), per(median(gst)), per(median(cmp)));
     println!("outbound GET, {n} sequential requests, median of {ROUNDS} rounds");
     println!("{:<28} {:>12}", "side", "µs/request");
     println!("{:<28} {:>12.1}", "native reqwest (host)", nat);
     println!("{:<28} {:>12.1}", "guest via import", gst);
+    println!("{:<28} {:>12.1}", "component via wasi:http", cmp);
     println!("ratio guest/native = {:.2} (target <= 1.30)", gst / nat);
+    println!("ratio component/native = {:.2} (target <= 1.30)", cmp / nat);
     Ok(())
 }
