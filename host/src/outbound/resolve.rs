@@ -183,6 +183,28 @@ mod tests {
     }
 
     #[test]
+    fn private_addresses_are_kept_unless_the_setting_is_on() {
+        let found = vec![ip("10.96.0.10"), ip("fd00::10"), ip("192.168.1.5")];
+        let default = resolver(ConnectPolicy::default(), None);
+        assert_eq!(
+            default
+                .inner
+                .filter("svc.test", found.clone())
+                .expect("kept"),
+            found
+        );
+        let strict = resolver(
+            ConnectPolicy {
+                block_private_networks: true,
+                ..Default::default()
+            },
+            None,
+        );
+        let err = strict.inner.filter("svc.test", found).expect_err("refused");
+        assert_eq!(err.settings_text(), "connect.block_private_networks = true");
+    }
+
+    #[test]
     fn localhost_may_reach_loopback_but_nothing_else_blocked() {
         let r = resolver(ConnectPolicy::default(), None);
         assert_eq!(

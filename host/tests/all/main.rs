@@ -2,6 +2,7 @@
 
 mod abi;
 mod app_rust;
+mod connect_policy;
 mod outbound_http;
 mod pod;
 mod run_cli;
