@@ -150,7 +150,7 @@ impl ConnectPolicy {
     /// Whether the addresses of `name` (as the URL holds it) are exempt from the policy.
     pub fn is_unchecked(&self, name: &str) -> bool {
         let name = normalise(name);
-        self.unchecked_names.iter().any(|n| *n == name)
+        self.unchecked_names.contains(&name)
     }
 }
 
