@@ -40,10 +40,14 @@
 //!
 //! Names and addresses are never mixed: no DNS lookup happens at match time, so a name
 //! (`localhost`) never matches an IP or CIDR entry and an IP URL never matches a name
-//! entry. Conversely a name entry allows whatever that name resolves to at connect time.
-//! IPv4-mapped IPv6 addresses (`[::ffff:127.0.0.1]`) are IPv6 addresses here: they do
+//! entry. IPv4-mapped IPv6 addresses (`[::ffff:127.0.0.1]`) are IPv6 addresses here: they do
 //! not match the IPv4 entry `127.0.0.1`; allow them with an IPv6 entry such as
 //! `http://[::ffff:127.0.0.1]` or `http://[::ffff:0:0]/96`.
+//!
+//! A name entry allows the name, not whatever it resolves to: the send path's connect
+//! policy (`[connect]`, in `crate::outbound`) still refuses loopback, link-local and
+//! unspecified addresses behind a name or behind a `*` host;
+//! [`AllowedHosts::allows_by_address`] tells it when an entry named the address itself.
 //!
 //! The caller must send exactly the [`url::Url`] it checked, not a re-serialised or
 //! re-parsed string, so that what was checked is what is connected to.
@@ -331,6 +335,23 @@ impl AllowedHosts {
         Err(Denied {
             url: safe_url(url),
             suggestion: target.map(|t| t.suggestion()).unwrap_or_default(),
+        })
+    }
+}
+
+impl AllowedHosts {
+    /// True if `url`'s host is an IP literal and an entry that names an address or a
+    /// CIDR block (not `*`) allows the request. Such a request is exempt from the connect
+    /// policy (`[connect]`); an IP literal allowed only by a `*` host is not.
+    pub fn allows_by_address(&self, url: &url::Url) -> bool {
+        let Some(target) = Target::from_url(url) else {
+            return false;
+        };
+        if matches!(target.host, url::Host::Domain(_)) {
+            return false;
+        }
+        self.entries.iter().any(|e| {
+            matches!(e.host, HostPattern::Ip(_) | HostPattern::Cidr(_)) && e.matches(&target)
         })
     }
 }
@@ -1263,6 +1284,25 @@ mod tests {
             "http://127.0.0.1:3500/"
         ));
         assert!(allows(&["http://localhost:3500"], "http://localhost:3500/"));
+    }
+
+    #[test]
+    fn only_address_and_cidr_entries_allow_by_address() {
+        let l = hosts(&[
+            "http://127.0.0.1:3500",
+            "http://10.0.0.0/8:*",
+            "http://*:8080",
+            "http://localhost:3500",
+        ]);
+        assert!(l.allows_by_address(&url("http://127.0.0.1:3500/")));
+        assert!(l.allows_by_address(&url("http://10.9.8.7:1234/")));
+        assert!(!l.allows_by_address(&url("http://127.0.0.1:8080/")));
+        assert!(l.check(&url("http://127.0.0.1:8080/")).is_ok());
+        assert!(!l.allows_by_address(&url("http://localhost:3500/")));
+        assert!(!l.allows_by_address(&url("http://127.0.0.1:3501/")));
+        assert!(!l.allows_by_address(&url("http://[::ffff:127.0.0.1]:3500/")));
+        assert!(hosts(&["http://[::1]:3500"]).allows_by_address(&url("http://[::1]:3500/")));
+        assert!(!hosts(&["*://*:*"]).allows_by_address(&url("http://127.0.0.1/")));
     }
 
     #[test]

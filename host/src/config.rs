@@ -11,10 +11,16 @@
 //! max_response_headers_bytes = 65536
 //! max_concurrent_requests = 16
 //! max_redirects = 0
+//!
+//! [connect]
+//! block_private_networks = false
+//! blocked_networks = ["198.18.0.0/15"]
+//! unchecked_names = []
 //! ```
 //!
-//! Every key is optional: a missing `allowed_hosts` denies every request, and a missing
-//! limit takes the default documented on [`Limits`]. Unknown keys are errors (a typo such
+//! Every key is optional: a missing `allowed_hosts` denies every request, a missing
+//! limit takes the default documented on [`Limits`], and a missing `[connect]` key the
+//! default documented on [`ConnectPolicy`]. Unknown keys are errors (a typo such
 //! as `allowed_host` must not silently deny or allow). Every error names the file, the
 //! key or entry, and the expected form.
 
@@ -23,7 +29,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::allowlist::{AllowedHosts, AllowlistError};
+use ipnet::IpNet;
+
+use crate::allowlist::{AllowedHost, AllowedHosts, AllowlistError, HostPattern};
+pub use crate::outbound::ConnectPolicy;
 
 /// The file [`HostConfig::load_default_or_deny`] looks for.
 pub const DEFAULT_FILE_NAME: &str = "allowlist.toml";
@@ -39,6 +48,8 @@ pub struct HostConfig {
     pub allowed_hosts: AllowedHosts,
     /// Timeouts and size, concurrency and redirect caps (table `[limits]`).
     pub limits: Limits,
+    /// Which resolved addresses a request allowed by name may reach (table `[connect]`).
+    pub connect: ConnectPolicy,
 }
 
 /// Limits on outbound HTTP, per guest instance. [`Limits::default`] gives the values
@@ -106,8 +117,8 @@ pub enum ConfigError {
     },
     /// The text is not TOML, or has an unknown key or a value of the wrong type.
     #[error(
-        "{origin}: invalid host config (expected top-level `allowed_hosts = [...]` and an \
-         optional `[limits]` table)"
+        "{origin}: invalid host config (expected top-level `allowed_hosts = [...]` and \
+         optional `[limits]` and `[connect]` tables)"
     )]
     Toml {
         /// The file name or other origin given by the caller.
@@ -141,6 +152,20 @@ pub enum ConfigError {
         #[source]
         source: Option<humantime::DurationError>,
     },
+    /// A `[connect]` value is of the wrong type or malformed.
+    #[error("{origin}: `connect.{key}` = {value} is invalid: {reason}; expected {expected}")]
+    Connect {
+        /// The file name or other origin given by the caller.
+        origin: String,
+        /// The key under `[connect]`.
+        key: &'static str,
+        /// The value (or the list element) as written.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+        /// The accepted form.
+        expected: &'static str,
+    },
     /// A `[limits]` value is of the wrong type or outside its accepted range.
     #[error("{origin}: `limits.{key}` = {value} is out of range; expected {expected}")]
     OutOfRange {
@@ -164,6 +189,17 @@ struct RawConfig {
     allowed_hosts: Vec<String>,
     #[serde(default)]
     limits: RawLimits,
+    #[serde(default)]
+    connect: RawConnect,
+}
+
+/// `[connect]` as written, validated by hand like `[limits]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConnect {
+    block_private_networks: Option<toml::Value>,
+    blocked_networks: Option<toml::Value>,
+    unchecked_names: Option<toml::Value>,
 }
 
 /// `[limits]` as written; values are validated by hand so each error names its key and
@@ -199,9 +235,11 @@ impl HostConfig {
                 source,
             })?;
         let limits = raw.limits.validate(origin)?;
+        let connect = raw.connect.validate(origin)?;
         Ok(Self {
             allowed_hosts,
             limits,
+            connect,
         })
     }
 
@@ -297,6 +335,111 @@ impl RawLimits {
             .and_then(|n| u32::try_from(n).ok())
             .unwrap_or(d.max_redirects),
         })
+    }
+}
+
+const CIDR_FORM: &str = "a CIDR block such as \"198.18.0.0/15\" or \"fd00::/8\", or one \
+     address such as \"203.0.113.7\"";
+const NAME_FORM: &str = "a host name such as \"proxy.internal\" (no scheme, port or `*`)";
+
+impl RawConnect {
+    fn validate(self, origin: &str) -> Result<ConnectPolicy, ConfigError> {
+        let bad = |key: &'static str, value: String, reason: &str, expected: &'static str| {
+            ConfigError::Connect {
+                origin: origin.to_owned(),
+                key,
+                value,
+                reason: reason.to_owned(),
+                expected,
+            }
+        };
+        let block_private_networks = match self.block_private_networks {
+            None => false,
+            Some(toml::Value::Boolean(b)) => b,
+            Some(v) => {
+                return Err(bad(
+                    "block_private_networks",
+                    v.to_string(),
+                    "not a boolean",
+                    "`true` or `false`",
+                ));
+            }
+        };
+        let blocked_networks = strings(self.blocked_networks)
+            .map_err(|(v, r)| bad("blocked_networks", v, r, CIDR_FORM))?
+            .into_iter()
+            .map(|text| {
+                parse_network(&text)
+                    .map_err(|r| bad("blocked_networks", format!("{text:?}"), &r, CIDR_FORM))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let unchecked_names = strings(self.unchecked_names)
+            .map_err(|(v, r)| bad("unchecked_names", v, r, NAME_FORM))?
+            .into_iter()
+            .map(|text| {
+                parse_unchecked_name(&text)
+                    .map_err(|r| bad("unchecked_names", format!("{text:?}"), &r, NAME_FORM))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ConnectPolicy {
+            block_private_networks,
+            blocked_networks,
+            unchecked_names,
+        })
+    }
+}
+
+/// A list of strings; otherwise the offending value and why.
+fn strings(value: Option<toml::Value>) -> Result<Vec<String>, (String, &'static str)> {
+    let Some(value) = value else {
+        return Ok(Vec::new());
+    };
+    let toml::Value::Array(items) = value else {
+        return Err((value.to_string(), "not a list of strings"));
+    };
+    items
+        .into_iter()
+        .map(|item| match item {
+            toml::Value::String(s) => Ok(s),
+            other => Err((other.to_string(), "not a string")),
+        })
+        .collect()
+}
+
+/// `a.b.c.d/len`, `v6::/len`, or one address (a /32 or /128). Host bits beyond the
+/// prefix are refused, as in `allowed_hosts`, since they usually mean a typo.
+fn parse_network(text: &str) -> Result<IpNet, String> {
+    if let Ok(ip) = text.parse::<std::net::IpAddr>() {
+        return Ok(IpNet::from(ip));
+    }
+    let net: IpNet = text
+        .parse()
+        .map_err(|_| "not an address or CIDR block".to_owned())?;
+    if net.trunc() != net {
+        return Err(format!(
+            "the address has bits set beyond the /{} prefix (that block is \"{}\")",
+            net.prefix_len(),
+            net.trunc()
+        ));
+    }
+    Ok(net)
+}
+
+/// One exact DNS name, normalised the way allowlist names are.
+fn parse_unchecked_name(text: &str) -> Result<String, String> {
+    if text.is_empty() || text.contains(['/', ':', '@', '*', '[']) {
+        return Err("not a plain host name".to_owned());
+    }
+    match AllowedHost::parse(&format!("http://{text}")) {
+        Ok(entry) => match entry.host() {
+            HostPattern::Name(name) => Ok(name.clone()),
+            _ => Err(
+                "an address, not a name (addresses are exempt when allowed_hosts \
+                      names them)"
+                    .to_owned(),
+            ),
+        },
+        Err(e) => Err(e.to_string()),
     }
 }
 
@@ -418,6 +561,83 @@ mod tests {
         let c = HostConfig::deny_all();
         assert!(c.allowed_hosts.is_deny_all());
         assert_eq!(c.limits, l);
+        assert!(!c.connect.block_private_networks);
+        assert!(c.connect.blocked_networks.is_empty() && c.connect.unchecked_names.is_empty());
+        assert_eq!(ok("[connect]\n").connect, ConnectPolicy::default());
+    }
+
+    #[test]
+    fn every_connect_key_parsed() {
+        let c = ok(r#"
+            [connect]
+            block_private_networks = true
+            blocked_networks = ["198.18.0.0/15", "fd00::/8", "203.0.113.7", "2001:db8::1"]
+            unchecked_names = ["Proxy.Internal.", "dapr.local"]
+        "#);
+        assert_eq!(
+            c.connect,
+            ConnectPolicy {
+                block_private_networks: true,
+                blocked_networks: [
+                    "198.18.0.0/15",
+                    "fd00::/8",
+                    "203.0.113.7/32",
+                    "2001:db8::1/128"
+                ]
+                .iter()
+                .map(|n| n.parse().expect("net"))
+                .collect(),
+                unchecked_names: vec!["proxy.internal".into(), "dapr.local".into()],
+            }
+        );
+        assert_eq!(c.limits, Limits::default());
+    }
+
+    #[test]
+    fn bad_blocked_networks_name_the_key_and_value() {
+        for (value, reason) in [
+            ("[\"198.18.0.0/33\"]", "not an address or CIDR block"),
+            ("[\"10.0.0.1/8\"]", "\"10.0.0.0/8\""),
+            ("[\"example.com\"]", "not an address or CIDR block"),
+            ("[\"[fd00::]/8\"]", "not an address or CIDR block"),
+            ("[\"\"]", "not an address or CIDR block"),
+            ("[8]", "not a string"),
+            ("\"10.0.0.0/8\"", "not a list of strings"),
+        ] {
+            let (e, msg) = err(&format!("[connect]\nblocked_networks = {value}\n"));
+            assert!(matches!(e, ConfigError::Connect { .. }), "{msg}");
+            assert!(msg.contains("`connect.blocked_networks`"), "{msg}");
+            assert!(msg.contains(reason), "{value}: {msg}");
+            assert!(msg.contains("\"198.18.0.0/15\""), "shows the form: {msg}");
+        }
+        let (_, msg) = err("[connect]\nblocked_networks = [\"10.0.0.0/8\", \"10.0.0.0/99\"]\n");
+        assert!(msg.contains("\"10.0.0.0/99\""), "{msg}");
+    }
+
+    #[test]
+    fn bad_connect_values_are_refused() {
+        let (e, msg) = err("[connect]\nblock_private_networks = \"yes\"\n");
+        assert!(matches!(e, ConfigError::Connect { .. }), "{msg}");
+        assert!(
+            msg.contains("`connect.block_private_networks` = \"yes\"") && msg.contains("`true`"),
+            "{msg}"
+        );
+        for name in [
+            "*.example.com",
+            "http://a.com",
+            "a.com:80",
+            "127.0.0.1",
+            "[::1]",
+            "a..b",
+            "",
+        ] {
+            let (e, msg) = err(&format!("[connect]\nunchecked_names = [{name:?}]\n"));
+            assert!(matches!(e, ConfigError::Connect { .. }), "{name}: {msg}");
+            assert!(msg.contains("`connect.unchecked_names`"), "{msg}");
+        }
+        let (e, msg) = err("[connect]\nblock_private_network = true\n");
+        assert!(matches!(e, ConfigError::Toml { .. }), "{msg}");
+        assert!(msg.contains("block_private_network"), "{msg}");
     }
 
     #[test]
@@ -641,6 +861,7 @@ mod tests {
         let c = HostConfig::from_toml_str(include_str!("../../allowlist.toml"), "allowlist.toml")
             .unwrap_or_else(|e| panic!("{}", chain(&e)));
         assert_eq!(c.limits, Limits::default());
+        assert_eq!(c.connect, ConnectPolicy::default());
         let h = &c.allowed_hosts;
         assert!(h.check(&url("http://127.0.0.1:3500/v1.0/healthz")).is_ok());
         assert!(h.check(&url("http://localhost:3500/v1.0/state/s")).is_ok());

@@ -1,5 +1,6 @@
 //! What the send path can fail with. Each guest ABI maps these to its own error codes
-//! (`wasi_experimental_http`: 7 for a denial, 11 for a failed request, 12 for the host).
+//! (`wasi_experimental_http`: 7 for a denial or a blocked address, 11 for a failed
+//! request, 12 for the host).
 
 /// Why a request was not sent, or its answer not read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -7,6 +8,18 @@ pub enum SendError {
     /// The allowlist does not allow the destination (of the first hop or a redirect).
     #[error("destination not allowed")]
     Denied,
+    /// The destination is allowed, but the connect policy (`[connect]`) refuses every
+    /// address it resolved to (or the wildcard-allowed IP literal itself): a denial, the
+    /// same to a guest as [`SendError::Denied`].
+    #[error("connection to {host} refused: it resolves to {addresses}, blocked by {settings}")]
+    BlockedAddress {
+        /// The host as the URL names it.
+        host: String,
+        /// Each refused address with its kind, e.g. `127.0.0.1 (loopback)`.
+        addresses: String,
+        /// The setting(s) that refuse them.
+        settings: String,
+    },
     /// The request body is larger than `max_request_body_bytes`.
     #[error("request body exceeds max_request_body_bytes")]
     RequestBodyTooLarge,

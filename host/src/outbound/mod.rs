@@ -5,20 +5,26 @@
 //! | file | what it decides |
 //! |---|---|
 //! | `send.rs` | the shared client, the per-request deadline, the request-body, response-header and response-body caps, the streamed [`ResponseBody`] |
-//! | `allow.rs` | the allowlist check of every hop and the denial log line naming the entry that would allow it |
+//! | `allow.rs` | the allowlist check of every hop and the denial log line naming the entry that would allow it; the connect-policy check of IP-literal hops and the blocked-address log line |
+//! | `address.rs` | the connect policy ([`ConnectPolicy`], `[connect]`): which resolved addresses a name or a wildcard entry may reach |
+//! | `resolve.rs` | the client's resolver: looks names up and drops the addresses the connect policy refuses, before any connection |
 //! | `token.rs` | `dapr-api-token` added for the sidecar origin only |
 //! | `redirect.rs` | whether and where a redirect is followed, and what the next hop keeps |
 //! | `error.rs` | [`SendError`]: what can go wrong, for each ABI to map to its own codes |
 //!
 //! The ABI files only translate: guest memory and encodings in, [`SendError`] out.
 
+mod address;
 mod allow;
 mod error;
 mod redirect;
+mod resolve;
 mod send;
 mod token;
 
+pub use address::{BlockReason, ConnectPolicy};
 pub use error::{OutboundSetupError, SendError};
+pub use resolve::NameLookup;
 pub use send::{OutboundHttp, OutboundRequest, OutboundResponse, ResponseBody};
 
 /// Request headers a guest may not set (every ABI drops them): the host derives them from the URL and body, and letting

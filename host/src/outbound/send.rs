@@ -1,5 +1,6 @@
 //! `OutboundHttp`: the process's one outbound client and the send loop every guest ABI
-//! calls — allowlist per hop, sidecar token, redirects, the deadline and the size caps.
+//! calls — allowlist and connect policy per hop, sidecar token, redirects, the deadline
+//! and the size caps.
 
 use std::sync::{Arc, Once};
 use std::time::Duration;
@@ -11,7 +12,8 @@ use tokio::time::{Instant, timeout_at};
 use tracing::{debug, warn};
 use url::Url;
 
-use super::{OutboundSetupError, SendError, allow, loggable, redirect, token};
+use super::resolve::{CheckedResolver, blocked_in};
+use super::{NameLookup, OutboundSetupError, SendError, allow, loggable, redirect, token};
 use crate::config::{HostConfig, Limits};
 use crate::dapr_env::{Secret, SidecarEndpoint};
 
@@ -104,24 +106,48 @@ impl std::fmt::Debug for OutboundHttp {
 
 impl OutboundHttp {
     /// Builds the shared client. `token` (from the host's `DAPR_API_TOKEN`) is sent as
-    /// `dapr-api-token` on requests bound for `sidecar`, and nowhere else.
+    /// `dapr-api-token` on requests bound for `sidecar`, and nowhere else. Host names are
+    /// looked up with the system resolver and checked against `config.connect`.
     pub fn new(
         config: HostConfig,
         sidecar: SidecarEndpoint,
         token: Option<Secret>,
+    ) -> Result<Self, OutboundSetupError> {
+        Self::with_lookup(config, sidecar, token, NameLookup::system())
+    }
+
+    /// [`OutboundHttp::new`] with another name lookup: tests pass
+    /// [`NameLookup::fixed`] to point names at local servers.
+    #[doc(hidden)]
+    pub fn with_lookup(
+        config: HostConfig,
+        sidecar: SidecarEndpoint,
+        token: Option<Secret>,
+        lookup: NameLookup,
     ) -> Result<Self, OutboundSetupError> {
         static CRYPTO: Once = Once::new();
         CRYPTO.call_once(|| {
             // Another component of the process may have installed one already: fine.
             let _ = rustls::crypto::ring::default_provider().install_default();
         });
+        // The sidecar's own name is operator configuration, exempt from the connect
+        // policy like an entry that names an address.
+        let sidecar_name = match sidecar.url().host() {
+            Some(url::Host::Domain(name)) => Some(name.to_owned()),
+            _ => None,
+        };
+        let resolver =
+            CheckedResolver::new(config.connect.clone(), lookup, sidecar_name.as_deref());
         let mut client = reqwest::Client::builder()
+            .dns_resolver(Arc::new(resolver))
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(config.limits.connect_timeout)
             .no_proxy()
             .pool_idle_timeout(Duration::from_secs(30));
         // With a token, a sidecar named by a host name is pinned to the address it
         // resolves to now: the token goes to that address, not to a later DNS answer.
+        // The pin bypasses the resolver above, which is safe: it is only ever the
+        // configured sidecar's name, which that resolver exempts anyway.
         if token.is_some()
             && let (Some(addr), Some(host)) = (sidecar.resolved_addr(), sidecar.url().host_str())
         {
@@ -163,7 +189,8 @@ impl OutboundHttp {
         Ok(())
     }
 
-    /// Sends `request` under the policy: every hop allowed by the allowlist, the token
+    /// Sends `request` under the policy: every hop allowed by the allowlist and connected
+    /// only to addresses the connect policy allows, the token
     /// only to the sidecar, redirects by `max_redirects`, all within `request_timeout`,
     /// the answer's headers and declared length within their caps.
     pub async fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, SendError> {
@@ -179,6 +206,11 @@ impl OutboundHttp {
         let mut hops = 0u32;
         loop {
             allow::check(&self.inner.config.allowed_hosts, &url)?;
+            allow::check_literal(
+                &self.inner.config.allowed_hosts,
+                &self.inner.config.connect,
+                &url,
+            )?;
             let mut outgoing = headers.clone();
             token::add_for_sidecar(
                 self.inner.token.as_ref(),
@@ -200,6 +232,9 @@ impl OutboundHttp {
                     return Err(SendError::Timeout);
                 }
                 Ok(Err(e)) => {
+                    if let Some(blocked) = blocked_in(&e) {
+                        return Err(allow::blocked(&url, blocked));
+                    }
                     warn!(url = %loggable(&url), error = %e, "outbound request failed");
                     return Err(SendError::Failed(e.to_string()));
                 }

@@ -73,7 +73,8 @@ pub enum HttpError {
     /// 6: a string the guest passed is not UTF-8.
     #[error("invalid UTF-8")]
     Utf8,
-    /// 7: the allowlist does not allow the destination.
+    /// 7: the allowlist does not allow the destination, or the connect policy refuses
+    /// every address it resolves to.
     #[error("destination not allowed")]
     DestinationNotAllowed,
     /// 8: the method is not a valid HTTP method.
@@ -116,12 +117,14 @@ impl From<HttpError> for u32 {
     }
 }
 
-/// The send path's errors as the ABI's numbers: a denial is 7, the host's own failure 12,
-/// everything else about the request 11.
+/// The send path's errors as the ABI's numbers: a denial (by the allowlist or by the
+/// connect policy) is 7, the host's own failure 12, everything else about the request 11.
 impl From<SendError> for HttpError {
     fn from(e: SendError) -> Self {
         match e {
-            SendError::Denied => HttpError::DestinationNotAllowed,
+            SendError::Denied | SendError::BlockedAddress { .. } => {
+                HttpError::DestinationNotAllowed
+            }
             SendError::InvalidToken => HttpError::Runtime(e.to_string()),
             other => HttpError::Request(other.to_string()),
         }

@@ -57,6 +57,40 @@ async fn denied_get_opens_no_connection_and_says_how_to_allow_it() {
 }
 
 #[tokio::test]
+async fn wildcard_allowed_loopback_literal_is_blocked_with_error_7_and_a_log_line() {
+    let up = MockServer::hello().await;
+    let port = up.addr.port();
+    let allow = allowlist(&[format!("http://*:{port}")], "");
+    let out = Guest::new(guests::HTTP_FETCH)
+        .allowlist(&allow)
+        .args(&[&up.url("/secret?token=abc")])
+        .run()
+        .await;
+    assert_eq!(out.value("error"), Some("7"), "{out}");
+    assert_eq!(
+        up.connections(),
+        0,
+        "a blocked address must not connect\n{out}"
+    );
+    assert!(
+        out.stderr.contains("outbound request blocked")
+            && out.stderr.contains("127.0.0.1 (loopback)")
+            && out.stderr.contains("[connect]"),
+        "the log names the host, the address and the setting\n{out}"
+    );
+    assert!(!out.stderr.contains("token=abc"), "{out}");
+    // The twin: an entry naming the address.
+    let allow = allowlist(&[up.origin()], "");
+    let out = Guest::new(guests::HTTP_FETCH)
+        .allowlist(&allow)
+        .args(&[&up.url("/")])
+        .run()
+        .await;
+    out.assert_success();
+    assert_eq!(out.value("status"), Some("200"), "{out}");
+}
+
+#[tokio::test]
 async fn no_allowlist_means_deny_all() {
     let up = MockServer::hello().await;
     let out = Guest::new(guests::HTTP_FETCH)

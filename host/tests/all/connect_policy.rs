@@ -1,0 +1,283 @@
+//! The connect policy (`[connect]`) on the send path itself: `OutboundHttp::send` with a
+//! fixed name table, so names can point at a local mock server without editing
+//! `/etc/hosts`. A refused name must open no connection; every refusal has an allowed twin.
+
+use std::net::IpAddr;
+
+use bytes::Bytes;
+use http::{HeaderMap, Method};
+use wasi_dapr::config::HostConfig;
+use wasi_dapr::dapr_env::{Secret, SidecarEndpoint};
+use wasi_dapr::outbound::{NameLookup, OutboundHttp, OutboundRequest, SendError};
+use wasi_dapr::outbound_http::HttpError;
+
+use crate::support::{MockServer, Reply};
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().expect("address")
+}
+
+/// A send path with `allowlist.toml` text `toml`, names resolved from `names` only, and
+/// the sidecar at `sidecar`.
+fn outbound(
+    toml: &str,
+    names: &[(&str, &[&str])],
+    sidecar: &str,
+    token: Option<&str>,
+) -> OutboundHttp {
+    let config = HostConfig::from_toml_str(toml, "test").expect("config");
+    let lookup = NameLookup::fixed(
+        names
+            .iter()
+            .map(|(n, a)| (*n, a.iter().map(|s| ip(s)).collect::<Vec<_>>())),
+    );
+    OutboundHttp::with_lookup(
+        config,
+        SidecarEndpoint::parse(sidecar).expect("endpoint"),
+        token.map(Secret::new),
+        lookup,
+    )
+    .expect("outbound")
+}
+
+fn plain(toml: &str, names: &[(&str, &[&str])]) -> OutboundHttp {
+    outbound(toml, names, "http://127.0.0.1:3500", None)
+}
+
+async fn get(http: &OutboundHttp, url: &str) -> Result<u16, SendError> {
+    let request = OutboundRequest {
+        url: url::Url::parse(url).expect("url"),
+        method: Method::GET,
+        headers: HeaderMap::new(),
+        body: Bytes::new(),
+    };
+    http.send(request).await.map(|r| r.status.as_u16())
+}
+
+/// The refusal as the guest sees it (error 7, like a denial) and its message.
+fn assert_blocked(result: Result<u16, SendError>, host: &str, address: &str) -> String {
+    let err = match result {
+        Ok(status) => panic!("{host} must be blocked, got {status}"),
+        Err(e) => e,
+    };
+    let SendError::BlockedAddress {
+        host: h, addresses, ..
+    } = &err
+    else {
+        panic!("{host}: expected BlockedAddress, got {err:?}");
+    };
+    assert_eq!(h, host);
+    assert!(addresses.contains(address), "{err}");
+    assert_eq!(u32::from(HttpError::from(err.clone())), 7);
+    err.to_string()
+}
+
+#[tokio::test]
+async fn a_name_pointed_at_loopback_is_refused_before_connecting() {
+    let up = MockServer::hello().await;
+    let port = up.addr.port();
+    let http = plain(
+        &format!("allowed_hosts = [\"http://rebind.test:{port}\"]"),
+        &[("rebind.test", &["127.0.0.1"])],
+    );
+    let msg = assert_blocked(
+        get(&http, &format!("http://rebind.test:{port}/")).await,
+        "rebind.test",
+        "127.0.0.1 (loopback)",
+    );
+    assert!(
+        msg.contains("rebind.test") && msg.contains("[connect]"),
+        "the error names the host and the setting: {msg}"
+    );
+    assert_eq!(up.connections(), 0, "a blocked name must not connect");
+}
+
+#[tokio::test]
+async fn the_same_server_named_by_its_address_is_allowed() {
+    let up = MockServer::hello().await;
+    let http = plain(&format!("allowed_hosts = [{:?}]", up.origin()), &[]);
+    assert_eq!(get(&http, &up.url("/")).await, Ok(200));
+    assert_eq!(up.connections(), 1);
+}
+
+#[tokio::test]
+async fn localhost_itself_may_reach_loopback() {
+    let up = MockServer::hello().await;
+    let port = up.addr.port();
+    let http = plain(
+        &format!("allowed_hosts = [\"http://localhost:{port}\", \"http://sub.localhost:{port}\"]"),
+        &[
+            ("localhost", &["127.0.0.1"]),
+            ("sub.localhost", &["127.0.0.1"]),
+        ],
+    );
+    assert_eq!(
+        get(&http, &format!("http://localhost:{port}/")).await,
+        Ok(200)
+    );
+    assert_eq!(
+        get(&http, &format!("http://LOCALHOST.:{port}/")).await,
+        Ok(200)
+    );
+    assert_blocked(
+        get(&http, &format!("http://sub.localhost:{port}/")).await,
+        "sub.localhost",
+        "127.0.0.1 (loopback)",
+    );
+}
+
+#[tokio::test]
+async fn a_name_pointed_at_link_local_or_unspecified_is_refused() {
+    let http = plain(
+        "allowed_hosts = [\"http://metadata.test\", \"http://zero.test\"]",
+        &[
+            ("metadata.test", &["169.254.169.254", "fe80::1"]),
+            ("zero.test", &["0.0.0.0", "::ffff:127.0.0.1"]),
+        ],
+    );
+    let msg = assert_blocked(
+        get(&http, "http://metadata.test/latest/meta-data/").await,
+        "metadata.test",
+        "169.254.169.254 (link-local), fe80::1 (link-local)",
+    );
+    assert!(!msg.contains("meta-data"), "no path in the error: {msg}");
+    assert_blocked(
+        get(&http, "http://zero.test/").await,
+        "zero.test",
+        "0.0.0.0 (unspecified), ::ffff:127.0.0.1 (loopback)",
+    );
+}
+
+#[tokio::test]
+async fn private_addresses_are_refused_only_with_the_setting() {
+    // Allowed by default is shown by the resolver's unit tests (allowing it here would
+    // send packets off this machine); this is the refusal with the setting on.
+    let names: &[(&str, &[&str])] = &[("svc.test", &["10.96.0.10", "fd00::10"])];
+    let http = plain(
+        "allowed_hosts = [\"http://svc.test\"]\n[connect]\nblock_private_networks = true\n",
+        names,
+    );
+    let msg = assert_blocked(
+        get(&http, "http://svc.test/").await,
+        "svc.test",
+        "10.96.0.10 (private), fd00::10 (private)",
+    );
+    assert!(
+        msg.contains("connect.block_private_networks = true"),
+        "{msg}"
+    );
+    let listed = plain(
+        "allowed_hosts = [\"http://bench.test\"]\n[connect]\nblocked_networks = [\"198.18.0.0/15\"]\n",
+        &[("bench.test", &["198.19.0.1"])],
+    );
+    let msg = assert_blocked(
+        get(&listed, "http://bench.test/").await,
+        "bench.test",
+        "198.19.0.1 (in 198.18.0.0/15)",
+    );
+    assert!(msg.contains("connect.blocked_networks"), "{msg}");
+}
+
+#[tokio::test]
+async fn a_redirect_to_a_name_pointed_at_loopback_is_refused() {
+    let target = MockServer::hello().await;
+    let to = format!("http://rebind.test:{}/", target.addr.port());
+    let location = to.clone();
+    let up =
+        MockServer::start(move |_| Reply::ok("").status(302).header("location", &location)).await;
+    let http = plain(
+        &format!(
+            "allowed_hosts = [{:?}, \"http://rebind.test:{}\"]\n[limits]\nmax_redirects = 2\n",
+            up.origin(),
+            target.addr.port()
+        ),
+        &[("rebind.test", &["127.0.0.1"])],
+    );
+    assert_blocked(
+        get(&http, &up.url("/start")).await,
+        "rebind.test",
+        "127.0.0.1 (loopback)",
+    );
+    assert_eq!(up.connections(), 1, "the first hop went out");
+    assert_eq!(target.connections(), 0, "the redirect hop did not connect");
+    // The twin: the same hop to the address itself, which an entry names.
+    let direct = target.url("/");
+    let up2 =
+        MockServer::start(move |_| Reply::ok("").status(302).header("location", &direct)).await;
+    let http = plain(
+        &format!(
+            "allowed_hosts = [{:?}, {:?}]\n[limits]\nmax_redirects = 2\n",
+            up2.origin(),
+            target.origin()
+        ),
+        &[],
+    );
+    assert_eq!(get(&http, &up2.url("/start")).await, Ok(200));
+    assert_eq!(target.connections(), 1);
+}
+
+#[tokio::test]
+async fn an_ip_literal_allowed_only_by_a_wildcard_is_checked() {
+    let up = MockServer::hello().await;
+    let port = up.addr.port();
+    let wildcard = plain(&format!("allowed_hosts = [\"http://*:{port}\"]"), &[]);
+    assert_blocked(
+        get(&wildcard, &up.url("/")).await,
+        "127.0.0.1",
+        "127.0.0.1 (loopback)",
+    );
+    assert_blocked(
+        get(&wildcard, &format!("http://[::ffff:127.0.0.1]:{port}/")).await,
+        "::ffff:127.0.0.1",
+        "::ffff:127.0.0.1 (loopback)",
+    );
+    let all = plain("allowed_hosts = [\"*://*:*\"]", &[]);
+    assert_blocked(
+        get(&all, "http://169.254.169.254/").await,
+        "169.254.169.254",
+        "(link-local)",
+    );
+    assert_eq!(up.connections(), 0);
+    // A CIDR entry names the address: allowed.
+    let cidr = plain(
+        &format!("allowed_hosts = [\"http://127.0.0.0/8:{port}\"]"),
+        &[],
+    );
+    assert_eq!(get(&cidr, &up.url("/")).await, Ok(200));
+    assert_eq!(up.connections(), 1);
+}
+
+#[tokio::test]
+async fn unchecked_names_and_the_sidecar_name_may_reach_loopback() {
+    let up = MockServer::hello().await;
+    let port = up.addr.port();
+    let names: &[(&str, &[&str])] = &[
+        ("proxy.test", &["127.0.0.1"]),
+        ("sidecar.test", &["127.0.0.1"]),
+        ("other.test", &["127.0.0.1"]),
+    ];
+    let toml = format!(
+        "allowed_hosts = [\"http://proxy.test:{port}\", \"http://sidecar.test:{port}\", \"http://other.test:{port}\"]\n[connect]\nunchecked_names = [\"proxy.test\"]\n"
+    );
+    let sidecar = format!("http://sidecar.test:{port}");
+    for token in [None, Some("s3cr3t")] {
+        let http = outbound(&toml, names, &sidecar, token);
+        assert_eq!(
+            get(&http, &format!("http://proxy.test:{port}/")).await,
+            Ok(200)
+        );
+        assert_eq!(
+            get(&http, &format!("http://sidecar.test:{port}/v1.0/healthz")).await,
+            Ok(200)
+        );
+        assert_blocked(
+            get(&http, &format!("http://other.test:{port}/")).await,
+            "other.test",
+            "127.0.0.1 (loopback)",
+        );
+    }
+    let to_sidecar = up.requests_to("/v1.0/healthz");
+    assert_eq!(to_sidecar.len(), 2);
+    assert_eq!(to_sidecar[0].header("dapr-api-token"), None);
+    assert_eq!(to_sidecar[1].header("dapr-api-token"), Some("s3cr3t"));
+}
