@@ -16,14 +16,14 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
+use wasi_dapr::component::ComponentState;
 use wasi_dapr::config::HostConfig;
 use wasi_dapr::dapr_env::SidecarEndpoint;
 use wasi_dapr::outbound::OutboundHttp;
 use wasi_dapr::outbound_http::OutboundHttpCtx;
-use wasi_dapr::component::ComponentState;
 use wasi_dapr::runtime::{HostState, Loaded, Runtime, RuntimeOptions};
-use wasmtime_wasi::p2::bindings::CommandPre;
 use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime_wasi::p2::bindings::CommandPre;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
 const ROUNDS: usize = 5;
@@ -121,7 +121,10 @@ async fn component_guest(
     let start = Instant::now();
     let command = pre.instantiate_async(&mut store).await?;
     if command.wasi_cli_run().call_run(&mut store).await?.is_err() {
-        bail!("component failed: {}", String::from_utf8_lossy(&stdout.contents()));
+        bail!(
+            "component failed: {}",
+            String::from_utf8_lossy(&stdout.contents())
+        );
     }
     let elapsed = start.elapsed();
     let out = String::from_utf8_lossy(&stdout.contents()).into_owned();

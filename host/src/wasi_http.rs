@@ -225,6 +225,8 @@ fn error_code(error: &SendError, outbound: &OutboundHttp) -> Error {
     let limits = outbound.limits();
     match error {
         SendError::Denied => Error::HttpRequestDenied,
+        // Allowed by name, but every address it resolved to is refused (`[connect]`).
+        SendError::BlockedAddress { .. } => Error::DestinationIpProhibited,
         SendError::RequestBodyTooLarge => {
             Error::HttpRequestBodySize(Some(limits.max_request_body_bytes as u64))
         }

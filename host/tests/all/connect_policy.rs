@@ -281,3 +281,94 @@ async fn unchecked_names_and_the_sidecar_name_may_reach_loopback() {
     assert_eq!(to_sidecar[0].header("dapr-api-token"), None);
     assert_eq!(to_sidecar[1].header("dapr-api-token"), Some("s3cr3t"));
 }
+
+/// Runs a fixture guest in this process with `http` as its send path: the legacy
+/// `http_fetch` module or the `wasi:http` `http_fetch_p2` component. Returns its stdout.
+async fn run_guest(http: &OutboundHttp, component: bool, url: &str) -> String {
+    use wasi_dapr::component::ComponentState;
+    use wasi_dapr::outbound_http::OutboundHttpCtx;
+    use wasi_dapr::runtime::{HostState, Loaded, Runtime, RuntimeOptions};
+    use wasmtime_wasi::WasiCtxBuilder;
+    use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+
+    let runtime = Runtime::new(RuntimeOptions {
+        cache_dir: Some(crate::support::cache_dir()),
+        ..Default::default()
+    })
+    .expect("runtime");
+    let stdout = MemoryOutputPipe::new(1 << 16);
+    let mut wasi = WasiCtxBuilder::new();
+    wasi.stdout(stdout.clone()).args(&["fetch", url]);
+    let path = if component {
+        crate::support::guests::COMPONENT_HTTP_FETCH_P2
+    } else {
+        crate::support::guests::HTTP_FETCH
+    };
+    match runtime.load(std::path::Path::new(path)).expect("load") {
+        Loaded::Module(module, _) => {
+            let state = HostState::new(
+                wasi.build_p1(),
+                OutboundHttpCtx::new(http.clone()),
+                1 << 28,
+                None,
+            );
+            let mut store = runtime.new_store(state);
+            let instance = runtime
+                .linker()
+                .expect("linker")
+                .instantiate_async(&mut store, &module)
+                .await
+                .expect("instantiate");
+            let start = instance
+                .get_typed_func::<(), ()>(&mut store, "_start")
+                .expect("_start");
+            // The fixture exits non-zero on an error: that is an outcome here, not a failure.
+            let _ = start.call_async(&mut store, ()).await;
+        }
+        Loaded::Component(component) => {
+            let linker = wasi_dapr::component::linker(runtime.engine()).expect("linker");
+            let pre = wasmtime_wasi::p2::bindings::CommandPre::new(
+                linker.instantiate_pre(&component).expect("pre"),
+            )
+            .expect("a command");
+            let state = ComponentState::new(wasi.build(), http.clone(), 1 << 28, None);
+            let mut store = runtime.new_store(state);
+            let command = pre
+                .instantiate_async(&mut store)
+                .await
+                .expect("instantiate");
+            let _ = command.wasi_cli_run().call_run(&mut store).await;
+        }
+    }
+    String::from_utf8_lossy(&stdout.contents()).into_owned()
+}
+
+/// DNS rebinding through a name entry is refused on both ABIs, with no connection; the
+/// twin through the address entry is allowed on both.
+#[tokio::test]
+async fn rebinding_to_loopback_is_refused_on_both_abis() {
+    for (component, refused) in [
+        (false, "error=7"),
+        (true, "error=ErrorCode::DestinationIpProhibited"),
+    ] {
+        let up = MockServer::hello().await;
+        let port = up.addr.port();
+        let http = plain(
+            &format!(
+                "allowed_hosts = [\"http://rebind.test:{port}\", {:?}]",
+                up.origin()
+            ),
+            &[("rebind.test", &["127.0.0.1"])],
+        );
+        let out = run_guest(&http, component, &format!("http://rebind.test:{port}/")).await;
+        assert!(out.contains(refused), "component={component}: {out}");
+        assert_eq!(
+            up.connections(),
+            0,
+            "component={component}: a blocked name must not connect"
+        );
+        let out = run_guest(&http, component, &up.url("/")).await;
+        assert!(out.contains("status=200"), "component={component}: {out}");
+        assert_eq!(up.connections(), 1, "component={component}");
+    }
+}
