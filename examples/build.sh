@@ -1,20 +1,31 @@
 #!/usr/bin/env bash
-# Builds every example module into examples/build/:
+# Builds every example into examples/build/:
 #   a folder with one Rust module (binary named after the folder)  -> <folder>.wasm
 #   a folder with several (binaries named <folder>-<role>)          -> <folder>-<role>.wasm
-# Uses the one shared guest build, `cargo guests` (.cargo/config.toml). Works from any
-# directory: bash examples/build.sh
+# and, for the Rust examples in the `guests-p2` alias, the same source built for
+# wasm32-wasip2 as components, named with `.component.wasm`:
+#                                                                   -> <folder>.component.wasm
+#                                                                   -> <folder>-<role>.component.wasm
+# `.wasm` files are wasm32-wasip1 modules (`wasi-dapr run|serve`), `.component.wasm`
+# files WASI 0.2 components (a `wasi:cli/command`, or a `wasi:http/proxy` for a served
+# role such as pubsub-rust-subscriber).
+# Uses the shared guest builds, `cargo guests` and `cargo guests-p2` (.cargo/config.toml).
+# Works from any directory: bash examples/build.sh
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-if command -v rustup >/dev/null 2>&1 \
-  && ! rustup target list --installed | grep -qx wasm32-wasip1; then
-  rustup target add wasm32-wasip1
+if command -v rustup >/dev/null 2>&1; then
+  for target in wasm32-wasip1 wasm32-wasip2; do
+    if ! rustup target list --installed | grep -qx "$target"; then
+      rustup target add "$target"
+    fi
+  done
 fi
 
 cargo guests
+cargo guests-p2
 
 release="target/guests/wasm32-wasip1/release"
 out="examples/build"
@@ -39,6 +50,21 @@ for dir in examples/*/; do
   fi
 done
 
+# The components: optional per folder, since only the examples in `guests-p2` build them.
+release_p2="target/guests/wasm32-wasip2/release"
+components=0
+for dir in examples/*/; do
+  folder="$(basename "$dir")"
+  [[ -f "$dir/Cargo.toml" ]] || continue
+  for component in "$release_p2/$folder.wasm" "$release_p2/$folder"-*.wasm; do
+    [[ -f "$component" ]] || continue
+    name="$(basename "$component" .wasm).component.wasm"
+    cp "$component" "$out/$name"
+    echo "built $out/$name"
+    components=$((components + 1))
+  done
+done
+
 # AssemblyScript examples (and the AS scenario) come from as-sdk's pinned asc.
 if [[ -x "$root/as-sdk/node_modules/.bin/asc" ]]; then
   bash "$root/as-sdk/build-guests.sh"
@@ -46,4 +72,4 @@ else
   echo "note: AssemblyScript examples skipped: run \`npm ci --prefix as-sdk\` first" >&2
 fi
 
-echo "$built example module(s) in $out"
+echo "$built example module(s) and $components component(s) in $out"

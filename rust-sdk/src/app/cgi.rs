@@ -1,5 +1,5 @@
-//! The CGI side of `wasi-dapr serve`: an inbound [`Request`] read from the environment and
-//! stdin, and a [`Response`] written back as CGI output.
+//! The inbound [`Request`] and the [`Response`] handlers return: read from and written as
+//! CGI for `wasi-dapr serve` modules, built from plain HTTP parts for components.
 
 use std::collections::BTreeMap;
 
@@ -93,6 +93,44 @@ impl Request {
             headers,
             body: body.into(),
         })
+    }
+
+    /// Builds a request from what an HTTP server received: the method, the request
+    /// target (`/path?query`, still percent-encoded), the headers and the body. This is
+    /// how a `wasm32-wasip2` component's `wasi:http` request reaches the handlers.
+    ///
+    /// The path is percent-decoded and normalised as [`Request::from_cgi`] does, so a
+    /// handler sees the same request on both targets, except that repeated headers stay
+    /// separate entries here (CGI joins them with `", "`).
+    ///
+    /// ```
+    /// use wasi_dapr_sdk::app::Request;
+    /// use wasi_dapr_sdk::http::Headers;
+    ///
+    /// let r = Request::from_http("POST", "/orders/a%20b/?x=1", Headers::new(), "{}");
+    /// assert_eq!((r.path.as_str(), r.query.as_str()), ("/orders/a b", "x=1"));
+    /// assert_eq!(r.uri, "/orders/a%20b/?x=1");
+    /// ```
+    pub fn from_http(
+        method: impl Into<String>,
+        target: &str,
+        headers: Headers,
+        body: impl Into<Vec<u8>>,
+    ) -> Request {
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        let path = percent_decode_str(path).decode_utf8_lossy();
+        Request {
+            method: method.into(),
+            path: normalize_path(&path),
+            query: query.to_owned(),
+            uri: if target.is_empty() {
+                "/".to_owned()
+            } else {
+                target.to_owned()
+            },
+            headers,
+            body: body.into(),
+        }
     }
 
     /// The first value of header `name` (case-insensitive).
@@ -241,29 +279,40 @@ impl Response {
     /// The CGI output for this response: `Status: N`, one `Name: value` line per header,
     /// a blank line, the body.
     pub fn to_cgi(&self) -> Vec<u8> {
-        let status = if (100..=999).contains(&self.status) {
-            self.status
-        } else {
-            500
-        };
-        let mut out = format!("Status: {status}\n");
-        for (name, value) in self.headers.iter() {
-            let valid_name = !name.is_empty()
-                && name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-            let valid_value = !value.chars().any(|c| c.is_control() && c != '\t');
-            if valid_name && valid_value && !name.eq_ignore_ascii_case("status") {
-                out.push_str(name);
-                out.push_str(": ");
-                out.push_str(value.trim());
-                out.push('\n');
-            }
+        let mut out = format!("Status: {}\n", self.status_to_send());
+        for (name, value) in self.headers_to_send() {
+            out.push_str(name);
+            out.push_str(": ");
+            out.push_str(value);
+            out.push('\n');
         }
         out.push('\n');
         let mut out = out.into_bytes();
         out.extend_from_slice(&self.body);
         out
+    }
+
+    /// The status as sent: [`Response::status`], or 500 when it is outside `100..=999`.
+    pub(crate) fn status_to_send(&self) -> u16 {
+        if (100..=999).contains(&self.status) {
+            self.status
+        } else {
+            500
+        }
+    }
+
+    /// The headers as sent, values trimmed: without `Status`, invalid names, or values
+    /// with line breaks or other control characters.
+    pub(crate) fn headers_to_send(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.headers.iter().filter_map(|(name, value)| {
+            let valid_name = !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+            let valid_value = !value.chars().any(|c| c.is_control() && c != '\t');
+            (valid_name && valid_value && !name.eq_ignore_ascii_case("status"))
+                .then(|| (name, value.trim()))
+        })
     }
 }
 
@@ -411,5 +460,41 @@ mod tests {
         let r = Response::json(&map);
         assert_eq!(r.status, 500);
         assert!(String::from_utf8_lossy(&r.body).contains("could not serialise"));
+    }
+
+    #[test]
+    fn from_http_matches_from_cgi() {
+        let headers: Headers = [("content-type", "application/json"), ("x", "1")]
+            .into_iter()
+            .collect();
+        let http = Request::from_http("POST", "/orders/a%20b?x=1", headers.clone(), "{}");
+        let cgi = cgi(
+            &[
+                ("REQUEST_METHOD", "POST"),
+                ("PATH_INFO", "/orders/a b"),
+                ("QUERY_STRING", "x=1"),
+                ("REQUEST_URI", "/orders/a%20b?x=1"),
+                ("HTTP_CONTENT_TYPE", "application/json"),
+                ("HTTP_X", "1"),
+            ],
+            "{}",
+        );
+        assert_eq!(http, cgi);
+        let root = Request::from_http("GET", "", Headers::new(), "");
+        assert_eq!((root.path.as_str(), root.uri.as_str()), ("/", "/"));
+        assert_eq!(
+            Request::from_http("GET", "/dapr/subscribe/", Headers::new(), "").path,
+            "/dapr/subscribe"
+        );
+    }
+
+    #[test]
+    fn headers_to_send_filter_like_to_cgi() {
+        let r = Response::new(1000)
+            .with_header("status", "200")
+            .with_header("X-Evil", "a\r\nb")
+            .with_header("X-Ok", " v ");
+        assert_eq!(r.status_to_send(), 500);
+        assert_eq!(r.headers_to_send().collect::<Vec<_>>(), [("X-Ok", "v")]);
     }
 }

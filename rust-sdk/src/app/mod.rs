@@ -1,10 +1,15 @@
-//! The inbound side for `wasi-dapr serve`: a router for topic subscriptions, invoked
-//! methods, input bindings and configuration updates.
+//! The inbound side, for apps that daprd calls: a router for topic subscriptions,
+//! invoked methods, input bindings and configuration updates.
 //!
-//! `wasi-dapr serve` runs the module once per request (CGI: the request in environment
-//! variables and stdin, the response on stdout). Register handlers on an [`App`] and call
-//! [`App::run`] from `main`; it reads the request, calls the matching handler and writes
-//! the answer daprd expects.
+//! Register handlers on an [`App`] in a function that returns it, and make that function
+//! the entry point with [`export!`]. The same source builds for both targets:
+//!
+//! - `wasm32-wasip1`: a module that `wasi-dapr serve` runs once per request, CGI style
+//!   (the request in environment variables and stdin, the response on stdout);
+//!   `export!` writes a `fn main()` that builds the app and calls [`App::run`].
+//! - `wasm32-wasip2`: a `wasi:http/proxy` component (`wasi-dapr serve` or
+//!   `wasmtime serve`, one fresh instance per request); `export!` exports
+//!   `wasi:http/incoming-handler`, which builds the app and answers the request.
 //!
 //! ```no_run
 //! use wasi_dapr_sdk::app::{App, Response, TopicEvent, TopicResult};
@@ -19,22 +24,28 @@
 //!     }
 //! }
 //!
-//! fn main() {
+//! fn build_app() -> App {
 //!     let mut app = App::new();
 //!     app.subscribe("pubsub", "orders", "/orders", on_order)
 //!         .dead_letter_topic("orders-dead");
 //!     app.on_invoke("hello", |_request| Response::text("hello"));
-//!     app.run();
+//!     app
 //! }
+//!
+//! wasi_dapr_sdk::app::export!(build_app);
 //! ```
+//!
+//! A `wasm32-wasip1` module may also keep its own `fn main()` and call [`App::run`].
 
 mod binding;
 mod cgi;
 mod configuration;
 mod topic;
+#[cfg(all(target_os = "wasi", target_env = "p2"))]
+pub(crate) mod wasi_http;
 
 use std::fmt;
-use std::io::{Read, Write};
+use std::io::Write;
 
 use serde_json::Value;
 
@@ -276,6 +287,30 @@ impl App {
     ///
     /// Never panics. Outside `wasi-dapr serve` (no `REQUEST_METHOD`) it writes an error
     /// to stderr and a 500 response to stdout.
+    ///
+    /// On `wasm32-wasip2` there is no CGI request: a component is served through
+    /// `wasi:http/incoming-handler` (see [`export!`]). There `run` writes an error
+    /// saying so to stderr and exits the component with status 1.
+    #[cfg(all(target_os = "wasi", target_env = "p2"))]
+    pub fn run(&self) {
+        stderr_log(
+            "this component answers HTTP requests through wasi:http/incoming-handler and \
+             is not run as a command: serve it with `wasi-dapr serve COMPONENT.wasm` \
+             (or `wasmtime serve -S cli COMPONENT.wasm`)",
+        );
+        std::process::exit(1);
+    }
+
+    /// Serves the current request: reads it from the CGI environment and stdin, calls the
+    /// matching handler and writes the CGI response to stdout.
+    ///
+    /// Never panics. Outside `wasi-dapr serve` (no `REQUEST_METHOD`) it writes an error
+    /// to stderr and a 500 response to stdout.
+    ///
+    /// On `wasm32-wasip2` there is no CGI request: a component is served through
+    /// `wasi:http/incoming-handler` (see [`export!`]). There `run` writes an error
+    /// saying so to stderr and exits the component with status 1.
+    #[cfg(not(all(target_os = "wasi", target_env = "p2")))]
     pub fn run(&self) {
         let vars = std::env::vars_os().map(|(k, v)| {
             (
@@ -297,10 +332,11 @@ impl App {
     }
 
     /// Reads the request from CGI variables and `stdin`, then dispatches it.
+    #[cfg(any(test, not(all(target_os = "wasi", target_env = "p2"))))]
     fn respond(
         &self,
         vars: impl IntoIterator<Item = (String, String)>,
-        mut stdin: impl Read,
+        mut stdin: impl std::io::Read,
         log: &mut dyn FnMut(&str),
     ) -> Response {
         let mut request = match Request::from_cgi(vars, Vec::new()) {
@@ -437,8 +473,76 @@ fn outcome(result: HandlerResult, what: &str, log: &mut dyn FnMut(&str)) -> Resp
     }
 }
 
+/// Writes `wasi-dapr-sdk: <line>` to stderr in one write, so a host that labels each
+/// write (`wasmtime serve` does) shows it whole.
 fn stderr_log(line: &str) {
-    let _ = writeln!(std::io::stderr().lock(), "wasi-dapr-sdk: {line}");
+    let _ = std::io::stderr()
+        .lock()
+        .write_all(format!("wasi-dapr-sdk: {line}\n").as_bytes());
+}
+
+/// Makes a function returning an [`App`] the entry point of the guest, on both targets.
+///
+/// ```ignore
+/// wasi_dapr_sdk::app::export!(build_app); // fn build_app() -> App
+/// ```
+///
+/// The argument is a function (or closure) `fn() -> App`; it is called once per
+/// request, and every request runs in a fresh instance anyway.
+///
+/// - On `wasm32-wasip1` this is `fn main() { build_app().run() }`: a module for
+///   `wasi-dapr serve`'s CGI ([`App::run`]).
+/// - On `wasm32-wasip2` it exports `wasi:http/incoming-handler`: each request is read
+///   from `wasi:http`, passed to the handlers exactly like a CGI request would be, and
+///   the [`Response`] is streamed back (with a `content-length`). It also writes the
+///   `fn main()` a `bin` target needs, so the crate stays a `bin` on both targets; run as
+///   a command, the component only says it must be served ([`App::run`]).
+///
+/// Use it once, at the top level of the `bin` crate, instead of writing `fn main()`.
+#[doc(inline)]
+pub use crate::__wasi_dapr_app_export as export;
+
+/// The target-independent half of [`export!`]: the `fn main()` of the `bin` crate.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __wasi_dapr_app_export {
+    ($build:expr $(,)?) => {
+        fn main() {
+            $crate::app::App::run(&($build)());
+        }
+        $crate::__wasi_dapr_export_incoming_handler!($build);
+    };
+}
+
+/// On `wasm32-wasip2`, the `wasi:http/incoming-handler` export behind [`export!`].
+#[cfg(all(target_os = "wasi", target_env = "p2"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __wasi_dapr_export_incoming_handler {
+    ($build:expr) => {
+        const _: () = {
+            struct WasiDaprApp;
+
+            impl $crate::__private::wasip2::exports::http::incoming_handler::Guest for WasiDaprApp {
+                fn handle(
+                    request: $crate::__private::wasip2::http::types::IncomingRequest,
+                    out: $crate::__private::wasip2::http::types::ResponseOutparam,
+                ) {
+                    $crate::__private::serve(&($build)(), request, out);
+                }
+            }
+
+            $crate::__private::wasip2::http::proxy::export!(WasiDaprApp);
+        };
+    };
+}
+
+/// On `wasm32-wasip1` (and native builds) [`export!`] exports nothing but `main`.
+#[cfg(not(all(target_os = "wasi", target_env = "p2")))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __wasi_dapr_export_incoming_handler {
+    ($build:expr) => {};
 }
 
 /// Options for a subscription made with [`App::subscribe`].
@@ -886,7 +990,7 @@ mod tests {
     #[test]
     fn unreadable_stdin_is_a_400() {
         struct Broken;
-        impl Read for Broken {
+        impl std::io::Read for Broken {
             fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
                 Err(std::io::Error::other("gone"))
             }

@@ -1,10 +1,14 @@
-//! Errors of the outbound HTTP client: one variant per ABI code, plus local parse errors.
+//! Errors of the outbound HTTP client: one variant per `wasi_experimental_http` ABI code,
+//! the `wasi:http` failures that have no such code, and local parse errors.
 
 /// An error from the outbound HTTP client.
 ///
-/// The first thirteen variants are the host's ABI error codes 1 to 13, in order;
-/// [`Error::code`] gives the number back. The remaining variants are raised by the SDK
-/// itself while preparing a request or decoding a response.
+/// The first thirteen variants are the `wasm32-wasip1` host's ABI error codes 1 to 13, in
+/// order; [`Error::code`] gives the number back. On `wasm32-wasip2` the `wasi:http` error
+/// codes map onto the same variants where one fits (a denied destination is
+/// [`Error::DestinationNotAllowed`] on both targets), and onto
+/// [`Error::RequestFailed`] with a description otherwise. The remaining variants are
+/// raised by the SDK itself while preparing a request or decoding a response.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -56,10 +60,20 @@ pub enum Error {
     /// A header value contains a line break or another control character.
     #[error("invalid value for header {0:?}")]
     InvalidHeaderValue(String),
+    /// `wasm32-wasip2`: the request failed with a `wasi:http` error that has no variant of
+    /// its own (connection refused, DNS error, timeout, body too large, ...); the text
+    /// says which.
+    #[error("request failed: {0}")]
+    RequestFailed(String),
+    /// `wasm32-wasip2`: the host does not let guests set this header (e.g. `host`,
+    /// `connection` or `transfer-encoding`).
+    #[error("the host does not allow the header {0:?} on outgoing requests")]
+    HeaderForbidden(String),
     /// A line of a header block has no `:` separator.
     #[error("header line without ':' separator: {0:?}")]
     MalformedHeaderLine(String),
-    /// The header block the host returned is not UTF-8.
+    /// A response header the host returned (the whole block, on `wasm32-wasip1`) is not
+    /// UTF-8.
     #[error("header block is not valid UTF-8")]
     HeaderBlockNotUtf8,
     /// The header block is larger than the SDK is willing to buffer.
@@ -92,7 +106,8 @@ impl Error {
         })
     }
 
-    /// The ABI error code of this error, `None` for errors raised by the SDK itself.
+    /// The ABI error code of this error; `None` for errors raised by the SDK itself and
+    /// for the `wasm32-wasip2` errors that have no ABI code.
     pub fn code(&self) -> Option<u32> {
         Some(match self {
             Error::InvalidHandle => 1,
@@ -114,14 +129,91 @@ impl Error {
             | Error::MalformedHeaderLine(_)
             | Error::HeaderBlockNotUtf8
             | Error::HeaderBlockTooLarge(_)
-            | Error::BodyNotUtf8 => return None,
+            | Error::BodyNotUtf8
+            | Error::RequestFailed(_)
+            | Error::HeaderForbidden(_) => return None,
         })
     }
 }
 
 /// Converts a non-zero ABI code into an error (0 maps to [`Error::UnknownCode`]).
+#[cfg(any(test, not(all(target_os = "wasi", target_env = "p2"))))]
 pub(crate) fn from_abi(code: u32) -> Error {
     Error::from_code(code).unwrap_or(Error::UnknownCode(code))
+}
+
+/// Maps a `wasi:http` error code onto the variant with the same meaning, or onto
+/// [`Error::RequestFailed`] with a description.
+#[cfg(any(test, all(target_os = "wasi", target_env = "p2")))]
+pub(crate) fn from_wasi_http(code: &wasip2::http::types::ErrorCode) -> Error {
+    use wasip2::http::types::ErrorCode as E;
+
+    let size = |what: &str, limit: Option<u64>| match limit {
+        Some(limit) => format!("{what} larger than the host's limit of {limit} bytes"),
+        None => format!("{what} too large for the host"),
+    };
+    let field = |what: &str, payload: Option<&wasip2::http::types::FieldSizePayload>| match payload
+        .and_then(|p| p.field_name.as_deref())
+    {
+        Some(name) => format!("{what} {name:?} too large"),
+        None => format!("{what} too large"),
+    };
+    let text = match code {
+        E::HttpRequestDenied => return Error::DestinationNotAllowed,
+        E::HttpRequestUriInvalid => return Error::InvalidUrl,
+        E::HttpRequestMethodInvalid => return Error::InvalidMethod,
+        E::DnsTimeout => "DNS lookup timed out".to_owned(),
+        E::DnsError(payload) => match (&payload.rcode, payload.info_code) {
+            (Some(rcode), _) => format!("DNS error {rcode}"),
+            (None, Some(info)) => format!("DNS error (info code {info})"),
+            (None, None) => "DNS error".to_owned(),
+        },
+        E::DestinationNotFound => "destination not found (no such host)".to_owned(),
+        E::DestinationUnavailable => "destination unavailable".to_owned(),
+        E::DestinationIpProhibited => "destination IP address prohibited".to_owned(),
+        E::DestinationIpUnroutable => "destination IP address unroutable".to_owned(),
+        E::ConnectionRefused => "connection refused".to_owned(),
+        E::ConnectionTerminated => "connection closed by the server".to_owned(),
+        E::ConnectionTimeout => "timed out connecting".to_owned(),
+        E::ConnectionReadTimeout => "timed out reading the response".to_owned(),
+        E::ConnectionWriteTimeout => "timed out writing the request".to_owned(),
+        E::ConnectionLimitReached => "the host's connection limit was reached".to_owned(),
+        E::TlsProtocolError => "TLS protocol error".to_owned(),
+        E::TlsCertificateError => "TLS certificate error".to_owned(),
+        E::TlsAlertReceived(alert) => match &alert.alert_message {
+            Some(message) => format!("TLS alert received: {message}"),
+            None => "TLS alert received".to_owned(),
+        },
+        E::HttpRequestLengthRequired => "the server requires a content-length".to_owned(),
+        E::HttpRequestBodySize(limit) => size("request body", *limit),
+        E::HttpRequestUriTooLong => "request URI too long".to_owned(),
+        E::HttpRequestHeaderSectionSize(_) => "request headers too large".to_owned(),
+        E::HttpRequestHeaderSize(payload) => field("request header", payload.as_ref()),
+        E::HttpRequestTrailerSectionSize(_) => "request trailers too large".to_owned(),
+        E::HttpRequestTrailerSize(payload) => field("request trailer", Some(payload)),
+        E::HttpResponseIncomplete => "incomplete response".to_owned(),
+        E::HttpResponseHeaderSectionSize(_) => "response headers too large".to_owned(),
+        E::HttpResponseHeaderSize(payload) => field("response header", Some(payload)),
+        E::HttpResponseBodySize(limit) => size("response body", *limit),
+        E::HttpResponseTrailerSectionSize(_) => "response trailers too large".to_owned(),
+        E::HttpResponseTrailerSize(payload) => field("response trailer", Some(payload)),
+        E::HttpResponseTransferCoding(coding) => match coding {
+            Some(coding) => format!("unsupported response transfer-coding {coding:?}"),
+            None => "unsupported response transfer-coding".to_owned(),
+        },
+        E::HttpResponseContentCoding(coding) => match coding {
+            Some(coding) => format!("unsupported response content-coding {coding:?}"),
+            None => "unsupported response content-coding".to_owned(),
+        },
+        E::HttpResponseTimeout => "timed out waiting for the response".to_owned(),
+        E::HttpUpgradeFailed => "HTTP upgrade failed".to_owned(),
+        E::HttpProtocolError => "HTTP protocol error".to_owned(),
+        E::LoopDetected => "loop detected".to_owned(),
+        E::ConfigurationError => "host configuration error".to_owned(),
+        E::InternalError(Some(message)) => format!("host error: {message}"),
+        E::InternalError(None) => "host error".to_owned(),
+    };
+    Error::RequestFailed(text)
 }
 
 #[cfg(test)]
@@ -146,5 +238,51 @@ mod tests {
         assert_eq!(from_abi(13), Error::TooManySessions);
         assert_eq!(from_abi(12), Error::RuntimeError);
         assert_eq!(Error::BodyNotUtf8.code(), None);
+    }
+
+    #[test]
+    fn wasi_http_codes_map_onto_the_wasip1_variants() {
+        use wasip2::http::types::ErrorCode as E;
+        // A denial reads the same on both targets.
+        assert_eq!(
+            from_wasi_http(&E::HttpRequestDenied),
+            Error::DestinationNotAllowed
+        );
+        assert_eq!(
+            from_wasi_http(&E::HttpRequestDenied).to_string(),
+            from_abi(7).to_string()
+        );
+        assert_eq!(from_wasi_http(&E::HttpRequestUriInvalid), Error::InvalidUrl);
+        assert_eq!(
+            from_wasi_http(&E::HttpRequestMethodInvalid),
+            Error::InvalidMethod
+        );
+    }
+
+    #[test]
+    fn other_wasi_http_codes_are_described() {
+        use wasip2::http::types::{DnsErrorPayload, ErrorCode as E};
+        let text = |code: E| from_wasi_http(&code).to_string();
+        assert_eq!(
+            text(E::ConnectionRefused),
+            "request failed: connection refused"
+        );
+        assert_eq!(
+            text(E::DnsError(DnsErrorPayload {
+                rcode: Some("NXDOMAIN".into()),
+                info_code: None,
+            })),
+            "request failed: DNS error NXDOMAIN"
+        );
+        assert_eq!(
+            text(E::HttpResponseBodySize(Some(1024))),
+            "request failed: response body larger than the host's limit of 1024 bytes"
+        );
+        assert_eq!(
+            text(E::InternalError(Some("boom".into()))),
+            "request failed: host error: boom"
+        );
+        assert_eq!(Error::RequestFailed("x".into()).code(), None);
+        assert_eq!(Error::HeaderForbidden("host".into()).code(), None);
     }
 }

@@ -99,7 +99,22 @@ impl Headers {
     /// Fails on a name that is not an HTTP token or a value containing a line break or
     /// another control character, so a value can never smuggle in an extra header.
     pub fn to_block(&self) -> Result<String, Error> {
+        self.check()?;
         let mut block = String::new();
+        for (name, value) in &self.entries {
+            block.push_str(name);
+            block.push(':');
+            block.push_str(value);
+            block.push('\n');
+        }
+        Ok(block)
+    }
+}
+
+impl Headers {
+    /// Fails on the first name that is not an HTTP token or value with a line break or
+    /// another control character (what [`Headers::to_block`] refuses).
+    pub(crate) fn check(&self) -> Result<(), Error> {
         for (name, value) in &self.entries {
             if name.is_empty() || !name.bytes().all(is_token_byte) {
                 return Err(Error::InvalidHeaderName(name.clone()));
@@ -107,12 +122,8 @@ impl Headers {
             if value.chars().any(|c| c.is_control() && c != '\t') {
                 return Err(Error::InvalidHeaderValue(name.clone()));
             }
-            block.push_str(name);
-            block.push(':');
-            block.push_str(value);
-            block.push('\n');
         }
-        Ok(block)
+        Ok(())
     }
 }
 

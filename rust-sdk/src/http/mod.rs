@@ -1,7 +1,16 @@
-//! A safe outbound HTTP client over the `wasi_experimental_http` import, usable without Dapr.
+//! A safe outbound HTTP client over the host's HTTP import, usable without Dapr.
+//!
+//! On `wasm32-wasip1` requests go through the `wasi_experimental_http` import, on
+//! `wasm32-wasip2` through `wasi:http/outgoing-handler`; the API is the same.
 
 mod error;
 mod headers;
+#[cfg(any(test, all(target_os = "wasi", target_env = "p2")))]
+mod target;
+#[cfg(not(all(target_os = "wasi", target_env = "p2")))]
+mod wasi_experimental_http;
+#[cfg(all(target_os = "wasi", target_env = "p2"))]
+mod wasi_http;
 
 use std::fmt;
 use std::io;
@@ -9,7 +18,10 @@ use std::io;
 pub use error::Error;
 pub use headers::Headers;
 
-use crate::raw;
+#[cfg(not(all(target_os = "wasi", target_env = "p2")))]
+use wasi_experimental_http as host;
+#[cfg(all(target_os = "wasi", target_env = "p2"))]
+use wasi_http as host;
 
 /// An HTTP request: method, absolute URL, headers and body.
 ///
@@ -88,7 +100,7 @@ impl Request {
         self
     }
 
-    /// Sends the request through the host's import and returns the response.
+    /// Sends the request through the host ([`ImportTransport`]) and returns the response.
     ///
     /// A response with any status (404 and 500 included) is `Ok`; errors are failures to
     /// get a response at all, e.g. [`Error::DestinationNotAllowed`] or
@@ -116,79 +128,37 @@ where
     }
 }
 
-/// The transport that calls the host's `wasi_experimental_http` import.
+/// The transport that calls the host: the `wasi_experimental_http` import on
+/// `wasm32-wasip1`, `wasi:http/outgoing-handler` on `wasm32-wasip2`.
 ///
-/// On targets other than `wasm32` there is no import and every request fails with
+/// On targets other than `wasm32` there is no host and every request fails with
 /// [`Error::RuntimeError`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ImportTransport;
 
-/// The first buffer size tried for the header block.
-const HEADER_BLOCK_START: usize = 4 * 1024;
-/// The largest header block the SDK buffers.
-const HEADER_BLOCK_MAX: usize = 1024 * 1024;
-
 impl Transport for ImportTransport {
     fn send(&self, request: &Request) -> Result<Response, Error> {
-        let block = request.headers.to_block()?;
-        let sent = raw::req(&request.url, &request.method, &block, &request.body)
-            .map_err(error::from_abi)?;
-        // Own the handle before anything else can fail, so it is closed on every path.
-        let handle = Handle(sent.handle);
-        let headers = read_header_block(&handle)?;
+        let (status, headers, body) = host::send(request)?;
         Ok(Response {
-            status: sent.status,
+            status,
             headers,
-            body: Body::Import {
-                handle,
-                done: false,
-            },
+            body: Body::Host(body),
         })
     }
 }
 
-/// Reads every response header, growing the buffer while the host says it is too small.
-fn read_header_block(handle: &Handle) -> Result<Headers, Error> {
-    let mut size = HEADER_BLOCK_START;
-    loop {
-        let mut buf = vec![0u8; size];
-        match raw::headers_get_all(handle.0, &mut buf) {
-            Ok(written) => {
-                buf.truncate(written);
-                let block = String::from_utf8(buf).map_err(|_| Error::HeaderBlockNotUtf8)?;
-                return Headers::parse_block(&block);
-            }
-            Err((4, hint)) if size < HEADER_BLOCK_MAX => {
-                // Use the host's size hint when it gives one, else double.
-                size = if hint > size { hint } else { size * 2 }.min(HEADER_BLOCK_MAX);
-            }
-            Err((4, _)) => return Err(Error::HeaderBlockTooLarge(HEADER_BLOCK_MAX)),
-            Err((code, _)) => return Err(error::from_abi(code)),
-        }
-    }
-}
-
-/// A response handle; closed when dropped.
-struct Handle(u32);
-
-impl Drop for Handle {
-    fn drop(&mut self) {
-        // Nothing useful can be done about a failed close here, and Drop must not panic.
-        let _ = raw::close(self.0);
-    }
-}
-
 enum Body {
-    /// Streamed from the host; `done` once `body_read` reported the end.
-    Import { handle: Handle, done: bool },
+    /// Streamed from the host.
+    Host(host::Body),
     /// Held in memory (responses built with [`Response::new`]).
     Memory { data: Vec<u8>, pos: usize },
 }
 
 /// An HTTP response: status, headers and a body that is read in chunks or all at once.
 ///
-/// A response from the host holds a handle that is closed when the response is dropped;
-/// the host limits how many can be open at once ([`Error::TooManySessions`]).
+/// A response from the host holds its body open until the response is dropped; on
+/// `wasm32-wasip1` the host limits how many can be open at once
+/// ([`Error::TooManySessions`]).
 pub struct Response {
     status: u16,
     headers: Headers,
@@ -243,16 +213,7 @@ impl Response {
             return Ok(0);
         }
         match &mut self.body {
-            Body::Import { handle, done } => {
-                if *done {
-                    return Ok(0);
-                }
-                let n = raw::body_read(handle.0, buf).map_err(error::from_abi)?;
-                if n == 0 {
-                    *done = true;
-                }
-                Ok(n)
-            }
+            Body::Host(body) => body.read(buf),
             Body::Memory { data, pos } => {
                 let rest = data.get(*pos..).unwrap_or_default();
                 let n = rest.len().min(buf.len());

@@ -1,17 +1,23 @@
-//! Receives the orders: a pub/sub subscriber served by `wasi-dapr serve`.
+//! Receives the orders: a pub/sub subscriber that daprd calls.
 //!
-//! Every request runs a fresh instance of this module; `App::run` answers the sidecar's
-//! `GET /dapr/subscribe` and decodes each delivery to `/orders` into a `TopicEvent`.
-//! Good orders are `SUCCESS`, an invalid one is `DROP` (the sidecar then sends it to the
-//! dead-letter topic, which this app also handles), and a flaky one is `RETRY` on its
-//! first attempt. Nothing survives between instances, so attempts are counted in
-//! the state store, keyed by the CloudEvent id (which a redelivery keeps).
+//! One source, two targets: built for `wasm32-wasip1` it is a module served by
+//! `wasi-dapr serve` (CGI), for `wasm32-wasip2` a `wasi:http/proxy` component
+//! (`wasmtime serve`, `wasi-dapr serve`); `export!` picks the entry point.
+//!
+//! Every request runs a fresh instance, which calls `build_app` and answers the
+//! sidecar's `GET /dapr/subscribe` or decodes a delivery to `/orders` into a
+//! `TopicEvent`. Good orders are `SUCCESS`, an invalid one is `DROP` (the sidecar then
+//! sends it to the dead-letter topic, which this app also handles), and a flaky one is
+//! `RETRY` on its first attempt. Nothing survives between instances, so attempts are
+//! counted in the state store, keyed by the CloudEvent id (which a redelivery keeps).
 
 use pubsub_rust::Order;
 use wasi_dapr_sdk::app::{App, TopicEvent, TopicResult};
 use wasi_dapr_sdk::dapr::Client;
 
-fn main() {
+wasi_dapr_sdk::app::export!(build_app);
+
+fn build_app() -> App {
     let pubsub = std::env::var("PUBSUB_NAME").unwrap_or_else(|_| "pubsub".into());
     let topic = std::env::var("TOPIC").unwrap_or_else(|_| "orders".into());
     let dead_letters = format!("{topic}-dead");
@@ -20,7 +26,7 @@ fn main() {
     app.subscribe(&pubsub, &topic, "/orders", on_order)
         .dead_letter_topic(&dead_letters);
     app.subscribe(&pubsub, &dead_letters, "/orders-dead", on_dead_letter);
-    app.run();
+    app
 }
 
 fn on_dead_letter(event: &TopicEvent) -> TopicResult {
