@@ -566,13 +566,28 @@ fn guest_lines(log: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pubsub_example_prints_its_readme_output() {
+    pubsub_example(guests::PUBSUB_RUST_SUBSCRIBER, guests::PUBSUB_RUST_PUBLISHER).await;
+}
+
+/// The same sources built for `wasm32-wasip2`: the subscriber served as a
+/// `wasi:http/proxy` component, the publisher run as a command component.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pubsub_example_as_components_prints_its_readme_output() {
+    pubsub_example(
+        guests::COMPONENT_PUBSUB_RUST_SUBSCRIBER,
+        guests::COMPONENT_PUBSUB_RUST_PUBLISHER,
+    )
+    .await;
+}
+
+async fn pubsub_example(subscriber: &str, publisher: &str) {
     let blocks = example_output("pubsub-rust");
     assert_eq!(blocks.len(), 3, "publisher, subscriber, subscriptions");
     let expected_guest = guest_lines(&blocks[1]);
     assert_eq!(expected_guest.len(), 5, "{expected_guest:?}");
 
     let sidecar_port = free_port();
-    let subscriber = LoggedServe::start(guests::PUBSUB_RUST_SUBSCRIBER, sidecar_port).await;
+    let subscriber = LoggedServe::start(subscriber, sidecar_port).await;
     let sc = sidecar(|o| {
         o.listen = ([127, 0, 0, 1], sidecar_port).into();
         o.app_port = Some(subscriber.port);
@@ -582,7 +597,7 @@ async fn pubsub_example_prints_its_readme_output() {
     let subs = get(([127, 0, 0, 1], subscriber.port).into(), "/dapr/subscribe").await;
     assert_eq!(format!("{}\n", subs.text()), blocks[2]);
 
-    let out = run_against(&sc, guests::PUBSUB_RUST_PUBLISHER, &[]).await;
+    let out = run_against(&sc, publisher, &[]).await;
     out.assert_success();
     assert_eq!(out.stdout, blocks[0], "{out}");
 

@@ -56,6 +56,26 @@ async fn state_example_prints_its_readme_output() {
     sc.shutdown().await;
 }
 
+/// The same source built for `wasm32-wasip2`: a `wasi:cli/command` component whose SDK
+/// speaks `wasi:http`, under `wasi-dapr run`, prints the same README output.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_example_as_a_component_prints_its_readme_output() {
+    let sc = sidecar(|_| {}).await;
+    let allow = allow_sidecar(&sc);
+    let out = run_against(&sc, &allow, guests::COMPONENT_STATE_RUST, &[], &[]).await;
+    out.assert_success();
+    assert_eq!(out.stdout, example_output("state-rust")[0], "{out}");
+    // The component's denial reads as the module's: no allowlist, the sidecar refused.
+    let none = allowlist(&[], "");
+    let out = run_against(&sc, &none, guests::COMPONENT_STATE_RUST, &[], &[]).await;
+    assert_ne!(out.code, Some(0), "{out}");
+    assert!(
+        out.stderr.contains("destination not allowed by the host's allowlist"),
+        "{out}"
+    );
+    sc.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn state_example_against_redis() {
     let redis = RedisServer::start().await.expect("redis-server");
