@@ -73,6 +73,13 @@ _METHODS = {
 }
 
 
+def _describe(code) -> str:
+    """`ConnectionRefused`, `DnsError(...)`: a wasi:http error-code case without its prefix."""
+    name = type(code).__name__.removeprefix("ErrorCode_")
+    value = getattr(code, "value", None)
+    return f"{name}({value})" if value is not None else name
+
+
 def send(method: str, url: str, headers: List[Tuple[str, str]], body: Optional[bytes]) -> Response:
     """Sends one request over wasi:http and blocks until the whole answer is read.
 
@@ -93,7 +100,7 @@ def send(method: str, url: str, headers: List[Tuple[str, str]], body: Optional[b
     try:
         future = outgoing_handler.handle(request, None)
     except Err as error:
-        raise DaprError(0, "", f"request to {url} failed: {error.value}") from None
+        raise DaprError(0, "", f"request to {url} failed: {_describe(error.value)}") from None
     # The body stream is a child of the body: drop it (end of `with`) before finishing.
     with outgoing.write() as stream:
         data = body or b""
@@ -108,7 +115,7 @@ def send(method: str, url: str, headers: List[Tuple[str, str]], body: Optional[b
     if answer is None or isinstance(answer, Err):
         raise DaprError(0, "", f"request to {url} failed: no response")
     if isinstance(answer.value, Err):
-        raise DaprError(0, "", f"request to {url} failed: {answer.value.value}")
+        raise DaprError(0, "", f"request to {url} failed: {_describe(answer.value.value)}")
     with answer.value.value as response:
         status = response.status()
         with response.headers() as fields:
