@@ -216,7 +216,8 @@ install_python_tools
 install_node_modules examples/state-js
 crate_wit="$(locate_wit)"
 wit="$(assemble_wit "$crate_wit")"
-wit_hash="$(cd "$wit" && hash_files $(find . -name '*.wit' | LC_ALL=C sort))"
+mapfile -t wit_files < <(cd "$wit" && find . -name '*.wit' | LC_ALL=C sort)
+wit_hash="$(cd "$wit" && hash_files "${wit_files[@]}")"
 script_hash="$(hash_files "${BASH_SOURCE[0]}")"
 note "WIT from $crate_wit"
 

@@ -32,7 +32,7 @@
 set -uo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$root"
+cd "$root" || exit 1
 work="$(mktemp -d)"
 limit="${POLYGLOT_TIMEOUT:-300}"
 pids=()
