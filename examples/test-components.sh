@@ -165,7 +165,7 @@ pids+=("$serve_pid")
 run_component() {
   local out="$1" wasm="$2"
   shift 2
-  timeout "$limit" bash -c "$RUNNER \"\$@\"" run "$@" "$wasm" >"$out" 2>"$out.err"
+  timeout "$limit" bash -c "exec $RUNNER \"\$@\"" run "$@" "$wasm" >"$out" 2>"$out.err"
 }
 
 for name in state-python state-js; do
