@@ -81,42 +81,42 @@ pub(super) async fn invoke(
             .map_err(|e| HandlerError::Instantiate(format!("{e:#}")))?;
         (request, out)
     };
-    let pre = pre.clone();
-    let task = tokio::spawn(async move {
-        // The permit goes when the instance does, however the task ends.
+    // The instance and the answer are polled together in this task: the guest may still
+    // be writing the body while it is read. The permit goes when the instance does.
+    let guest = async move {
         let _permit = permit;
         let proxy = pre.instantiate_async(&mut store).await?;
         proxy
             .wasi_http_incoming_handler()
             .call_handle(&mut store, request, out)
             .await
-    });
-
-    let answered = receiver.await;
-    let result = match answered {
-        Ok(Ok(response)) => {
-            let (head, body) = response.into_parts();
-            let cap = limits.max_response_bytes;
-            let collect = Limited::new(body, cap).collect();
-            match tokio::time::timeout_at(deadline.into(), collect).await {
-                Err(_) => Err(HandlerError::TimedOut(limits.request_timeout)),
-                Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
-                    Err(HandlerError::OutputTooLarge(cap))
-                }
-                Ok(Err(e)) => Err(HandlerError::BodyFailed(e.to_string())),
-                Ok(Ok(collected)) => response_from(head, collected.to_bytes()),
-            }
-        }
-        Ok(Err(code)) => Err(HandlerError::GuestError(format!("{code:?}"))),
-        // The sender went with the store: the instance ended without an answer.
-        Err(_) => Err(HandlerError::NoResponse),
     };
+    let answer = async {
+        match receiver.await {
+            Ok(Ok(response)) => {
+                let (head, body) = response.into_parts();
+                let cap = limits.max_response_bytes;
+                let collect = Limited::new(body, cap).collect();
+                match tokio::time::timeout_at(deadline.into(), collect).await {
+                    Err(_) => Err(HandlerError::TimedOut(limits.request_timeout)),
+                    Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+                        Err(HandlerError::OutputTooLarge(cap))
+                    }
+                    Ok(Err(e)) => Err(HandlerError::BodyFailed(e.to_string())),
+                    Ok(Ok(collected)) => response_from(head, collected.to_bytes()),
+                }
+            }
+            Ok(Err(code)) => Err(HandlerError::GuestError(format!("{code:?}"))),
+            // The sender went with the store: the instance ended without an answer.
+            Err(_) => Err(HandlerError::NoResponse),
+        }
+    };
+    let (ended, result) = tokio::join!(guest, answer);
     // The instance's end says why there was no answer (trap, deadline, exit), and its
     // output is complete only then.
-    let ended = match task.await {
-        Ok(Ok(())) => Outcome::Exited(0),
-        Ok(Err(e)) => classify(e),
-        Err(e) => Outcome::Trapped(format!("the instance's task failed: {e}")),
+    let ended = match ended {
+        Ok(()) => Outcome::Exited(0),
+        Err(e) => classify(e),
     };
     log_guest_stderr(id, &output.contents());
     let failure = match ended {

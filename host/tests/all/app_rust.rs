@@ -566,7 +566,11 @@ fn guest_lines(log: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pubsub_example_prints_its_readme_output() {
-    pubsub_example(guests::PUBSUB_RUST_SUBSCRIBER, guests::PUBSUB_RUST_PUBLISHER).await;
+    pubsub_example(
+        guests::PUBSUB_RUST_SUBSCRIBER,
+        guests::PUBSUB_RUST_PUBLISHER,
+    )
+    .await;
 }
 
 /// The same sources built for `wasm32-wasip2`: the subscriber served as a

@@ -70,7 +70,8 @@ async fn state_example_as_a_component_prints_its_readme_output() {
     let out = run_against(&sc, &none, guests::COMPONENT_STATE_RUST, &[], &[]).await;
     assert_ne!(out.code, Some(0), "{out}");
     assert!(
-        out.stderr.contains("destination not allowed by the host's allowlist"),
+        out.stderr
+            .contains("destination not allowed by the host's allowlist"),
         "{out}"
     );
     sc.shutdown().await;
