@@ -104,6 +104,41 @@ async fn memory_cap_stops_a_memory_bomb() {
     );
 }
 
+/// A `wasi:cli/command` component gets the same treatment: a trap prints its wasm
+/// backtrace and exits 134, `--timeout` stops a spinning one, `--max-memory-mib` a
+/// memory bomb, and its environment and arguments arrive as for a module.
+#[tokio::test]
+async fn a_component_traps_times_out_and_is_memory_capped_like_a_module() {
+    let out = Guest::new(guests::COMPONENT_HTTP_FETCH_P2)
+        .args(&["--trap"])
+        .run()
+        .await;
+    assert_eq!(out.code, Some(134), "{out}");
+    assert!(out.stderr.contains("wasm backtrace"), "{out}");
+    assert!(
+        out.stderr.contains("http_fetch_p2"),
+        "the backtrace names the guest\n{out}"
+    );
+
+    let started = std::time::Instant::now();
+    let out = Guest::new(guests::COMPONENT_HTTP_FETCH_P2)
+        .options(&["--timeout", "300ms"])
+        .args(&["--loop"])
+        .run()
+        .await;
+    assert_eq!(out.code, Some(134), "{out}");
+    assert!(out.stderr.contains("--timeout"), "{out}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+
+    let out = Guest::new(guests::COMPONENT_HTTP_FETCH_P2)
+        .options(&["--max-memory-mib", "64"])
+        .args(&["--oom"])
+        .run()
+        .await;
+    assert_eq!(out.code, Some(134), "{out}");
+    assert!(out.stderr.contains("memory allocation"), "{out}");
+}
+
 #[tokio::test]
 async fn missing_module_is_a_clear_error() {
     let out = Guest::new("/nonexistent/app.wasm").run().await;
