@@ -100,24 +100,30 @@ impl WasiHttpHooks for PolicyHooks {
                 return Err(Error::ConnectionLimitReached);
             };
             let options = options.unwrap_or_default();
+            let started = tokio::time::Instant::now();
             let request = outgoing_request(&outbound, request).await?;
             let url = request.url.clone();
-            // What the guest asked for may only shorten the host's deadline, which
-            // `send` applies to the whole exchange.
+            // One deadline for the whole exchange, the body collection above included;
+            // what the guest asked for may only shorten it.
+            let host_left = outbound
+                .limits()
+                .request_timeout
+                .saturating_sub(started.elapsed());
             let guest_wait = match (options.connect_timeout, options.first_byte_timeout) {
                 (Some(a), Some(b)) => Some(a.saturating_add(b)),
                 (a, b) => a.or(b),
             };
-            let sent = outbound.send(request);
-            let response = match guest_wait {
-                Some(wait) => match tokio::time::timeout(wait, sent).await {
-                    Ok(result) => result,
-                    Err(_) => {
-                        warn!(url = %loggable(&url), timeout = ?wait, "outbound request timed out (the guest's request-options)");
-                        return Err(Error::ConnectionReadTimeout);
-                    }
-                },
-                None => sent.await,
+            let wait = guest_wait.map_or(host_left, |g| g.min(host_left));
+            let response = match tokio::time::timeout(wait, outbound.send(request)).await {
+                Ok(result) => result,
+                Err(_) if guest_wait.is_some_and(|g| g < host_left) => {
+                    warn!(url = %loggable(&url), timeout = ?wait, "outbound request timed out (the guest's request-options)");
+                    return Err(Error::ConnectionReadTimeout);
+                }
+                Err(_) => {
+                    warn!(url = %loggable(&url), timeout = ?outbound.limits().request_timeout, "outbound request timed out");
+                    return Err(Error::ConnectionTimeout);
+                }
             }
             .map_err(|e| error_code(&e, &outbound))?;
             let mut builder = http::Response::builder().status(response.status);
