@@ -1,5 +1,5 @@
-//! The inbound side, for apps that daprd calls: a router for topic subscriptions,
-//! invoked methods, input bindings and configuration updates.
+//! The inbound side, for apps that daprd calls: a router for topic subscriptions (one
+//! message or bulk), invoked methods, input bindings, jobs and configuration updates.
 //!
 //! Register handlers on an [`App`] in a function that returns it, and make that function
 //! the entry point with [`export!`]. The same source builds for both targets:
@@ -38,8 +38,10 @@
 //! A `wasm32-wasip1` module may also keep its own `fn main()` and call [`App::run`].
 
 mod binding;
+mod bulk;
 mod cgi;
 mod configuration;
+mod job;
 mod topic;
 #[cfg(all(target_os = "wasi", target_env = "p2"))]
 pub(crate) mod wasi_http;
@@ -50,13 +52,15 @@ use std::io::Write;
 use serde_json::Value;
 
 pub use binding::BindingEvent;
+pub use bulk::{BulkEntry, BulkEntryEvent, BulkEntryStatus, BulkMessage, BulkSubscribe};
 pub use cgi::{Request, Response};
 pub use configuration::ConfigurationUpdate;
+pub use job::JobEvent;
 pub use topic::{EventData, Rule, Subscription, TopicEvent, TopicResult};
 
 use cgi::normalize_path;
 
-/// What binding and configuration handlers return: `Ok(())` answers 200; an error
+/// What binding, job and configuration handlers return: `Ok(())` answers 200; an error
 /// answers 500 (its message goes to stderr), which daprd treats as a failed delivery.
 pub type HandlerResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -91,16 +95,24 @@ pub enum Error {
 }
 
 type TopicHandler = Box<dyn Fn(&TopicEvent) -> TopicResult>;
+type BulkHandler = Box<dyn Fn(&BulkMessage) -> Vec<BulkEntryStatus>>;
+type JobHandler = Box<dyn Fn(&JobEvent) -> HandlerResult>;
 type InvokeHandler = Box<dyn Fn(&Request) -> Response>;
 type BindingHandler = Box<dyn Fn(&BindingEvent) -> HandlerResult>;
 type ConfigurationHandler = Box<dyn Fn(&ConfigurationUpdate) -> HandlerResult>;
+
+/// What handles a route's deliveries: one CloudEvent at a time, or daprd's bulk envelope.
+enum RouteHandler {
+    Single(TopicHandler),
+    Bulk(BulkHandler),
+}
 
 /// A route that receives pub/sub deliveries.
 struct TopicRoute {
     path: String,
     pubsub_name: String,
     topic: String,
-    handler: TopicHandler,
+    handler: RouteHandler,
 }
 
 /// An invoked-method route: an exact path, or every path under a prefix (`orders/*`).
@@ -136,6 +148,8 @@ struct InvokeRoute {
 /// |---|---|
 /// | `GET /dapr/subscribe` | 200, the JSON array of [`App::subscriptions`] (`[]` if none) |
 /// | `POST` to a subscription's route or rule path | the handler's [`TopicResult`] as `{"status":"SUCCESS"\|"RETRY"\|"DROP"}`; a malformed CloudEvent is answered `DROP` (see below) |
+/// | `POST` to a bulk subscription's route | 200 `{"statuses":[{"entryId","status"}]}`, one per entry (see [`App::subscribe_bulk`]) |
+/// | `POST /job/<name>`, job registered | 200 when the handler returns `Ok`, 500 on its error |
 /// | `POST /configuration/<store>/<key>`, store registered | 200 (empty body) when the handler returns `Ok`; 500 on its error; 400 if the body is not an update |
 /// | `OPTIONS /<binding>` | 200, so daprd counts the input binding as subscribed |
 /// | `POST` or `PUT /<binding>` | 200 when the handler returns `Ok`, 500 on its error |
@@ -156,6 +170,7 @@ pub struct App {
     topic_routes: Vec<TopicRoute>,
     invoke_routes: Vec<InvokeRoute>,
     bindings: Vec<(String, BindingHandler)>,
+    jobs: Vec<(String, JobHandler)>,
     configurations: Vec<(String, ConfigurationHandler)>,
 }
 
@@ -174,6 +189,10 @@ impl fmt::Debug for App {
             .field(
                 "bindings",
                 &self.bindings.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
+            .field(
+                "jobs",
+                &self.jobs.iter().map(|(n, _)| n).collect::<Vec<_>>(),
             )
             .field(
                 "configurations",
@@ -214,7 +233,7 @@ impl App {
             path: route.clone(),
             pubsub_name: pubsub.to_owned(),
             topic: topic.to_owned(),
-            handler: Box::new(handler),
+            handler: RouteHandler::Single(Box::new(handler)),
         });
         self.subscriptions.push(Subscription {
             pubsub_name: pubsub.to_owned(),
@@ -223,9 +242,78 @@ impl App {
             rules: Vec::new(),
             dead_letter_topic: None,
             metadata: Default::default(),
+            bulk_subscribe: None,
         });
         let index = self.subscriptions.len() - 1;
         SubscriptionBuilder { app: self, index }
+    }
+
+    /// Subscribes to `topic` on `pubsub` with bulk delivery: the subscription carries
+    /// `bulkSubscribe` (daprd's defaults, 100 messages or 1000 ms, unless the builder
+    /// changes them), and daprd posts batches of messages to `route`, where `handler`
+    /// gets each batch as a [`BulkMessage`] and returns one [`BulkEntryStatus`] per entry.
+    ///
+    /// The app answers `{"statuses":[{"entryId","status"}]}` with exactly one status per
+    /// entry daprd sent, in its order: an entry the handler gave no status is `RETRY`
+    /// (daprd's reading of a missing status), statuses for ids daprd did not send are
+    /// left out (and logged). Entries that cannot be decoded never reach the handler and
+    /// are answered `DROP` (logged). A body that is not a bulk envelope at all is
+    /// answered 400, which daprd counts as a failure of every entry.
+    ///
+    /// ```
+    /// use wasi_dapr_sdk::app::{App, TopicResult};
+    ///
+    /// let mut app = App::new();
+    /// app.subscribe_bulk("pubsub", "orders", "/orders-bulk", |batch| {
+    ///     batch.each(|entry| match entry.data_json::<serde_json::Value>() {
+    ///         Ok(_) => TopicResult::Success,
+    ///         Err(_) => TopicResult::Drop,
+    ///     })
+    /// })
+    /// .max_messages_count(10)
+    /// .max_await_duration_ms(500);
+    /// assert_eq!(app.subscriptions_json()[0]["bulkSubscribe"]["maxMessagesCount"], 10);
+    /// ```
+    pub fn subscribe_bulk<F>(
+        &mut self,
+        pubsub: &str,
+        topic: &str,
+        route: &str,
+        handler: F,
+    ) -> BulkSubscriptionBuilder<'_>
+    where
+        F: Fn(&BulkMessage) -> Vec<BulkEntryStatus> + 'static,
+    {
+        let route = normalize_path(route);
+        self.topic_routes.push(TopicRoute {
+            path: route.clone(),
+            pubsub_name: pubsub.to_owned(),
+            topic: topic.to_owned(),
+            handler: RouteHandler::Bulk(Box::new(handler)),
+        });
+        self.subscriptions.push(Subscription {
+            pubsub_name: pubsub.to_owned(),
+            topic: topic.to_owned(),
+            route,
+            rules: Vec::new(),
+            dead_letter_topic: None,
+            metadata: Default::default(),
+            bulk_subscribe: Some(BulkSubscribe::default()),
+        });
+        let index = self.subscriptions.len() - 1;
+        BulkSubscriptionBuilder { app: self, index }
+    }
+
+    /// Handles the scheduled job `name`: daprd posts `POST /job/<name>` with the job's
+    /// data as the body each time it triggers (see
+    /// [`Client::schedule_job`](crate::dapr::Client::schedule_job)). `Ok` answers 200;
+    /// an error answers 500, which daprd retries by the job's failure policy.
+    pub fn on_job<F>(&mut self, name: &str, handler: F) -> &mut Self
+    where
+        F: Fn(&JobEvent) -> HandlerResult + 'static,
+    {
+        self.jobs.push((name.to_owned(), Box::new(handler)));
+        self
     }
 
     /// Handles invocations of `path` (any method): daprd forwards
@@ -370,6 +458,9 @@ impl App {
         {
             return response;
         }
+        if let Some(response) = self.job(&method, &path, request, log) {
+            return response;
+        }
         if let Some((name, handler)) = self
             .bindings
             .iter()
@@ -403,7 +494,16 @@ impl App {
             .iter()
             .filter(|r| r.path == path)
             .collect();
-        let first = *candidates.first()?;
+        if candidates.is_empty() {
+            return None;
+        }
+        let (bulk, single): (Vec<&TopicRoute>, Vec<&TopicRoute>) = candidates
+            .into_iter()
+            .partition(|r| matches!(r.handler, RouteHandler::Bulk(_)));
+        if !bulk.is_empty() && (single.is_empty() || looks_bulk(&request.body)) {
+            return Some(self.bulk_delivery(path, request, &bulk, log));
+        }
+        let first = *single.first()?;
         let event = match TopicEvent::parse(path, request.headers.clone(), &request.body) {
             Ok(event) => event,
             Err(e) => {
@@ -414,12 +514,80 @@ impl App {
             }
         };
         // Several subscriptions may share a route: pick the one the event is for.
-        let route = candidates
+        let route = single
             .iter()
             .find(|r| r.pubsub_name == event.pubsub_name && r.topic == event.topic)
             .copied()
             .unwrap_or(first);
-        Some((route.handler)(&event).to_response())
+        match &route.handler {
+            RouteHandler::Single(handler) => Some(handler(&event).to_response()),
+            RouteHandler::Bulk(_) => None,
+        }
+    }
+
+    /// A bulk delivery to `path`, handled by one of `routes` (all bulk, not empty).
+    fn bulk_delivery(
+        &self,
+        path: &str,
+        request: &Request,
+        routes: &[&TopicRoute],
+        log: &mut dyn FnMut(&str),
+    ) -> Response {
+        let parsed = match BulkMessage::parse(path, request.headers.clone(), &request.body) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                log(&format!(
+                    "refusing a malformed bulk delivery to {path}: {e}"
+                ));
+                return Response::text(format!("malformed bulk delivery: {e}")).with_status(400);
+            }
+        };
+        for (id, why) in &parsed.malformed {
+            log(&format!(
+                "dropping malformed entry {id} of a bulk delivery to {path}: {why}"
+            ));
+        }
+        let message = &parsed.message;
+        let route = routes
+            .iter()
+            .find(|r| r.pubsub_name == message.pubsub_name && r.topic == message.topic)
+            .or(routes.first());
+        let statuses = match route.map(|r| &r.handler) {
+            Some(RouteHandler::Bulk(handler)) if !message.entries.is_empty() => handler(message),
+            _ => Vec::new(),
+        };
+        let (response, unknown) = bulk::answer(&parsed, statuses);
+        for id in unknown {
+            log(&format!(
+                "ignoring the status for entry {id}, which the bulk delivery to {path} did not have"
+            ));
+        }
+        response
+    }
+
+    /// `/job/<name>`, if `name` has a handler.
+    fn job(
+        &self,
+        method: &str,
+        path: &str,
+        request: &Request,
+        log: &mut dyn FnMut(&str),
+    ) -> Option<Response> {
+        let name = path.strip_prefix("/job/")?;
+        let (name, handler) = self.jobs.iter().find(|(n, _)| n == name)?;
+        Some(match method {
+            "POST" => {
+                let event = JobEvent {
+                    name: name.clone(),
+                    headers: request.headers.clone(),
+                    data: request.body.clone(),
+                };
+                outcome(handler(&event), &format!("job {name}"), log)
+            }
+            _ => Response::text("method not allowed")
+                .with_status(405)
+                .with_header("Allow", "POST"),
+        })
     }
 
     /// `POST /configuration/<store>/<key>`, if `store` has a handler.
@@ -460,6 +628,14 @@ impl App {
                 .max_by_key(|r| r.pattern.as_str().len())
         })
     }
+}
+
+/// Whether `body` is daprd's bulk envelope (a JSON object with an `entries` array).
+fn looks_bulk(body: &[u8]) -> bool {
+    matches!(
+        serde_json::from_slice::<Value>(body),
+        Ok(Value::Object(fields)) if fields.get("entries").is_some_and(Value::is_array)
+    )
 }
 
 /// 200 for `Ok`, 500 (and a log line) for an error.
@@ -598,7 +774,7 @@ impl SubscriptionBuilder<'_> {
             path,
             pubsub_name,
             topic,
-            handler: Box::new(handler),
+            handler: RouteHandler::Single(Box::new(handler)),
         });
         self
     }
@@ -622,6 +798,70 @@ impl SubscriptionBuilder<'_> {
 
     /// `rawPayload`: receive messages published without a CloudEvent envelope; daprd
     /// wraps them with the bytes in `data_base64` ([`TopicEvent::data_bytes`]).
+    pub fn raw_payload(self, raw: bool) -> Self {
+        self.metadata("rawPayload", if raw { "true" } else { "false" })
+    }
+}
+
+/// Options for a bulk subscription made with [`App::subscribe_bulk`].
+pub struct BulkSubscriptionBuilder<'a> {
+    app: &'a mut App,
+    index: usize,
+}
+
+impl fmt::Debug for BulkSubscriptionBuilder<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BulkSubscriptionBuilder")
+            .field("subscription", &self.app.subscriptions.get(self.index))
+            .finish()
+    }
+}
+
+impl BulkSubscriptionBuilder<'_> {
+    fn subscription(&mut self) -> Option<&mut Subscription> {
+        self.app.subscriptions.get_mut(self.index)
+    }
+
+    fn bulk(&mut self) -> Option<&mut BulkSubscribe> {
+        self.subscription()?.bulk_subscribe.as_mut()
+    }
+
+    /// `maxMessagesCount`: at most this many messages per delivery (daprd's default 100).
+    pub fn max_messages_count(mut self, count: u32) -> Self {
+        if let Some(bulk) = self.bulk() {
+            bulk.max_messages_count = count;
+        }
+        self
+    }
+
+    /// `maxAwaitDurationMs`: deliver at most this long after a batch's first message
+    /// (daprd's default 1000).
+    pub fn max_await_duration_ms(mut self, ms: u32) -> Self {
+        if let Some(bulk) = self.bulk() {
+            bulk.max_await_duration_ms = ms;
+        }
+        self
+    }
+
+    /// Sets the dead-letter topic: daprd bulk-publishes the entries answered `DROP`, or
+    /// still failed after retries, there.
+    pub fn dead_letter_topic(mut self, topic: &str) -> Self {
+        if let Some(sub) = self.subscription() {
+            sub.dead_letter_topic = Some(topic.to_owned());
+        }
+        self
+    }
+
+    /// Adds subscription metadata (sent in the `metadata` object).
+    pub fn metadata(mut self, key: &str, value: &str) -> Self {
+        if let Some(sub) = self.subscription() {
+            sub.metadata.insert(key.to_owned(), value.to_owned());
+        }
+        self
+    }
+
+    /// `rawPayload`: receive messages published without a CloudEvent envelope; each
+    /// entry's event is then the raw bytes ([`BulkEntryEvent::Raw`]).
     pub fn raw_payload(self, raw: bool) -> Self {
         self.metadata("rawPayload", if raw { "true" } else { "false" })
     }
@@ -954,6 +1194,256 @@ mod tests {
         );
         assert_eq!(r.status, 500);
         assert_eq!(log, ["configuration update configstore/k failed: no"]);
+    }
+
+    fn bulk_body(pubsub: &str, topic: &str, entries: Value) -> String {
+        json!({"entries": entries, "id": "env-1", "metadata": {"pubsubName": pubsub},
+               "pubsubname": pubsub, "topic": topic, "type": "com.dapr.event.sent.bulk"})
+        .to_string()
+    }
+
+    fn ce_entry(id: &str, data: Value) -> Value {
+        json!({"entryId": id, "event": {"id": format!("ce-{id}"), "specversion": "1.0",
+               "type": "com.dapr.event.sent", "source": "me", "pubsubname": "pubsub",
+               "topic": "orders", "datacontenttype": "application/json", "data": data},
+               "metadata": null, "contentType": "application/cloudevents+json"})
+    }
+
+    #[test]
+    fn bulk_subscription_is_listed_with_bulk_subscribe() {
+        let mut app = App::new();
+        app.subscribe_bulk("pubsub", "orders", "orders-bulk/", |b| {
+            b.each(|_| TopicResult::Success)
+        })
+        .max_messages_count(10)
+        .max_await_duration_ms(250)
+        .dead_letter_topic("orders-dead")
+        .raw_payload(true);
+        app.subscribe_bulk("pubsub", "other", "/other", |_| Vec::new());
+        let (r, _) = call(&app, &request("GET", "/dapr/subscribe", ""));
+        assert_eq!(
+            serde_json::from_slice::<Value>(&r.body).unwrap(),
+            json!([
+                {"pubsubname": "pubsub", "topic": "orders", "route": "/orders-bulk",
+                 "deadLetterTopic": "orders-dead", "metadata": {"rawPayload": "true"},
+                 "bulkSubscribe": {"enabled": true, "maxMessagesCount": 10, "maxAwaitDurationMs": 250}},
+                {"pubsubname": "pubsub", "topic": "other", "route": "/other",
+                 "bulkSubscribe": {"enabled": true, "maxMessagesCount": 100, "maxAwaitDurationMs": 1000}},
+            ])
+        );
+        assert_eq!(
+            app.subscriptions()[0].bulk_subscribe,
+            Some(BulkSubscribe {
+                max_messages_count: 10,
+                max_await_duration_ms: 250
+            })
+        );
+        assert!(format!("{app:?}").contains("max_messages_count: 10"));
+    }
+
+    #[test]
+    fn bulk_delivery_answers_one_status_per_entry() {
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        let s = seen.clone();
+        let mut app = App::new();
+        app.subscribe_bulk("pubsub", "orders", "/orders-bulk", move |batch| {
+            s.borrow_mut().push((
+                batch.topic.clone(),
+                batch.route.clone(),
+                batch.headers.get("pubsubname").map(str::to_owned),
+                batch
+                    .entries
+                    .iter()
+                    .map(|e| e.entry_id.clone())
+                    .collect::<Vec<_>>(),
+            ));
+            batch.each(|entry| match entry.data_json::<Value>() {
+                Ok(v) if v["n"] == 2 => TopicResult::Retry,
+                Ok(v) if v["n"] == 3 => TopicResult::Drop,
+                Ok(_) => TopicResult::Success,
+                Err(_) => TopicResult::Drop,
+            })
+        });
+        let body = bulk_body(
+            "pubsub",
+            "orders",
+            json!([ce_entry("a", json!({"n": 1})), ce_entry("b", json!({"n": 2})),
+                   ce_entry("c", json!({"n": 3})),
+                   {"entryId": "raw", "event": "eyJuIjoxfQ==", "metadata": {"k": "v"},
+                    "contentType": "application/octet-stream"},
+                   {"entryId": "bad", "event": 42}]),
+        );
+        let mut req = request("POST", "/orders-bulk", &body);
+        req.headers.append("pubsubname", "pubsub");
+        let (r, log) = call(&app, &req);
+        assert_eq!(r.status, 200);
+        assert_eq!(r.headers.get("content-type"), Some("application/json"));
+        assert_eq!(
+            serde_json::from_slice::<Value>(&r.body).unwrap(),
+            json!({"statuses": [
+                {"entryId": "a", "status": "SUCCESS"},
+                {"entryId": "b", "status": "RETRY"},
+                {"entryId": "c", "status": "DROP"},
+                {"entryId": "raw", "status": "SUCCESS"},
+                {"entryId": "bad", "status": "DROP"},
+            ]})
+        );
+        assert_eq!(log.len(), 1, "{log:?}");
+        assert!(
+            log[0].starts_with("dropping malformed entry bad of a bulk delivery to /orders-bulk: "),
+            "{log:?}"
+        );
+        assert_eq!(
+            seen.borrow().as_slice(),
+            [(
+                "orders".to_string(),
+                "/orders-bulk".to_string(),
+                Some("pubsub".to_string()),
+                vec!["a".to_string(), "b".into(), "c".into(), "raw".into()]
+            )]
+        );
+    }
+
+    #[test]
+    fn bulk_handler_statuses_missing_or_unknown() {
+        let mut app = App::new();
+        app.subscribe_bulk("pubsub", "orders", "/b", |batch| {
+            vec![
+                batch.entries[1].status(TopicResult::Success),
+                BulkEntryStatus {
+                    entry_id: "ghost".into(),
+                    status: TopicResult::Success,
+                },
+            ]
+        });
+        let body = bulk_body(
+            "pubsub",
+            "orders",
+            json!([ce_entry("a", json!(1)), ce_entry("b", json!(2))]),
+        );
+        let (r, log) = call(&app, &request("POST", "/b", &body));
+        assert_eq!(
+            serde_json::from_slice::<Value>(&r.body).unwrap(),
+            json!({"statuses": [
+                {"entryId": "a", "status": "RETRY"},
+                {"entryId": "b", "status": "SUCCESS"},
+            ]})
+        );
+        assert_eq!(
+            log,
+            ["ignoring the status for entry ghost, which the bulk delivery to /b did not have"]
+        );
+        // An envelope with no entries does not call the handler (which would panic here).
+        let (r, log) = call(
+            &app,
+            &request("POST", "/b", &bulk_body("pubsub", "orders", json!([]))),
+        );
+        assert_eq!(r.status, 200);
+        assert_eq!(body_of_json(&r), json!({"statuses": []}));
+        assert!(log.is_empty());
+    }
+
+    fn body_of_json(r: &Response) -> Value {
+        serde_json::from_slice(&r.body).unwrap()
+    }
+
+    #[test]
+    fn malformed_bulk_deliveries_are_refused() {
+        let called = Rc::new(RefCell::new(0));
+        let c = called.clone();
+        let mut app = App::new();
+        app.subscribe_bulk("pubsub", "orders", "/b", move |_| {
+            *c.borrow_mut() += 1;
+            Vec::new()
+        });
+        for bad in ["", "not json", "[]", r#"{"entries":[{"event":{}}]}"#] {
+            let (r, log) = call(&app, &request("POST", "/b", bad));
+            assert_eq!(r.status, 400, "{bad}");
+            assert_eq!(log.len(), 1, "{bad}");
+            assert!(
+                log[0].starts_with("refusing a malformed bulk delivery to /b: "),
+                "{log:?}"
+            );
+        }
+        assert_eq!(*called.borrow(), 0);
+    }
+
+    #[test]
+    fn bulk_and_single_routes_side_by_side() {
+        let mut app = App::new();
+        app.subscribe("pubsub", "one", "/shared", |_| TopicResult::Drop);
+        app.subscribe_bulk("pubsub", "many", "/shared", |b| {
+            b.each(|_| TopicResult::Success)
+        });
+        app.subscribe_bulk("pubsub", "a", "/bulk", |b| b.each(|_| TopicResult::Retry));
+        app.subscribe_bulk("pubsub", "b", "/bulk", |b| b.each(|_| TopicResult::Success));
+        // A CloudEvent goes to the single handler, an envelope to the bulk one.
+        let (r, _) = call(
+            &app,
+            &request("POST", "/shared", &event("pubsub", "one", json!(1))),
+        );
+        assert_eq!(body(&r), r#"{"status":"DROP"}"#);
+        let envelope = bulk_body("pubsub", "many", json!([ce_entry("x", json!(1))]));
+        let (r, _) = call(&app, &request("POST", "/shared", &envelope));
+        assert_eq!(
+            body_of_json(&r),
+            json!({"statuses": [{"entryId": "x", "status": "SUCCESS"}]})
+        );
+        // Bulk routes shared by two topics pick the envelope's topic.
+        let envelope = bulk_body("pubsub", "b", json!([ce_entry("y", json!(1))]));
+        let (r, _) = call(&app, &request("POST", "/bulk", &envelope));
+        assert_eq!(
+            body_of_json(&r),
+            json!({"statuses": [{"entryId": "y", "status": "SUCCESS"}]})
+        );
+        let envelope = bulk_body("pubsub", "a", json!([ce_entry("y", json!(1))]));
+        let (r, _) = call(&app, &request("POST", "/bulk", &envelope));
+        assert_eq!(
+            body_of_json(&r),
+            json!({"statuses": [{"entryId": "y", "status": "RETRY"}]})
+        );
+    }
+
+    #[test]
+    fn jobs() {
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        let s = seen.clone();
+        let mut app = App::new();
+        app.on_job("report", move |job| {
+            let data: Value = job.json()?;
+            s.borrow_mut().push((job.name.clone(), data.clone()));
+            if data == "fail" {
+                return Err("cannot report".into());
+            }
+            Ok(())
+        });
+        let (r, log) = call(&app, &request("POST", "/job/report", r#"{"task":"daily"}"#));
+        assert_eq!(r, Response::ok());
+        assert!(log.is_empty());
+        let (r, log) = call(&app, &request("POST", "/job/report/", r#""fail""#));
+        assert_eq!(r.status, 500);
+        assert_eq!(log, ["job report failed: cannot report"]);
+        let (r, log) = call(&app, &request("POST", "/job/report", "not json"));
+        assert_eq!(r.status, 500);
+        assert!(
+            log[0].starts_with("job report failed: the event data is not the expected JSON"),
+            "{log:?}"
+        );
+        let (r, _) = call(&app, &request("GET", "/job/report", ""));
+        assert_eq!(r.status, 405);
+        assert_eq!(r.headers.get("allow"), Some("POST"));
+        let (r, _) = call(&app, &request("POST", "/job/other", "1"));
+        assert_eq!(r.status, 404);
+        let (r, _) = call(&app, &request("POST", "/job", "1"));
+        assert_eq!(r.status, 404);
+        assert_eq!(
+            seen.borrow().as_slice(),
+            [
+                ("report".to_string(), json!({"task": "daily"})),
+                ("report".to_string(), json!("fail"))
+            ]
+        );
+        assert!(format!("{app:?}").contains("report"));
     }
 
     #[test]

@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
 use super::Error;
+use super::bulk::BulkSubscribe;
 use super::cgi::Response;
 use crate::http::Headers;
 
@@ -29,6 +30,9 @@ pub struct Subscription {
     pub dead_letter_topic: Option<String>,
     /// Subscription metadata, e.g. `rawPayload` = `true`.
     pub metadata: BTreeMap<String, String>,
+    /// `bulkSubscribe`, for a subscription made with
+    /// [`App::subscribe_bulk`](super::App::subscribe_bulk).
+    pub bulk_subscribe: Option<BulkSubscribe>,
 }
 
 /// A routing rule: deliver events for which the CEL expression `match` holds to `path`.
@@ -44,7 +48,7 @@ impl Subscription {
     /// The JSON daprd expects for this subscription:
     /// `{"pubsubname","topic","route"}`, or with rules
     /// `{"pubsubname","topic","routes":{"rules":[{"match","path"}],"default"}}`, plus
-    /// `deadLetterTopic` and `metadata` when set.
+    /// `deadLetterTopic`, `metadata` and `bulkSubscribe` when set.
     pub fn to_json(&self) -> Value {
         let mut entry = Map::new();
         entry.insert("pubsubname".into(), json!(self.pubsub_name));
@@ -67,6 +71,9 @@ impl Subscription {
         }
         if !self.metadata.is_empty() {
             entry.insert("metadata".into(), json!(self.metadata));
+        }
+        if let Some(bulk) = &self.bulk_subscribe {
+            entry.insert("bulkSubscribe".into(), bulk.to_json());
         }
         Value::Object(entry)
     }
@@ -396,6 +403,7 @@ mod tests {
             rules: vec![],
             dead_letter_topic: None,
             metadata: BTreeMap::new(),
+            bulk_subscribe: None,
         };
         assert_eq!(
             sub.to_json(),

@@ -105,6 +105,17 @@ impl Error {
         }
     }
 
+    /// The ids of the entries a bulk publish could not publish ([`Error::BulkPublishFailed`]);
+    /// empty for other errors.
+    pub fn failed_entry_ids(&self) -> Vec<&str> {
+        match self {
+            Error::BulkPublishFailed { failed_entries, .. } => {
+                failed_entries.iter().map(|e| e.entry_id.as_str()).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
     /// Whether this is an ETag conflict (optimistic concurrency failure).
     ///
     /// True for 409 (`ERR_STATE_SAVE` / `ERR_STATE_DELETE`, how daprd reports a mismatch

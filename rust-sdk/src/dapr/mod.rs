@@ -1,10 +1,12 @@
-//! A client for the Dapr sidecar's HTTP API (state, pub/sub, invocation, bindings, ...).
+//! A client for the Dapr sidecar's HTTP API (state, pub/sub, invocation, bindings, jobs, ...).
 
 mod bindings;
 mod configuration;
+mod conversation;
 mod encode;
 mod error;
 mod invoke;
+mod jobs;
 mod lock;
 mod metadata;
 mod pubsub;
@@ -21,8 +23,13 @@ use crate::http::{Headers, ImportTransport, Request, Transport};
 
 pub use bindings::{BindingRequest, BindingResponse};
 pub use configuration::ConfigurationItem;
+pub use conversation::{
+    Choice, ChoiceMessage, ConversationInput, ConversationOutput, ConversationRequest,
+    ConversationResponse, Message, Tool, ToolCall, ToolChoice, Usage,
+};
 pub use error::Error;
 pub use invoke::{InvokeRequest, InvokeResponse};
+pub use jobs::{FailurePolicy, Job, JobRequest};
 pub use lock::UnlockStatus;
 pub use metadata::{ComponentMetadata, SidecarMetadata};
 pub use pubsub::{BulkPublishEntry, Event, FailedEntry, PublishOptions};
@@ -216,6 +223,20 @@ fn metadata_from_headers(headers: &Headers) -> Metadata {
                 .then(|| (key.to_owned(), value.to_owned()))
         })
         .collect()
+}
+
+/// Decodes `body` as a JSON object into `T` (a JSON array is refused, though serde would
+/// read one into a struct).
+fn from_object<T: DeserializeOwned>(what: &'static str, body: &[u8]) -> Result<T, Error> {
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|source| Error::Decode { what, source })?;
+    if !value.is_object() {
+        let source = <serde_json::Error as serde::de::Error>::custom(format!(
+            "expected a JSON object, got {value}"
+        ));
+        return Err(Error::Decode { what, source });
+    }
+    serde_json::from_value(value).map_err(|source| Error::Decode { what, source })
 }
 
 /// Serialises `value` to JSON bytes.

@@ -219,10 +219,11 @@ impl Client {
         Ok(())
     }
 
-    /// Publishes several events in one request (alpha API).
+    /// Publishes several events in one request, on the stable path (Dapr 1.17+).
     ///
     /// Entry ids must be present and unique. If some entries fail, the call fails with
-    /// [`Error::BulkPublishFailed`] listing them; the others were published.
+    /// [`Error::BulkPublishFailed`] listing them (see
+    /// [`Error::failed_entry_ids`]); the others were published.
     pub fn bulk_publish(
         &self,
         pubsub: &str,
@@ -234,8 +235,14 @@ impl Client {
 
     /// Publishes several events with request metadata.
     ///
-    /// `POST /v1.0-alpha1/publish/bulk/{pubsub}/{topic}?metadata.k=v` with
-    /// `[{"entryId","event","contentType","metadata"?}]`.
+    /// `POST /v1.0/publish/bulk/{pubsub}/{topic}?metadata.k=v` with
+    /// `[{"entryId","event","contentType","metadata"?}]`; 204 when every entry was
+    /// published.
+    ///
+    /// daprd merges the request metadata only into entries that have metadata of
+    /// their own ([`BulkPublishEntry::metadata`]); an entry without any gets none, so
+    /// e.g. `cloudevent.*` overrides in `options` do not reach it. `rawPayload` is read
+    /// from the request metadata for every entry.
     pub fn bulk_publish_with(
         &self,
         pubsub: &str,
@@ -257,7 +264,7 @@ impl Client {
                 )));
             }
         }
-        let url = self.publish_url("/v1.0-alpha1/publish/bulk", pubsub, topic, options)?;
+        let url = self.publish_url("/v1.0/publish/bulk", pubsub, topic, options)?;
         let request = Request::post(url)
             .header("content-type", JSON)
             .body(to_json("bulk publish entries", entries)?);
@@ -386,7 +393,7 @@ mod tests {
         assert_eq!(req.method, "POST");
         assert_eq!(
             req.url,
-            "http://dapr:3500/v1.0-alpha1/publish/bulk/pubsub/a/b?metadata.batch=yes"
+            "http://dapr:3500/v1.0/publish/bulk/pubsub/a/b?metadata.batch=yes"
         );
         assert_eq!(req.headers.get("content-type"), Some("application/json"));
         assert_eq!(
@@ -430,6 +437,76 @@ mod tests {
                 error: "broker down".into()
             }]
         );
+    }
+
+    #[test]
+    fn bulk_publish_failed_entry_ids_as_daprd_answers_them() {
+        // 500 with no `message`, `error` omitted when nil, the JSON repeated in headers.
+        let body = r#"{"failedEntries":[{"entryId":"b"},{"entryId":"c","error":"x"}],"errorCode":"ERR_PUBSUB_PUBLISH_MESSAGE"}"#;
+        let rec = Recorder::default();
+        rec.reply(
+            500,
+            &[
+                ("Content-Type", "application/json"),
+                ("Metadata.responsedata", body),
+                ("Metadata.error", "rpc error"),
+            ],
+            body,
+        );
+        let entries = [
+            BulkPublishEntry::text("a", "1"),
+            BulkPublishEntry::text("b", "2"),
+            BulkPublishEntry::text("c", "3"),
+        ];
+        let err = rec.client().bulk_publish("p", "t", &entries).unwrap_err();
+        assert_eq!(err.failed_entry_ids(), ["b", "c"]);
+        assert_eq!(err.status(), Some(500));
+        assert_eq!(err.error_code(), Some("ERR_PUBSUB_PUBLISH_MESSAGE"));
+        assert_eq!(
+            err.to_string(),
+            "bulk publish failed for 2 entries (ERR_PUBSUB_PUBLISH_MESSAGE)"
+        );
+        let Error::BulkPublishFailed { failed_entries, .. } = &err else {
+            panic!("{err:?}");
+        };
+        assert_eq!(failed_entries[0].error, "");
+        assert_eq!(failed_entries[1].error, "x");
+    }
+
+    #[test]
+    fn bulk_publish_kit_errors_and_an_empty_failure_list() {
+        let rec = Recorder::default();
+        rec.reply(
+            400,
+            &[("content-type", "application/json")],
+            r#"{"errorCode":"ERR_PUBSUB_EVENTS_SER","message":"error when marshalling cloud event envelope for topic t pubsub p: error: mismatch between contentType and event","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"DAPR_PUBSUB_EVENTS_SER","domain":"dapr.io","metadata":{"pubsubName":"p","topic":"t"}},{"@type":"type.googleapis.com/google.rpc.ResourceInfo","resource_type":"pubsub","resource_name":"p"}]}"#,
+        );
+        rec.reply(
+            500,
+            &[],
+            r#"{"failedEntries":[],"errorCode":"ERR_PUBSUB_PUBLISH_MESSAGE"}"#,
+        );
+        rec.reply(403, &[], r#"{"errorCode":"ERR_PUBSUB_FORBIDDEN","message":"topic t is not allowed","details":[]}"#);
+        let entries = [BulkPublishEntry::text("1", "a")];
+        let err = rec.client().bulk_publish("p", "t", &entries).unwrap_err();
+        assert!(
+            matches!(&err, Error::Dapr { status: 400, error_code, message }
+                if error_code == "ERR_PUBSUB_EVENTS_SER" && message.ends_with("mismatch between contentType and event")),
+            "{err:?}"
+        );
+        assert!(err.failed_entry_ids().is_empty());
+        let err = rec.client().bulk_publish("p", "t", &entries).unwrap_err();
+        assert!(
+            matches!(&err, Error::Dapr { status: 500, error_code, message }
+                if error_code == "ERR_PUBSUB_PUBLISH_MESSAGE" && message.is_empty()),
+            "{err:?}"
+        );
+        let err = rec.client().bulk_publish("p", "t", &entries).unwrap_err();
+        assert_eq!(err.error_code(), Some("ERR_PUBSUB_FORBIDDEN"));
+        // Every attempt went to the stable path.
+        for req in rec.requests() {
+            assert_eq!(req.url, "http://dapr:3500/v1.0/publish/bulk/p/t");
+        }
     }
 
     #[test]
