@@ -2,8 +2,9 @@
 //! front as daprd: publisher → sidecar → served subscriber with the exact CloudEvent,
 //! RETRY redelivered, DROP not (and dead-lettered), text / bytes / rawPayload / routing
 //! rules decoded, input bindings and configuration updates, invocation through the
-//! sidecar to a served callee, and the `pubsub-rust` and `invoke-rust` examples against
-//! their READMEs.
+//! sidecar to a served callee, bulk subscriptions (batches, one status per entry) and
+//! scheduled jobs triggering the app, and the `pubsub-rust`, `invoke-rust`, `jobs-rust`
+//! and `bulk-subscriber-rust` examples against their READMEs.
 //!
 //! The served app records what it receives in the sidecar's state store
 //! (`tests/dapr/rust/src/bin/served-app.rs`); the tests read it back over HTTP.
@@ -307,6 +308,12 @@ async fn text_bytes_raw_payload_and_rules_reach_the_handler_decoded() {
             {"pubsubname": "pubsub", "topic": "raw", "route": "/raw",
              "metadata": {"rawPayload": "true"}},
             {"pubsubname": "pubsub", "topic": "orders-dead", "route": "/dead"},
+            {"pubsubname": "pubsub", "topic": "bulk-orders", "route": "/bulk",
+             "deadLetterTopic": "orders-dead",
+             "bulkSubscribe": {"enabled": true, "maxMessagesCount": 3, "maxAwaitDurationMs": 200}},
+            {"pubsubname": "pubsub", "topic": "bulk-raw", "route": "/bulk-raw",
+             "metadata": {"rawPayload": "true"},
+             "bulkSubscribe": {"enabled": true, "maxMessagesCount": 100, "maxAwaitDurationMs": 1000}},
         ])
     );
 
@@ -627,5 +634,350 @@ async fn pubsub_example(subscriber: &str, publisher: &str) {
     let counters = keys_with_prefix(&sc, "pubsub-rust-attempts-").await;
     assert_eq!(counters.len(), 1, "{counters:?}");
     assert_eq!(state(&sc, &counters[0]).await, Some(json!(2)));
+    sc.shutdown().await;
+}
+
+/// The served app answers a bulk envelope posted straight to it (no sidecar in the
+/// way): one status per entry, decoded CloudEvent and raw entries, malformed entries
+/// dropped, a single CloudEvent on the bulk route handled as a batch of one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_envelope_to_the_served_app_is_answered_per_entry() {
+    let (sc, served) = serve_behind_sidecar(guests::SERVED_APP, "app", None).await;
+    let ce = |case: &str, answer: &str| {
+        json!({"id": format!("ce-{case}"), "specversion": "1.0", "type": "com.dapr.event.sent",
+               "source": "app", "pubsubname": "pubsub", "topic": "bulk-orders",
+               "datacontenttype": "application/json", "data": {"case": case, "answer": answer}})
+    };
+    let envelope = json!({
+        "entries": [
+            {"entryId": "e-ok", "event": ce("direct-ok", ""), "metadata": null,
+             "contentType": "application/cloudevents+json"},
+            {"entryId": "e-retry", "event": ce("direct-retry", "retry"), "metadata": null,
+             "contentType": "application/cloudevents+json"},
+            {"entryId": "e-drop", "event": ce("direct-drop", "drop"), "metadata": {"k": "v"},
+             "contentType": "application/cloudevents+json"},
+            // `{"case":"direct-raw"}`, base64: a rawPayload entry.
+            {"entryId": "e-raw", "event": "eyJjYXNlIjoiZGlyZWN0LXJhdyJ9", "metadata": null,
+             "contentType": "application/octet-stream"},
+            {"entryId": "e-bad", "event": 42, "metadata": null},
+        ],
+        "id": "env-direct", "metadata": {"pubsubName": "pubsub"}, "pubsubname": "pubsub",
+        "topic": "bulk-orders", "type": "com.dapr.event.sent.bulk"
+    });
+    let json_type = [("content-type", "application/json")];
+    let answer = to_app(
+        &served,
+        Method::POST,
+        "/bulk",
+        &json_type,
+        &envelope.to_string(),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    assert_eq!(answer.header("content-type"), Some("application/json"));
+    assert_eq!(
+        answer.json(),
+        json!({"statuses": [
+            {"entryId": "e-ok", "status": "SUCCESS"},
+            {"entryId": "e-retry", "status": "RETRY"},
+            {"entryId": "e-drop", "status": "DROP"},
+            {"entryId": "e-raw", "status": "SUCCESS"},
+            {"entryId": "e-bad", "status": "DROP"},
+        ]})
+    );
+    let batch = state(&sc, "batch-env-direct").await.expect("batch record");
+    assert_eq!(
+        batch,
+        json!({"route": "/bulk", "topic": "bulk-orders",
+               "entries": ["e-ok", "e-retry", "e-drop", "e-raw"]})
+    );
+    let ok = state(&sc, "bulk-direct-ok").await.expect("entry record");
+    assert_eq!(ok["entryId"], "e-ok");
+    assert_eq!(ok["contentType"], "application/cloudevents+json");
+    assert_eq!(ok["event"]["id"], "ce-direct-ok");
+    assert_eq!(ok["metadata"], json!({}));
+    let dropped = state(&sc, "bulk-direct-drop").await.expect("entry record");
+    assert_eq!(dropped["metadata"], json!({"k": "v"}));
+    let raw = state(&sc, "bulk-direct-raw").await.expect("entry record");
+    assert_eq!(raw["data"], json!({"case": "direct-raw"}));
+    assert_eq!(raw["event"]["raw"], json!(br#"{"case":"direct-raw"}"#));
+
+    // A single CloudEvent on the bulk route: a batch of one, answered single-style.
+    let single = ce("direct-single", "drop").to_string();
+    let ce_type = [("content-type", "application/cloudevents+json")];
+    let answer = to_app(&served, Method::POST, "/bulk", &ce_type, &single).await;
+    assert_eq!(answer.json(), json!({"status": "DROP"}));
+    // An envelope whose entries have no ids cannot be answered per entry: 400.
+    let bad = json!({"entries": [{"event": {}}]}).to_string();
+    let answer = to_app(&served, Method::POST, "/bulk", &json_type, &bad).await;
+    assert_eq!(answer.status, 400);
+    sc.shutdown().await;
+}
+
+/// The sidecar delivers a bulk subscription in batches of at most `maxMessagesCount`,
+/// as daprd's envelope, and honours the statuses: SUCCESS acked, DROP dead-lettered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_subscription_gets_batches_and_its_statuses_are_honoured() {
+    let (sc, _served) = serve_behind_sidecar(guests::SERVED_APP, "app", None).await;
+    wait_subscriptions(sc.local_addr(), 5).await;
+    let cases = ["b-1", "b-2", "b-3", "b-4"];
+    for case in cases {
+        let body = json!({"case": case}).to_string();
+        publish(&sc, "bulk-orders", "", "application/json", &body).await;
+    }
+    publish(
+        &sc,
+        "bulk-orders",
+        "",
+        "application/json",
+        r#"{"case":"b-drop","answer":"drop"}"#,
+    )
+    .await;
+    for case in cases {
+        let r = wait_state(&sc, &format!("bulk-{case}"), |_| true).await;
+        assert_eq!(r["route"], "/bulk", "{r:#}");
+        assert_eq!(r["attempt"], 1, "{r:#}");
+        assert_eq!(r["contentType"], "application/cloudevents+json", "{r:#}");
+        assert_uuid(&r["entryId"]);
+        assert_eq!(r["event"]["topic"], "bulk-orders");
+        assert_eq!(r["event"]["pubsubname"], "pubsub");
+        assert_eq!(r["event"]["data"], json!({"case": case}));
+        assert_eq!(r["data"], json!({"case": case}));
+    }
+    // DROP went to the dead-letter topic, delivered to its (single) subscription.
+    let dead = wait_state(&sc, "dead-b-drop", |_| true).await;
+    assert_eq!(dead["data"], json!({"case": "b-drop", "answer": "drop"}));
+    // Batches of at most 3, every message in exactly one of them.
+    let mut delivered = Vec::new();
+    for key in keys_with_prefix(&sc, "batch-").await {
+        let batch = state(&sc, &key).await.expect("batch");
+        let entries = batch["entries"].as_array().expect("entries").clone();
+        assert!(!entries.is_empty() && entries.len() <= 3, "{batch:#}");
+        assert_eq!(batch["topic"], "bulk-orders");
+        delivered.extend(entries);
+    }
+    assert_eq!(delivered.len(), 5, "{delivered:?}");
+    // Acked messages are not delivered again.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    for case in cases {
+        assert_eq!(
+            state(&sc, &format!("attempts-{case}")).await,
+            Some(json!(1))
+        );
+    }
+    assert_eq!(state(&sc, "attempts-b-drop").await, Some(json!(1)));
+
+    // rawPayload: the entry's event is the published bytes, base64 on the wire.
+    publish(
+        &sc,
+        "bulk-raw",
+        "?metadata.rawPayload=true",
+        "application/json",
+        r#"{"case":"b-raw"}"#,
+    )
+    .await;
+    let r = wait_state(&sc, "bulk-b-raw", |_| true).await;
+    assert_eq!(r["route"], "/bulk-raw");
+    assert_eq!(r["data"], json!({"case": "b-raw"}));
+    assert_eq!(r["event"]["raw"], json!(br#"{"case":"b-raw"}"#));
+    sc.shutdown().await;
+}
+
+/// A job scheduled through the sidecar triggers `POST /job/<name>` on the served app
+/// with its data; a failing handler is retried by the job's failure policy, then no more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_jobs_trigger_the_served_app() {
+    let (sc, served) = serve_behind_sidecar(guests::SERVED_APP, "app", None).await;
+    let json_type = [("content-type", "application/json")];
+
+    // Straight to the app first: the handlers' answers.
+    let ok = to_app(
+        &served,
+        Method::POST,
+        "/job/served-job",
+        &json_type,
+        r#""direct""#,
+    )
+    .await;
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    assert_eq!(
+        state(&sc, "job-served-job").await,
+        Some(json!({"count": 1, "data": "direct", "contentType": "application/json"}))
+    );
+    let failing = to_app(&served, Method::POST, "/job/failing-job", &json_type, "1").await;
+    assert_eq!(failing.status, 500);
+    let unknown = to_app(&served, Method::POST, "/job/no-such-job", &json_type, "1").await;
+    assert_eq!(unknown.status, 404);
+    for key in [
+        "attempts-served-job",
+        "attempts-failing-job",
+        "job-served-job",
+    ] {
+        delete(
+            sc.local_addr(),
+            &format!("/v1.0/state/statestore/{key}"),
+            &[],
+        )
+        .await
+        .assert_no_content();
+    }
+
+    // Through the sidecar's scheduler.
+    let schedule = |name: &str, body: Value| {
+        let addr = sc.local_addr();
+        let path = format!("/v1.0/jobs/{name}");
+        async move {
+            send(
+                addr,
+                Method::POST,
+                &path,
+                &[("content-type", "application/json")],
+                Bytes::from(body.to_string()),
+            )
+            .await
+            .assert_no_content();
+        }
+    };
+    schedule(
+        "served-job",
+        json!({"dueTime": "0s", "data": {"case": "job"}}),
+    )
+    .await;
+    let r = wait_state(&sc, "job-served-job", |_| true).await;
+    assert_eq!(
+        r,
+        json!({"count": 1, "data": {"case": "job"}, "contentType": "application/json"})
+    );
+    schedule(
+        "failing-job",
+        json!({"dueTime": "0s", "data": "x",
+               "failurePolicy": {"constant": {"interval": "0.2s", "maxRetries": 2}}}),
+    )
+    .await;
+    // The first attempt and two retries, then nothing more.
+    wait_state(&sc, "attempts-failing-job", |n| n.as_u64() >= Some(3)).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(state(&sc, "attempts-failing-job").await, Some(json!(3)));
+    assert_eq!(state(&sc, "attempts-served-job").await, Some(json!(1)));
+    sc.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_example_prints_its_readme_output() {
+    jobs_example(guests::JOBS_RUST_APP, guests::JOBS_RUST_SCHEDULER).await;
+}
+
+/// The same sources as components: the app a `wasi:http/proxy`, the scheduler a command.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_example_as_components_prints_its_readme_output() {
+    jobs_example(
+        guests::COMPONENT_JOBS_RUST_APP,
+        guests::COMPONENT_JOBS_RUST_SCHEDULER,
+    )
+    .await;
+}
+
+/// Waits until the log has `n` `guest:` lines (at most 20 s) and returns them.
+async fn wait_guest_lines(served: &LoggedServe, n: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut got = guest_lines(&served.log());
+    while got.len() < n && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        got = guest_lines(&served.log());
+    }
+    got
+}
+
+fn sorted(mut lines: Vec<String>) -> Vec<String> {
+    lines.sort();
+    lines
+}
+
+async fn jobs_example(app: &str, scheduler: &str) {
+    let blocks = example_output("jobs-rust");
+    assert_eq!(blocks.len(), 2, "scheduler, app");
+    let expected_guest = guest_lines(&blocks[1]);
+    assert_eq!(expected_guest.len(), 4, "{expected_guest:?}");
+
+    let sidecar_port = free_port();
+    let served = LoggedServe::start(app, sidecar_port).await;
+    let sc = sidecar(|o| {
+        o.listen = ([127, 0, 0, 1], sidecar_port).into();
+        o.app_port = Some(served.port);
+    })
+    .await;
+    let out = run_against(&sc, scheduler, &[]).await;
+    out.assert_success();
+    assert_eq!(out.stdout, blocks[0], "{out}");
+
+    let got = wait_guest_lines(&served, expected_guest.len()).await;
+    // `reminder` repeats 3 times only: nothing more comes after a quiet second.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let got_after = guest_lines(&served.log());
+    assert_eq!(got, got_after, "log:\n{}", served.log());
+    assert_eq!(
+        sorted(got),
+        sorted(expected_guest),
+        "log:\n{}",
+        served.log()
+    );
+    sc.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_subscriber_example_prints_its_readme_output() {
+    bulk_subscriber_example(
+        guests::BULK_SUBSCRIBER_RUST,
+        guests::BULK_SUBSCRIBER_RUST_PUBLISHER,
+    )
+    .await;
+}
+
+/// The same sources as components: the subscriber a `wasi:http/proxy`, the publisher a
+/// command.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_subscriber_example_as_components_prints_its_readme_output() {
+    bulk_subscriber_example(
+        guests::COMPONENT_BULK_SUBSCRIBER_RUST,
+        guests::COMPONENT_BULK_SUBSCRIBER_RUST_PUBLISHER,
+    )
+    .await;
+}
+
+async fn bulk_subscriber_example(subscriber: &str, publisher: &str) {
+    let blocks = example_output("bulk-subscriber-rust");
+    assert_eq!(blocks.len(), 3, "publisher, subscriber, subscriptions");
+    let expected_guest = guest_lines(&blocks[1]);
+    assert_eq!(expected_guest.len(), 6, "{expected_guest:?}");
+
+    let sidecar_port = free_port();
+    let served = LoggedServe::start(subscriber, sidecar_port).await;
+    let sc = sidecar(|o| {
+        o.listen = ([127, 0, 0, 1], sidecar_port).into();
+        o.app_port = Some(served.port);
+    })
+    .await;
+    wait_subscriptions(sc.local_addr(), 1).await;
+    let subs = get(([127, 0, 0, 1], served.port).into(), "/dapr/subscribe").await;
+    assert_eq!(format!("{}\n", subs.text()), blocks[2]);
+
+    let out = run_against(&sc, publisher, &[]).await;
+    out.assert_success();
+    assert_eq!(out.stdout, blocks[0], "{out}");
+
+    let got = wait_guest_lines(&served, expected_guest.len()).await;
+    // One batch: its line first, then the five orders in any order.
+    assert_eq!(
+        got.first(),
+        expected_guest.first(),
+        "log:\n{}",
+        served.log()
+    );
+    assert_eq!(
+        sorted(got),
+        sorted(expected_guest),
+        "log:\n{}",
+        served.log()
+    );
     sc.shutdown().await;
 }

@@ -1,7 +1,7 @@
 //! The Rust guest SDK (`rust-sdk/`) through `wasi-dapr run` against the embedded sidecar:
 //! the examples print what their READMEs say, the Dapr scenario passes, every client
-//! method works, and the error paths (sidecar down, denied, unknown store, conflicts,
-//! token) come back as error values.
+//! method works (jobs and conversation included), and the error paths (sidecar down,
+//! denied, unknown store, conflicts, token) come back as error values.
 
 use wasi_dapr_sidecar::Sidecar;
 
@@ -276,6 +276,21 @@ async fn every_client_method_against_the_sidecar() {
         "dapr:404:ERR_PUBSUB_NOT_FOUND",
     );
     assert_value(&out, "bulk_publish", "ok");
+    assert_value(
+        &out,
+        "bulk_publish.mismatch",
+        "dapr:400:ERR_PUBSUB_EVENTS_SER",
+    );
+    assert_value(
+        &out,
+        "bulk_publish.unknown_pubsub",
+        "dapr:404:ERR_PUBSUB_NOT_FOUND",
+    );
+    assert_value(
+        &out,
+        "bulk_publish.repeated",
+        r#"error:invalid argument: bulk publish entry id "5" is repeated"#,
+    );
     // Invocation: verb, path, query, headers and body reach the app unchanged.
     assert_value(&out, "invoke.status", "200");
     assert_value(
@@ -401,4 +416,69 @@ async fn plain_http_client_allowed_and_denied() {
     out.assert_success();
     assert_value(&out, "http", "http:7");
     assert_eq!(upstream.requests().len(), 1);
+}
+
+/// Jobs through the SDK: schedule with every field, read back (the `data` wrapper
+/// unwrapped, the stored failure policy), the 409 without `overwrite`, the default
+/// policy, delete, and a missing job read as `None`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_through_the_client() {
+    let sc = sidecar(|_| {}).await;
+    let allow = allow_sidecar(&sc);
+    let out = run_against(&sc, &allow, guests::SDK_EXERCISE, &[], &["jobs"]).await;
+    out.assert_success();
+    for (key, expected) in [
+        ("jobs.schedule", "ok"),
+        ("jobs.get.name", "exercise-job"),
+        ("jobs.get.schedule", "@every 1h"),
+        ("jobs.get.repeats", "2"),
+        ("jobs.get.data", r#"{"task":"exercise"}"#),
+        ("jobs.get.failure_policy", "constant:2s:4"),
+        ("jobs.duplicate", "dapr:409:DAPR_SCHEDULER_SCHEDULE_JOB"),
+        ("jobs.overwrite", "ok"),
+        ("jobs.empty", "dapr:400:DAPR_SCHEDULER_SCHEDULE_EMPTY"),
+        ("jobs.default.failure_policy", "constant:1s:3"),
+        ("jobs.default.data", r#""later""#),
+        ("jobs.after_delete", "(none)"),
+        ("jobs.delete_missing", "ok"),
+    ] {
+        assert_value(&out, key, expected);
+    }
+    assert_eq!(out.value("jobs"), None, "no call failed:\n{out}");
+    sc.shutdown().await;
+}
+
+/// Conversation through the SDK against the sidecar's `conversation.echo`: the echoed
+/// text, one tool call per request tool, usage counted in words (sent as JSON
+/// strings), the context id; unknown component and missing inputs as Dapr errors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conversation_through_the_client() {
+    let dir = resources(&[(
+        "echo.yaml",
+        "kind: Component\nmetadata: {name: echo}\nspec: {type: conversation.echo, version: v1}\n",
+    )]);
+    let sc = sidecar(|o| o.resources_path = Some(dir.path().to_path_buf())).await;
+    let allow = allow_sidecar(&sc);
+    let out = run_against(&sc, &allow, guests::SDK_EXERCISE, &[], &["conversation"]).await;
+    out.assert_success();
+    for (key, expected) in [
+        ("conversation.context_id", "ctx-1"),
+        ("conversation.outputs", "1"),
+        ("conversation.text", r#""be brief\nhello wasm world""#),
+        ("conversation.finish_reason", "tool_calls"),
+        ("conversation.tool_calls", "0:get_weather:city,unit"),
+        ("conversation.usage", "5/5/10"),
+        (
+            "conversation.unknown",
+            "dapr:400:ERR_CONVERSATION_NOT_FOUND",
+        ),
+        (
+            "conversation.no_inputs",
+            "dapr:400:ERR_CONVERSATION_MISSING_INPUTS",
+        ),
+    ] {
+        assert_value(&out, key, expected);
+    }
+    assert_eq!(out.value("conversation"), None, "no call failed:\n{out}");
+    sc.shutdown().await;
 }

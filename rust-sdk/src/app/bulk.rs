@@ -156,6 +156,27 @@ impl BulkMessage {
     }
 }
 
+impl BulkMessage {
+    /// A batch of one: `event`, delivered on its own, with its `id` as the entry id.
+    pub(crate) fn single(route: &str, headers: Headers, event: TopicEvent) -> BulkMessage {
+        BulkMessage {
+            id: String::new(),
+            topic: event.topic.clone(),
+            pubsub_name: event.pubsub_name.clone(),
+            event_type: event.event_type.clone(),
+            metadata: BTreeMap::new(),
+            route: route.to_owned(),
+            headers,
+            entries: vec![BulkEntry {
+                entry_id: event.id.clone(),
+                content_type: "application/cloudevents+json".to_owned(),
+                metadata: BTreeMap::new(),
+                event: BulkEntryEvent::CloudEvent(Box::new(event)),
+            }],
+        }
+    }
+}
+
 /// A parsed delivery: the message for the handler and the entries it cannot see.
 #[derive(Debug)]
 pub(crate) struct ParsedBulk {

@@ -257,8 +257,12 @@ impl App {
     /// entry daprd sent, in its order: an entry the handler gave no status is `RETRY`
     /// (daprd's reading of a missing status), statuses for ids daprd did not send are
     /// left out (and logged). Entries that cannot be decoded never reach the handler and
-    /// are answered `DROP` (logged). A body that is not a bulk envelope at all is
-    /// answered 400, which daprd counts as a failure of every entry.
+    /// are answered `DROP` (logged). An envelope without entry ids is answered 400,
+    /// which daprd counts as a failure of every entry.
+    ///
+    /// A single CloudEvent posted to the route (a sidecar that ignores `bulkSubscribe`)
+    /// still reaches the handler, as a batch of one whose entry id is the event's `id`,
+    /// and the entry's status is answered as a single delivery, `{"status":…}`.
     ///
     /// ```
     /// use wasi_dapr_sdk::app::{App, TopicResult};
@@ -533,6 +537,9 @@ impl App {
         routes: &[&TopicRoute],
         log: &mut dyn FnMut(&str),
     ) -> Response {
+        if !looks_bulk(&request.body) {
+            return Self::single_to_bulk(path, request, routes, log);
+        }
         let parsed = match BulkMessage::parse(path, request.headers.clone(), &request.body) {
             Ok(parsed) => parsed,
             Err(e) => {
@@ -563,6 +570,40 @@ impl App {
             ));
         }
         response
+    }
+
+    /// A single CloudEvent delivered to a bulk route (by a sidecar that does not bulk
+    /// deliver): the handler gets it as a batch of one, entry id = the event's id, and
+    /// its status is answered the single-delivery way, `{"status":…}`.
+    fn single_to_bulk(
+        path: &str,
+        request: &Request,
+        routes: &[&TopicRoute],
+        log: &mut dyn FnMut(&str),
+    ) -> Response {
+        let event = match TopicEvent::parse(path, request.headers.clone(), &request.body) {
+            Ok(event) => event,
+            Err(e) => {
+                log(&format!(
+                    "dropping a malformed CloudEvent delivered to {path}: {e}"
+                ));
+                return TopicResult::Drop.to_response();
+            }
+        };
+        let route = routes
+            .iter()
+            .find(|r| r.pubsub_name == event.pubsub_name && r.topic == event.topic)
+            .or(routes.first());
+        let Some(RouteHandler::Bulk(handler)) = route.map(|r| &r.handler) else {
+            return TopicResult::Retry.to_response();
+        };
+        let message = BulkMessage::single(path, request.headers.clone(), event);
+        let entry_id = message.entries[0].entry_id.clone();
+        let status = handler(&message)
+            .into_iter()
+            .find(|s| s.entry_id == entry_id)
+            .map_or(TopicResult::Retry, |s| s.status);
+        status.to_response()
     }
 
     /// `/job/<name>`, if `name` has a handler.
@@ -1356,7 +1397,11 @@ mod tests {
             *c.borrow_mut() += 1;
             Vec::new()
         });
-        for bad in ["", "not json", "[]", r#"{"entries":[{"event":{}}]}"#] {
+        for bad in [
+            r#"{"entries":[{"event":{}}]}"#,
+            r#"{"entries":[1]}"#,
+            r#"{"entries":[],"metadata":7}"#,
+        ] {
             let (r, log) = call(&app, &request("POST", "/b", bad));
             assert_eq!(r.status, 400, "{bad}");
             assert_eq!(log.len(), 1, "{bad}");
@@ -1365,7 +1410,59 @@ mod tests {
                 "{log:?}"
             );
         }
+        // Not an envelope and not a CloudEvent either: DROP, as for a single delivery.
+        for bad in ["", "not json", "[]"] {
+            let (r, log) = call(&app, &request("POST", "/b", bad));
+            assert_eq!(body(&r), r#"{"status":"DROP"}"#, "{bad}");
+            assert!(log[0].starts_with("dropping a malformed CloudEvent delivered to /b: "));
+        }
         assert_eq!(*called.borrow(), 0);
+    }
+
+    #[test]
+    fn a_single_cloud_event_on_a_bulk_route_is_a_batch_of_one() {
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        let s = seen.clone();
+        let mut app = App::new();
+        app.subscribe_bulk("pubsub", "orders", "/b", move |batch| {
+            s.borrow_mut().push((
+                batch.topic.clone(),
+                batch.entries.len(),
+                batch.entries[0].entry_id.clone(),
+                batch.entries[0].content_type.clone(),
+            ));
+            batch.each(|e| match e.data_json::<Value>() {
+                Ok(v) if v == 2 => TopicResult::Drop,
+                _ => TopicResult::Success,
+            })
+        });
+        let (r, _) = call(
+            &app,
+            &request("POST", "/b", &event("pubsub", "orders", json!(1))),
+        );
+        assert_eq!(body(&r), r#"{"status":"SUCCESS"}"#);
+        let (r, _) = call(
+            &app,
+            &request("POST", "/b", &event("pubsub", "orders", json!(2))),
+        );
+        assert_eq!(body(&r), r#"{"status":"DROP"}"#);
+        assert_eq!(
+            seen.borrow()[0],
+            (
+                "orders".to_string(),
+                1,
+                "1".to_string(),
+                "application/cloudevents+json".to_string()
+            )
+        );
+        // A handler that gives no status for it: RETRY, never a silent SUCCESS.
+        let mut app = App::new();
+        app.subscribe_bulk("pubsub", "orders", "/b", |_| Vec::new());
+        let (r, _) = call(
+            &app,
+            &request("POST", "/b", &event("pubsub", "orders", json!(1))),
+        );
+        assert_eq!(body(&r), r#"{"status":"RETRY"}"#);
     }
 
     #[test]

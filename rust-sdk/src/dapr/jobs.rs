@@ -1,5 +1,7 @@
 //! Jobs (stable in Dapr 1.18): schedule, get and delete jobs that daprd triggers on the app.
 
+use std::fmt;
+
 use serde::de::{DeserializeOwned, Deserializer};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -73,6 +75,28 @@ impl FailurePolicy {
             interval,
             max_retries,
         })
+    }
+}
+
+impl fmt::Display for FailurePolicy {
+    /// `drop`, `constant every 1s, 3 retries`, `constant every 1s, retried forever`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FailurePolicy::Drop => f.write_str("drop"),
+            FailurePolicy::Constant {
+                interval,
+                max_retries,
+            } => {
+                f.write_str("constant")?;
+                if let Some(interval) = interval {
+                    write!(f, " every {interval}")?;
+                }
+                match max_retries {
+                    Some(n) => write!(f, ", {n} retries"),
+                    None => f.write_str(", retried forever"),
+                }
+            }
+        }
     }
 }
 
@@ -526,6 +550,20 @@ mod tests {
         );
         let err = rec.client().get_job("x").unwrap_err();
         assert_eq!(err.error_code(), Some("ERR_DIRECT_INVOKE"));
+    }
+
+    #[test]
+    fn failure_policies_display() {
+        assert_eq!(FailurePolicy::Drop.to_string(), "drop");
+        assert_eq!(
+            FailurePolicy::constant("1s", 3).to_string(),
+            "constant every 1s, 3 retries"
+        );
+        let forever = FailurePolicy::Constant {
+            interval: None,
+            max_retries: None,
+        };
+        assert_eq!(forever.to_string(), "constant, retried forever");
     }
 
     #[test]

@@ -8,15 +8,17 @@
 //! [statestore], `PUBSUB_NAME` [pubsub], `TOPIC` [orders], `SECRET_STORE`
 //! [secretstore], `SECRET_KEY` [secret], `CONFIG_STORE` [configstore], `CONFIG_KEY`
 //! [config], `LOCK_STORE` [lockstore], `BINDING_NAME` [binding], `INVOKE_APP_ID`
-//! [target], `INVOKE_METHOD` [echo], `HTTP_URL` (for the `http` case).
+//! [target], `INVOKE_METHOD` [echo], `CONVERSATION_NAME` [echo], `HTTP_URL` (for the
+//! `http` case).
 
 use std::process::ExitCode;
 use std::time::Duration;
 
 use serde_json::json;
 use wasi_dapr_sdk::dapr::{
-    BindingRequest, BulkPublishEntry, Client, Concurrency, Error, Event, InvokeRequest,
-    PublishOptions, SaveStateItem, StateOperation, StateOptions,
+    BindingRequest, BulkPublishEntry, Client, Concurrency, ConversationRequest, Error, Event,
+    FailurePolicy, InvokeRequest, JobRequest, Message, PublishOptions, SaveStateItem,
+    StateOperation, StateOptions, Tool,
 };
 use wasi_dapr_sdk::http;
 
@@ -29,6 +31,8 @@ const CASES: &[&str] = &[
     "query",
     "publish",
     "bulk_publish",
+    "jobs",
+    "conversation",
     "invoke",
     "binding",
     "secret",
@@ -57,6 +61,8 @@ fn main() -> ExitCode {
             "query" => query(&client),
             "publish" => publish(&client),
             "bulk_publish" => bulk_publish(&client),
+            "jobs" => jobs(&client),
+            "conversation" => conversation(&client),
             "invoke" => invoke(&client),
             "binding" => binding(&client),
             "secret" => secret(&client),
@@ -89,6 +95,12 @@ fn describe(error: &Error) -> String {
         Error::Unauthorized { message } => format!("unauthorized:{message}"),
         Error::UnexpectedStatus { status, .. } => format!("status:{status}"),
         Error::SidecarNotReady { last, .. } => format!("not-ready:{}", describe(last)),
+        Error::BulkPublishFailed {
+            status, error_code, ..
+        } => format!(
+            "bulk-failed:{status}:{error_code}:{}",
+            error.failed_entry_ids().join(",")
+        ),
         other => format!("error:{other}"),
     }
 }
@@ -285,6 +297,159 @@ fn bulk_publish(client: &Client) -> Result<(), Error> {
     ];
     client.bulk_publish(&pubsub, &topic, &entries)?;
     println!("bulk_publish=ok");
+    let show = |r: Result<(), Error>| r.err().map_or("ok".into(), |e| describe(&e));
+    let mut mismatch = BulkPublishEntry::text("4", "x");
+    mismatch.event = json!(4);
+    println!(
+        "bulk_publish.mismatch={}",
+        show(client.bulk_publish(&pubsub, &topic, &[mismatch]))
+    );
+    println!(
+        "bulk_publish.unknown_pubsub={}",
+        show(client.bulk_publish("no-such-pubsub", &topic, &entries))
+    );
+    let repeated = [
+        BulkPublishEntry::text("5", "a"),
+        BulkPublishEntry::text("5", "b"),
+    ];
+    println!(
+        "bulk_publish.repeated={}",
+        show(client.bulk_publish(&pubsub, &topic, &repeated))
+    );
+    Ok(())
+}
+
+fn policy(p: Option<&FailurePolicy>) -> String {
+    match p {
+        None => "(none)".into(),
+        Some(FailurePolicy::Drop) => "drop".into(),
+        Some(FailurePolicy::Constant {
+            interval,
+            max_retries,
+        }) => format!(
+            "constant:{}:{}",
+            interval.as_deref().unwrap_or("-"),
+            max_retries.map_or("-".into(), |n| n.to_string())
+        ),
+    }
+}
+
+fn jobs(client: &Client) -> Result<(), Error> {
+    let show = |r: Result<(), Error>| r.err().map_or("ok".into(), |e| describe(&e));
+    let job = JobRequest::new()
+        .schedule("@every 1h")
+        .repeats(2)
+        .data_json(&json!({"task": "exercise"}))?
+        .failure_policy(FailurePolicy::constant("2s", 4));
+    client.schedule_job("exercise-job", &job)?;
+    println!("jobs.schedule=ok");
+    match client.get_job("exercise-job")? {
+        None => println!("jobs.get=(none)"),
+        Some(got) => {
+            println!("jobs.get.name={}", got.name);
+            println!(
+                "jobs.get.schedule={}",
+                got.schedule.as_deref().unwrap_or("(none)")
+            );
+            println!(
+                "jobs.get.repeats={}",
+                got.repeats.map_or("(none)".into(), |n| n.to_string())
+            );
+            println!("jobs.get.data={}", got.data);
+            println!(
+                "jobs.get.failure_policy={}",
+                policy(got.failure_policy.as_ref())
+            );
+        }
+    }
+    println!(
+        "jobs.duplicate={}",
+        show(client.schedule_job("exercise-job", &job))
+    );
+    println!(
+        "jobs.overwrite={}",
+        show(client.schedule_job("exercise-job", &job.clone().overwrite(true)))
+    );
+    println!(
+        "jobs.empty={}",
+        show(client.schedule_job("exercise-empty", &JobRequest::new()))
+    );
+    let later = JobRequest::new().due_time("1h").data(json!("later"));
+    client.schedule_job("exercise-default", &later)?;
+    let default = client.get_job("exercise-default")?;
+    println!(
+        "jobs.default.failure_policy={}",
+        policy(default.as_ref().and_then(|j| j.failure_policy.as_ref()))
+    );
+    println!(
+        "jobs.default.data={}",
+        default.map_or("(none)".into(), |j| j.data.to_string())
+    );
+    for name in ["exercise-job", "exercise-default"] {
+        client.delete_job(name)?;
+    }
+    println!(
+        "jobs.after_delete={}",
+        client
+            .get_job("exercise-job")?
+            .map_or("(none)".into(), |j| j.name)
+    );
+    println!(
+        "jobs.delete_missing={}",
+        show(client.delete_job("exercise-job"))
+    );
+    Ok(())
+}
+
+fn conversation(client: &Client) -> Result<(), Error> {
+    let name = env("CONVERSATION_NAME", "echo");
+    let request = ConversationRequest::new()
+        .context_id("ctx-1")
+        .input([
+            Message::system("be brief"),
+            Message::user("hello wasm world"),
+        ])
+        .tool(
+            Tool::function("get_weather")
+                .description("the weather in a city")
+                .parameters(json!({"type": "object", "properties": {"unit": {}, "city": {}}})),
+        );
+    let answer = client.converse(&name, &request)?;
+    println!(
+        "conversation.context_id={}",
+        answer.context_id.as_deref().unwrap_or("(none)")
+    );
+    println!("conversation.outputs={}", answer.outputs.len());
+    println!("conversation.text={:?}", answer.text().unwrap_or("(none)"));
+    if let Some(output) = answer.outputs.first() {
+        if let Some(choice) = output.choices.first() {
+            println!("conversation.finish_reason={}", choice.finish_reason);
+            let calls: Vec<String> = choice
+                .message
+                .tool_calls
+                .iter()
+                .map(|c| format!("{}:{}:{}", c.id, c.name, c.arguments))
+                .collect();
+            println!("conversation.tool_calls={}", calls.join(";"));
+        }
+        println!(
+            "conversation.usage={}",
+            output.usage.map_or("(none)".into(), |u| format!(
+                "{}/{}/{}",
+                u.completion_tokens, u.prompt_tokens, u.total_tokens
+            ))
+        );
+    }
+    let unknown = client.converse("no-such-llm", &request);
+    println!(
+        "conversation.unknown={}",
+        unknown.err().map_or("ok".into(), |e| describe(&e))
+    );
+    let empty = client.converse(&name, &ConversationRequest::new());
+    println!(
+        "conversation.no_inputs={}",
+        empty.err().map_or("ok".into(), |e| describe(&e))
+    );
     Ok(())
 }
 

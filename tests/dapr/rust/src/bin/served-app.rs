@@ -9,6 +9,14 @@
 //!   else the CloudEvent id. The data's `answer` picks the result: `retry` (always),
 //!   `retry-once` (RETRY on the first attempt), `drop`, anything else SUCCESS.
 //! - topic `orders-dead` at `/dead`: saves `dead-<case>` = the event.
+//! - bulk topic `bulk-orders` at `/bulk` (at most 3 messages per batch, 200 ms,
+//!   dead-letter topic `orders-dead`) and bulk topic `bulk-raw` at `/bulk-raw` with
+//!   `rawPayload`: each batch saves `batch-<envelope id>` = `{"route","topic","entries"}`
+//!   (the entry ids); each entry counts `attempts-<case>` and saves `bulk-<case>` =
+//!   `{"attempt","route","entryId","contentType","metadata","event","data"}`, the status
+//!   picked by `answer` as above (`<case>`: the data's `case`, else the entry id).
+//! - jobs `served-job` (saves `job-served-job` = `{"count","data","contentType"}`) and
+//!   `failing-job` (counts `attempts-failing-job`, always fails).
 //! - input binding `tick`: counts `ticks`.
 //! - configuration store `configstore`: saves `config-<key>` = the update.
 
@@ -16,7 +24,8 @@ use std::error::Error;
 
 use serde_json::{Map, Value, json};
 use wasi_dapr_sdk::app::{
-    App, BindingEvent, ConfigurationUpdate, HandlerResult, TopicEvent, TopicResult,
+    App, BindingEvent, BulkEntry, BulkEntryEvent, BulkEntryStatus, BulkMessage,
+    ConfigurationUpdate, HandlerResult, JobEvent, TopicEvent, TopicResult,
 };
 use wasi_dapr_sdk::dapr::Client;
 
@@ -28,6 +37,14 @@ fn main() {
     app.subscribe("pubsub", "raw", "/raw", on_event)
         .raw_payload(true);
     app.subscribe("pubsub", "orders-dead", "/dead", on_dead);
+    app.subscribe_bulk("pubsub", "bulk-orders", "/bulk", on_bulk)
+        .max_messages_count(3)
+        .max_await_duration_ms(200)
+        .dead_letter_topic("orders-dead");
+    app.subscribe_bulk("pubsub", "bulk-raw", "/bulk-raw", on_bulk)
+        .raw_payload(true);
+    app.on_job("served-job", on_served_job);
+    app.on_job("failing-job", on_failing_job);
     app.on_binding("tick", on_tick);
     app.on_configuration("configstore", on_configuration);
     app.run();
@@ -144,4 +161,87 @@ fn on_configuration(update: &ConfigurationUpdate) -> HandlerResult {
     let record = json!({"store": update.store, "key": update.key, "id": update.id, "items": items});
     Client::new().save_state_json(&store(), &format!("config-{}", update.key), &record)?;
     Ok(())
+}
+
+fn on_bulk(batch: &BulkMessage) -> Vec<BulkEntryStatus> {
+    let client = Client::new();
+    let ids: Vec<&str> = batch.entries.iter().map(|e| e.entry_id.as_str()).collect();
+    let record = json!({"route": batch.route, "topic": batch.topic, "entries": ids});
+    if let Err(error) = client.save_state_json(&store(), &format!("batch-{}", batch.id), &record) {
+        eprintln!("served-app: recording batch {} failed: {error}", batch.id);
+    }
+    batch
+        .entries
+        .iter()
+        .map(|entry| {
+            let result = record_entry(&client, batch, entry).unwrap_or_else(|error| {
+                eprintln!(
+                    "served-app: recording entry {} failed: {error}",
+                    entry.entry_id
+                );
+                TopicResult::Retry
+            });
+            entry.status(result)
+        })
+        .collect()
+}
+
+fn record_entry(
+    client: &Client,
+    batch: &BulkMessage,
+    entry: &BulkEntry,
+) -> Result<TopicResult, Box<dyn Error>> {
+    let data = entry.data_json::<Value>().ok();
+    let case = data
+        .as_ref()
+        .and_then(|d| d.get("case").and_then(Value::as_str).map(str::to_owned))
+        .unwrap_or_else(|| entry.entry_id.clone());
+    let attempt = count(client, &format!("attempts-{case}"))?;
+    let event = match &entry.event {
+        BulkEntryEvent::CloudEvent(event) => Value::Object(event.fields().clone()),
+        BulkEntryEvent::Raw(bytes) => json!({"raw": bytes}),
+    };
+    let record = json!({
+        "attempt": attempt,
+        "route": batch.route,
+        "entryId": entry.entry_id,
+        "contentType": entry.content_type,
+        "metadata": entry.metadata,
+        "event": event,
+        "data": data,
+    });
+    client.save_state_json(&store(), &format!("bulk-{case}"), &record)?;
+    let answer = data
+        .as_ref()
+        .and_then(|d| d.get("answer").and_then(Value::as_str));
+    let result = match answer {
+        Some("retry") => TopicResult::Retry,
+        Some("retry-once") if attempt == 1 => TopicResult::Retry,
+        Some("drop") => TopicResult::Drop,
+        _ => TopicResult::Success,
+    };
+    eprintln!(
+        "served-app: bulk {case} attempt {attempt} on {}: {}",
+        batch.route,
+        result.as_str()
+    );
+    Ok(result)
+}
+
+fn on_served_job(job: &JobEvent) -> HandlerResult {
+    let client = Client::new();
+    let n = count(&client, &format!("attempts-{}", job.name))?;
+    let record = json!({
+        "count": n,
+        "data": job.json::<Value>().ok(),
+        "contentType": job.headers.get("content-type"),
+    });
+    client.save_state_json(&store(), &format!("job-{}", job.name), &record)?;
+    eprintln!("served-app: job {} triggered ({n})", job.name);
+    Ok(())
+}
+
+fn on_failing_job(job: &JobEvent) -> HandlerResult {
+    let n = count(&Client::new(), &format!("attempts-{}", job.name))?;
+    Err(format!("job {} fails on purpose (attempt {n})", job.name).into())
 }
