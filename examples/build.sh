@@ -8,7 +8,9 @@
 #                                                                   -> <folder>-<role>.component.wasm
 # `.wasm` files are wasm32-wasip1 modules (`wasi-dapr run|serve`), `.component.wasm`
 # files WASI 0.2 components (a `wasi:cli/command`, or a `wasi:http/proxy` for a served
-# role such as pubsub-rust-subscriber).
+# role such as pubsub-rust-subscriber, jobs-rust-app or bulk-subscriber-rust).
+# New Rust examples need no entry here: each folder with a Cargo.toml is picked up (its
+# crate must be a workspace member, and in `guests-p2` to get components too).
 # Uses the shared guest builds, `cargo guests` and `cargo guests-p2` (.cargo/config.toml).
 # Works from any directory: bash examples/build.sh
 set -euo pipefail
