@@ -48,7 +48,11 @@ pub(crate) struct JobBody {
 
 /// The value of the field known by `camel` or `snake` (both present is an error, as
 /// protojson refuses a field given twice). `null` counts as absent.
-fn take<'a>(obj: &'a Map<String, Value>, camel: &str, snake: &str) -> Result<Option<&'a Value>, String> {
+fn take<'a>(
+    obj: &'a Map<String, Value>,
+    camel: &str,
+    snake: &str,
+) -> Result<Option<&'a Value>, String> {
     let a = obj.get(camel);
     let b = if camel == snake { None } else { obj.get(snake) };
     match (a, b) {
@@ -72,7 +76,11 @@ fn uint32(v: Option<&Value>, field: &str) -> Result<Option<u32>, String> {
     let number = match v {
         Value::Number(n) => n.clone(),
         Value::String(s) => match serde_json::from_str::<Value>(s) {
-            Ok(Value::Number(n)) if !s.starts_with(char::is_whitespace) && !s.ends_with(char::is_whitespace) => n,
+            Ok(Value::Number(n))
+                if !s.starts_with(char::is_whitespace) && !s.ends_with(char::is_whitespace) =>
+            {
+                n
+            }
             _ => return Err(bad(v)),
         },
         _ => return Err(bad(v)),
@@ -81,7 +89,9 @@ fn uint32(v: Option<&Value>, field: &str) -> Result<Option<u32>, String> {
         return u32::try_from(u).map(Some).map_err(|_| bad(v));
     }
     match number.as_f64() {
-        Some(f) if f.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&f) => Ok(Some(f as u32)),
+        Some(f) if f.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&f) => {
+            Ok(Some(f as u32))
+        }
         _ => Err(bad(v)),
     }
 }
@@ -143,7 +153,11 @@ pub(crate) fn decode(body: &[u8]) -> Result<JobBody, String> {
         overwrite: match take(obj, "overwrite", "overwrite")? {
             None => false,
             Some(Value::Bool(b)) => *b,
-            Some(other) => return Err(p(format!("invalid value for bool field overwrite: {other}"))),
+            Some(other) => {
+                return Err(p(format!(
+                    "invalid value for bool field overwrite: {other}"
+                )));
+            }
         },
         failure_policy: failure_policy(take(obj, "failurePolicy", "failure_policy")?).map_err(p)?,
     })
@@ -172,13 +186,17 @@ mod tests {
         assert!(camel.overwrite);
         assert_eq!(
             camel.failure_policy,
-            Some(FailurePolicy::Constant { interval: Some(500_000_000), max_retries: Some(1) })
+            Some(FailurePolicy::Constant {
+                interval: Some(500_000_000),
+                max_retries: Some(1)
+            })
         );
     }
 
     #[test]
     fn mis_cased_and_unknown_keys_are_dropped() {
-        let b = decode(br#"{"DueTime":"1s","Schedule":5,"failurepolicy":[],"extra":{"x":[1]}}"#).unwrap();
+        let b = decode(br#"{"DueTime":"1s","Schedule":5,"failurepolicy":[],"extra":{"x":[1]}}"#)
+            .unwrap();
         assert_eq!(b, JobBody::default());
     }
 
@@ -186,9 +204,20 @@ mod tests {
     fn repeats_is_a_uint32_as_number_or_string() {
         assert_eq!(decode(br#"{"repeats":"3"}"#).unwrap().repeats, Some(3));
         assert_eq!(decode(br#"{"repeats":3.0}"#).unwrap().repeats, Some(3));
-        assert_eq!(decode(br#"{"repeats":4294967295}"#).unwrap().repeats, Some(u32::MAX));
+        assert_eq!(
+            decode(br#"{"repeats":4294967295}"#).unwrap().repeats,
+            Some(u32::MAX)
+        );
         assert_eq!(decode(br#"{"repeats":null}"#).unwrap().repeats, None);
-        for bad in [r#"{"repeats":-1}"#, r#"{"repeats":1.5}"#, r#"{"repeats":4294967296}"#, r#"{"repeats":"x"}"#, r#"{"repeats":" 3"}"#, r#"{"repeats":true}"#, r#"{"repeats":[1]}"#] {
+        for bad in [
+            r#"{"repeats":-1}"#,
+            r#"{"repeats":1.5}"#,
+            r#"{"repeats":4294967296}"#,
+            r#"{"repeats":"x"}"#,
+            r#"{"repeats":" 3"}"#,
+            r#"{"repeats":true}"#,
+            r#"{"repeats":[1]}"#,
+        ] {
             let e = decode(bad.as_bytes()).unwrap_err();
             assert!(e.contains("uint32 field repeats"), "{bad}: {e}");
         }
@@ -218,7 +247,10 @@ mod tests {
 
     #[test]
     fn data_keeps_any_value_even_null() {
-        assert_eq!(decode(br#"{"data":"hello"}"#).unwrap().data, Some(json!("hello")));
+        assert_eq!(
+            decode(br#"{"data":"hello"}"#).unwrap().data,
+            Some(json!("hello"))
+        );
         assert_eq!(decode(br#"{"data":123}"#).unwrap().data, Some(json!(123)));
         assert_eq!(decode(br#"{"data":null}"#).unwrap().data, Some(Value::Null));
         assert_eq!(decode(br#"{}"#).unwrap().data, None);
@@ -226,13 +258,32 @@ mod tests {
 
     #[test]
     fn name_and_policies() {
-        assert_eq!(decode(br#"{"name":"x"}"#).unwrap().name.as_deref(), Some("x"));
-        assert_eq!(decode(br#"{"failurePolicy":{"drop":{}}}"#).unwrap().failure_policy, Some(FailurePolicy::Drop));
         assert_eq!(
-            decode(br#"{"failurePolicy":{"constant":{}}}"#).unwrap().failure_policy,
-            Some(FailurePolicy::Constant { interval: None, max_retries: None })
+            decode(br#"{"name":"x"}"#).unwrap().name.as_deref(),
+            Some("x")
         );
-        assert_eq!(decode(br#"{"failurePolicy":{}}"#).unwrap().failure_policy, Some(FailurePolicy::Empty));
-        assert_eq!(decode(br#"{"failurePolicy":null}"#).unwrap().failure_policy, None);
+        assert_eq!(
+            decode(br#"{"failurePolicy":{"drop":{}}}"#)
+                .unwrap()
+                .failure_policy,
+            Some(FailurePolicy::Drop)
+        );
+        assert_eq!(
+            decode(br#"{"failurePolicy":{"constant":{}}}"#)
+                .unwrap()
+                .failure_policy,
+            Some(FailurePolicy::Constant {
+                interval: None,
+                max_retries: None
+            })
+        );
+        assert_eq!(
+            decode(br#"{"failurePolicy":{}}"#).unwrap().failure_policy,
+            Some(FailurePolicy::Empty)
+        );
+        assert_eq!(
+            decode(br#"{"failurePolicy":null}"#).unwrap().failure_policy,
+            None
+        );
     }
 }

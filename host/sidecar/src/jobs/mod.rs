@@ -51,7 +51,8 @@ fn validate_name(name: &str) -> Result<(), String> {
     for segment in cleaned.split("||") {
         let label_ok = |l: &str| {
             !l.is_empty()
-                && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+                && l.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
         };
         if segment.is_empty() || segment.len() > 253 || !segment.split('.').all(label_ok) {
             return Err(format!(
@@ -76,7 +77,12 @@ pub(crate) async fn schedule(ctx: &Ctx, req: &ApiRequest, name: &str) -> Result<
     }
     let name = name.trim();
     if name.is_empty() || name.contains('|') {
-        return Ok(kit_error(StatusCode::BAD_REQUEST, "DAPR_SCHEDULER_JOB_NAME_EMPTY", "Name is empty", &meta(ctx)));
+        return Ok(kit_error(
+            StatusCode::BAD_REQUEST,
+            "DAPR_SCHEDULER_JOB_NAME_EMPTY",
+            "Name is empty",
+            &meta(ctx),
+        ));
     }
     if body.schedule.is_none() && body.due_time.is_none() {
         return Ok(kit_error(
@@ -104,10 +110,15 @@ pub(crate) async fn schedule(ctx: &Ctx, req: &ApiRequest, name: &str) -> Result<
     };
     match ctx.jobs.add(job, overwrite) {
         Ok(()) => Ok(no_content()),
-        Err(AddError::Exists) => Ok(fail(StatusCode::CONFLICT, &format!("job already exists: {name}"))),
+        Err(AddError::Exists) => Ok(fail(
+            StatusCode::CONFLICT,
+            &format!("job already exists: {name}"),
+        )),
         Err(AddError::Full(max)) => Ok(fail(
             StatusCode::INTERNAL_SERVER_ERROR,
-            &format!("the sidecar holds its maximum of {max} jobs (SidecarTuning::max_jobs); delete one first"),
+            &format!(
+                "the sidecar holds its maximum of {max} jobs (SidecarTuning::max_jobs); delete one first"
+            ),
         )),
     }
 }
@@ -138,7 +149,10 @@ fn job_json(job: &Job) -> Value {
     let policy = match job.failure_policy {
         FailurePolicy::Drop => json!({"drop": {}}),
         FailurePolicy::Empty => json!({}),
-        FailurePolicy::Constant { interval, max_retries } => {
+        FailurePolicy::Constant {
+            interval,
+            max_retries,
+        } => {
             let mut c = Map::new();
             if let Some(i) = interval {
                 c.insert("interval".into(), json!(timefmt::format_proto_duration(i)));
@@ -195,7 +209,16 @@ mod tests {
         for ok in ["job", "My_Job", "a.b", "job-1", "x:y z", "a||b"] {
             assert!(validate_name(ok).is_ok(), "{ok:?}");
         }
-        for bad in ["job!", "a..b", ".a", "a.", "ünïcode", "___", "a|b", &"a".repeat(254)] {
+        for bad in [
+            "job!",
+            "a..b",
+            ".a",
+            "a.",
+            "ünïcode",
+            "___",
+            "a|b",
+            &"a".repeat(254),
+        ] {
             assert!(validate_name(bad).is_err(), "{bad:?}");
         }
     }

@@ -34,10 +34,26 @@ struct Bounds {
     names: &'static [(&'static str, u32)],
 }
 
-const SECONDS: Bounds = Bounds { min: 0, max: 59, names: &[] };
-const MINUTES: Bounds = Bounds { min: 0, max: 59, names: &[] };
-const HOURS: Bounds = Bounds { min: 0, max: 23, names: &[] };
-const DOM: Bounds = Bounds { min: 1, max: 31, names: &[] };
+const SECONDS: Bounds = Bounds {
+    min: 0,
+    max: 59,
+    names: &[],
+};
+const MINUTES: Bounds = Bounds {
+    min: 0,
+    max: 59,
+    names: &[],
+};
+const HOURS: Bounds = Bounds {
+    min: 0,
+    max: 23,
+    names: &[],
+};
+const DOM: Bounds = Bounds {
+    min: 1,
+    max: 31,
+    names: &[],
+};
 #[rustfmt::skip]
 const MONTHS: Bounds = Bounds { min: 1, max: 12, names: &[
     ("jan", 1), ("feb", 2), ("mar", 3), ("apr", 4), ("may", 5), ("jun", 6),
@@ -49,13 +65,17 @@ const DOW: Bounds = Bounds { min: 0, max: 6, names: &[
 ] };
 
 fn bits(min: u32, max: u32, step: u32) -> u64 {
-    (min..=max).step_by(step as usize).fold(0, |acc, v| acc | 1 << v)
+    (min..=max)
+        .step_by(step as usize)
+        .fold(0, |acc, v| acc | 1 << v)
 }
 
 fn number(s: &str) -> Result<u32, String> {
     match s.parse::<i64>() {
         Ok(n) if n < 0 => Err(format!("negative number ({n}) not allowed: {s}")),
-        Ok(n) => u32::try_from(n).map_err(|_| format!("failed to parse int from {s}: out of range")),
+        Ok(n) => {
+            u32::try_from(n).map_err(|_| format!("failed to parse int from {s}: out of range"))
+        }
         Err(e) => Err(format!("failed to parse int from {s}: {e}")),
     }
 }
@@ -108,13 +128,21 @@ fn range(expr: &str, b: &Bounds) -> Result<(u64, bool), String> {
         }
     };
     if start < b.min {
-        return Err(format!("beginning of range ({start}) below minimum ({}): {expr}", b.min));
+        return Err(format!(
+            "beginning of range ({start}) below minimum ({}): {expr}",
+            b.min
+        ));
     }
     if end > b.max {
-        return Err(format!("end of range ({end}) above maximum ({}): {expr}", b.max));
+        return Err(format!(
+            "end of range ({end}) above maximum ({}): {expr}",
+            b.max
+        ));
     }
     if start > end {
-        return Err(format!("beginning of range ({start}) beyond end of range ({end}): {expr}"));
+        return Err(format!(
+            "beginning of range ({start}) beyond end of range ({end}): {expr}"
+        ));
     }
     if step == 0 {
         return Err(format!("step of range should be a positive number: {expr}"));
@@ -141,7 +169,9 @@ impl Schedule {
         let mut spec = spec;
         if spec.starts_with("TZ=") || spec.starts_with("CRON_TZ=") {
             let Some((tz, rest)) = spec.split_once(char::is_whitespace) else {
-                return Err(format!("timezone prefix {spec} is not followed by a schedule"));
+                return Err(format!(
+                    "timezone prefix {spec} is not followed by a schedule"
+                ));
             };
             let zone = tz.split_once('=').map_or("", |(_, z)| z);
             if zone != "UTC" {
@@ -168,20 +198,40 @@ impl Schedule {
         let (dom, dom_star) = field(fields[3], &DOM)?;
         let (month, _) = field(fields[4], &MONTHS)?;
         let (dow, dow_star) = field(fields[5], &DOW)?;
-        Ok(Schedule::Spec(Spec { second, minute, hour, dom, month, dow, dom_star, dow_star }))
+        Ok(Schedule::Spec(Spec {
+            second,
+            minute,
+            hour,
+            dom,
+            month,
+            dow,
+            dom_star,
+            dow_star,
+        }))
     }
 
     fn descriptor(spec: &str) -> Result<Schedule, String> {
         let all = |b: &Bounds| bits(b.min, b.max, 1);
         let fixed = |month: u64, dom: u64, dow: u64, hour: u64, dom_star: bool, dow_star: bool| {
-            Schedule::Spec(Spec { second: 1, minute: 1, hour, dom, month, dow, dom_star, dow_star })
+            Schedule::Spec(Spec {
+                second: 1,
+                minute: 1,
+                hour,
+                dom,
+                month,
+                dow,
+                dom_star,
+                dow_star,
+            })
         };
         let midnight = 1;
         Ok(match spec {
             "@yearly" | "@annually" => fixed(1 << 1, 1 << 1, all(&DOW), midnight, false, true),
             "@monthly" => fixed(all(&MONTHS), 1 << 1, all(&DOW), midnight, false, true),
             "@weekly" => fixed(all(&MONTHS), all(&DOM), 1, midnight, true, false),
-            "@daily" | "@midnight" => fixed(all(&MONTHS), all(&DOM), all(&DOW), midnight, true, true),
+            "@daily" | "@midnight" => {
+                fixed(all(&MONTHS), all(&DOM), all(&DOW), midnight, true, true)
+            }
             "@hourly" => fixed(all(&MONTHS), all(&DOM), all(&DOW), all(&HOURS), true, true),
             _ => {
                 let Some(d) = spec.strip_prefix("@every ") else {
@@ -210,7 +260,11 @@ impl Spec {
     fn day_matches(&self, y: i64, m: u32, d: u32) -> bool {
         let dom = self.dom & (1 << d) != 0;
         let dow = self.dow & (1 << weekday(days_from_civil(y, m, d))) != 0;
-        if self.dom_star || self.dow_star { dom && dow } else { dom || dow }
+        if self.dom_star || self.dow_star {
+            dom && dow
+        } else {
+            dom || dow
+        }
     }
 
     /// robfig/cron's `SpecSchedule.Next`: from the next whole second, advance the first
@@ -220,7 +274,11 @@ impl Spec {
         let day = secs.div_euclid(86_400);
         let in_day = secs.rem_euclid(86_400);
         let (mut y, mut mo, mut d) = civil_from_days(day);
-        let (mut h, mut mi, mut s) = ((in_day / 3600) as u32, (in_day / 60 % 60) as u32, (in_day % 60) as u32);
+        let (mut h, mut mi, mut s) = (
+            (in_day / 3600) as u32,
+            (in_day / 60 % 60) as u32,
+            (in_day % 60) as u32,
+        );
         let limit = y + 5;
         'wrap: loop {
             if y > limit {
@@ -312,8 +370,14 @@ mod tests {
     #[test]
     fn six_fields_with_seconds_first() {
         let s = spec("5 4 3 2 1 *");
-        assert_eq!((s.second, s.minute, s.hour, s.dom, s.month), (1 << 5, 1 << 4, 1 << 3, 1 << 2, 1 << 1));
-        assert_eq!(next("5 4 3 2 1 *", at(2025, 6, 1, 0, 0, 0)), at(2026, 1, 2, 3, 4, 5));
+        assert_eq!(
+            (s.second, s.minute, s.hour, s.dom, s.month),
+            (1 << 5, 1 << 4, 1 << 3, 1 << 2, 1 << 1)
+        );
+        assert_eq!(
+            next("5 4 3 2 1 *", at(2025, 6, 1, 0, 0, 0)),
+            at(2026, 1, 2, 3, 4, 5)
+        );
     }
 
     #[test]
@@ -330,7 +394,10 @@ mod tests {
         assert_eq!(spec("1-3 * * * * *").second, 0b1110);
         assert_eq!(spec("1,3,5 * * * * *").second, 0b10_1010);
         assert_eq!(spec("*/20 * * * * *").second, 1 | 1 << 20 | 1 << 40);
-        assert_eq!(spec("10-30/10 * * * * *").second, 1 << 10 | 1 << 20 | 1 << 30);
+        assert_eq!(
+            spec("10-30/10 * * * * *").second,
+            1 << 10 | 1 << 20 | 1 << 30
+        );
         // `n/step` runs from n to the maximum.
         assert_eq!(spec("50/5 * * * * *").second, 1 << 50 | 1 << 55);
         assert_eq!(spec("* * * * * *").second, (1 << 60) - 1);
@@ -385,17 +452,36 @@ mod tests {
         assert_eq!(next("@daily", from), at(2024, 2, 29, 0, 0, 0));
         assert_eq!(next("@midnight", from), at(2024, 2, 29, 0, 0, 0));
         assert_eq!(next("@hourly", from), at(2024, 2, 28, 14, 0, 0));
-        for bad in ["@often", "@every", "@every ", "@every 1x", "@Daily", "@every 1d"] {
+        for bad in [
+            "@often",
+            "@every",
+            "@every ",
+            "@every 1x",
+            "@Daily",
+            "@every 1d",
+        ] {
             assert!(Schedule::parse(bad).is_err(), "{bad:?}");
         }
     }
 
     #[test]
     fn every_takes_go_durations_in_whole_milliseconds() {
-        assert_eq!(Schedule::parse("@every 1h30m").unwrap(), Schedule::Every(5_400 * SECOND));
-        assert_eq!(Schedule::parse("@every 1.5s").unwrap(), Schedule::Every(1_500_000_000));
-        assert_eq!(Schedule::parse("@every 1500us").unwrap(), Schedule::Every(1_000_000));
-        assert_eq!(Schedule::parse("@every 0s").unwrap(), Schedule::Every(1_000_000));
+        assert_eq!(
+            Schedule::parse("@every 1h30m").unwrap(),
+            Schedule::Every(5_400 * SECOND)
+        );
+        assert_eq!(
+            Schedule::parse("@every 1.5s").unwrap(),
+            Schedule::Every(1_500_000_000)
+        );
+        assert_eq!(
+            Schedule::parse("@every 1500us").unwrap(),
+            Schedule::Every(1_000_000)
+        );
+        assert_eq!(
+            Schedule::parse("@every 0s").unwrap(),
+            Schedule::Every(1_000_000)
+        );
         let s = Schedule::parse("@every 500ms").unwrap();
         assert_eq!(s.next(SECOND + 250), Some(SECOND + 500_000_000));
     }
@@ -403,7 +489,10 @@ mod tests {
     #[test]
     fn time_zone_prefix_only_utc() {
         assert_eq!(Schedule::parse("TZ=UTC @daily"), Schedule::parse("@daily"));
-        assert_eq!(Schedule::parse("CRON_TZ=UTC 0 0 0 * * *"), Schedule::parse("0 0 0 * * *"));
+        assert_eq!(
+            Schedule::parse("CRON_TZ=UTC 0 0 0 * * *"),
+            Schedule::parse("0 0 0 * * *")
+        );
         assert!(Schedule::parse("TZ=Europe/Paris @daily").is_err());
         assert!(Schedule::parse("TZ=UTC").is_err());
     }
@@ -419,37 +508,89 @@ mod tests {
 
     #[test]
     fn next_rolls_over_month_and_year_ends() {
-        assert_eq!(next("0 0 0 * * *", at(2023, 12, 31, 12, 0, 0)), at(2024, 1, 1, 0, 0, 0));
-        assert_eq!(next("59 59 23 * * *", at(2023, 4, 30, 23, 59, 59)), at(2023, 5, 1, 23, 59, 59));
+        assert_eq!(
+            next("0 0 0 * * *", at(2023, 12, 31, 12, 0, 0)),
+            at(2024, 1, 1, 0, 0, 0)
+        );
+        assert_eq!(
+            next("59 59 23 * * *", at(2023, 4, 30, 23, 59, 59)),
+            at(2023, 5, 1, 23, 59, 59)
+        );
         // The 31st skips the months that have no 31st.
-        assert_eq!(next("0 0 0 31 * *", at(2023, 4, 1, 0, 0, 0)), at(2023, 5, 31, 0, 0, 0));
-        assert_eq!(next("0 0 0 31 * *", at(2023, 5, 31, 0, 0, 0)), at(2023, 7, 31, 0, 0, 0));
+        assert_eq!(
+            next("0 0 0 31 * *", at(2023, 4, 1, 0, 0, 0)),
+            at(2023, 5, 31, 0, 0, 0)
+        );
+        assert_eq!(
+            next("0 0 0 31 * *", at(2023, 5, 31, 0, 0, 0)),
+            at(2023, 7, 31, 0, 0, 0)
+        );
         // A month change resets day and time.
-        assert_eq!(next("30 15 10 * 3 *", at(2023, 1, 20, 20, 0, 0)), at(2023, 3, 1, 10, 15, 30));
+        assert_eq!(
+            next("30 15 10 * 3 *", at(2023, 1, 20, 20, 0, 0)),
+            at(2023, 3, 1, 10, 15, 30)
+        );
     }
 
     #[test]
     fn leap_day_waits_for_a_leap_year() {
-        assert_eq!(next("0 0 12 29 2 *", at(2023, 3, 1, 0, 0, 0)), at(2024, 2, 29, 12, 0, 0));
-        assert_eq!(next("0 0 12 29 2 *", at(2024, 2, 29, 12, 0, 0)), at(2028, 2, 29, 12, 0, 0));
+        assert_eq!(
+            next("0 0 12 29 2 *", at(2023, 3, 1, 0, 0, 0)),
+            at(2024, 2, 29, 12, 0, 0)
+        );
+        assert_eq!(
+            next("0 0 12 29 2 *", at(2024, 2, 29, 12, 0, 0)),
+            at(2028, 2, 29, 12, 0, 0)
+        );
         // 1900 was not a leap year, 2000 was: 2100 is not, so from 2097 there is none in 5 years.
-        assert_eq!(Schedule::parse("0 0 0 29 2 *").unwrap().next(at(2097, 3, 1, 0, 0, 0)), None);
-        assert_eq!(Schedule::parse("0 0 0 30 2 *").unwrap().next(at(2024, 1, 1, 0, 0, 0)), None);
+        assert_eq!(
+            Schedule::parse("0 0 0 29 2 *")
+                .unwrap()
+                .next(at(2097, 3, 1, 0, 0, 0)),
+            None
+        );
+        assert_eq!(
+            Schedule::parse("0 0 0 30 2 *")
+                .unwrap()
+                .next(at(2024, 1, 1, 0, 0, 0)),
+            None
+        );
     }
 
     #[test]
     fn day_of_week_and_day_of_month() {
         // 2024-03-01 is a Friday.
-        assert_eq!(next("0 0 9 * * MON", at(2024, 3, 1, 0, 0, 0)), at(2024, 3, 4, 9, 0, 0));
-        assert_eq!(next("0 0 9 * * 0", at(2024, 3, 1, 0, 0, 0)), at(2024, 3, 3, 9, 0, 0));
+        assert_eq!(
+            next("0 0 9 * * MON", at(2024, 3, 1, 0, 0, 0)),
+            at(2024, 3, 4, 9, 0, 0)
+        );
+        assert_eq!(
+            next("0 0 9 * * 0", at(2024, 3, 1, 0, 0, 0)),
+            at(2024, 3, 3, 9, 0, 0)
+        );
         // Both restricted: either matches (the 15th, or a Monday, whichever is first).
-        assert_eq!(next("0 0 0 15 * MON", at(2024, 3, 1, 0, 0, 0)), at(2024, 3, 4, 0, 0, 0));
-        assert_eq!(next("0 0 0 2 * MON", at(2024, 3, 1, 0, 0, 0)), at(2024, 3, 2, 0, 0, 0));
+        assert_eq!(
+            next("0 0 0 15 * MON", at(2024, 3, 1, 0, 0, 0)),
+            at(2024, 3, 4, 0, 0, 0)
+        );
+        assert_eq!(
+            next("0 0 0 2 * MON", at(2024, 3, 1, 0, 0, 0)),
+            at(2024, 3, 2, 0, 0, 0)
+        );
         // dom restricted, dow `*`: only the dom.
-        assert_eq!(next("0 0 0 15 * *", at(2024, 3, 1, 0, 0, 0)), at(2024, 3, 15, 0, 0, 0));
+        assert_eq!(
+            next("0 0 0 15 * *", at(2024, 3, 1, 0, 0, 0)),
+            at(2024, 3, 15, 0, 0, 0)
+        );
         // `*/2` in dow is not a star: still OR with the dom.
-        assert_eq!(next("0 0 0 15 * */2", at(2024, 3, 1, 0, 0, 0)), at(2024, 3, 2, 0, 0, 0));
+        assert_eq!(
+            next("0 0 0 15 * */2", at(2024, 3, 1, 0, 0, 0)),
+            at(2024, 3, 2, 0, 0, 0)
+        );
         // The 13th when it is a Friday? No: robfig ORs, so any Friday or any 13th.
-        assert_eq!(next("0 0 0 13 * FRI", at(2024, 3, 2, 0, 0, 0)), at(2024, 3, 8, 0, 0, 0));
+        assert_eq!(
+            next("0 0 0 13 * FRI", at(2024, 3, 2, 0, 0, 0)),
+            at(2024, 3, 8, 0, 0, 0)
+        );
     }
 }

@@ -171,7 +171,7 @@ pub(crate) fn parse_iso_duration(s: &str) -> Result<IsoDuration, String> {
     if date.is_empty() && time.is_none() {
         return Err(bad());
     }
-    let mut fields = |part: &str, units: &[char]| -> Result<Vec<i64>, String> {
+    let fields = |part: &str, units: &[char]| -> Result<Vec<i64>, String> {
         let mut values = vec![0i64; units.len()];
         let mut next_unit = 0;
         let mut num = String::new();
@@ -192,12 +192,19 @@ pub(crate) fn parse_iso_duration(s: &str) -> Result<IsoDuration, String> {
             num.clear();
             next_unit = at + 1;
         }
-        if num.is_empty() { Ok(values) } else { Err(bad()) }
+        if num.is_empty() {
+            Ok(values)
+        } else {
+            Err(bad())
+        }
     };
     let d = fields(date, &['Y', 'M', 'W', 'D'])?;
     out.years = d[0];
     out.months = d[1];
-    out.days = d[2].checked_mul(7).and_then(|w| w.checked_add(d[3])).ok_or_else(bad)?;
+    out.days = d[2]
+        .checked_mul(7)
+        .and_then(|w| w.checked_add(d[3]))
+        .ok_or_else(bad)?;
     if let Some(time) = time {
         let t = fields(time, &['H', 'M', 'S'])?;
         out.nanos = (i128::from(t[0]) * 3600 + i128::from(t[1]) * 60 + i128::from(t[2])) * SECOND;
@@ -207,7 +214,13 @@ pub(crate) fn parse_iso_duration(s: &str) -> Result<IsoDuration, String> {
 
 /// Go's `t.AddDate(years, months, days)` in UTC (overflowing days roll into the next
 /// month, as in Go: Jan 31 + 1 month = Mar 3), then `+ nanos`.
-pub(crate) fn add_date(t: Nanos, years: i64, months: i64, days: i64, nanos: Nanos) -> Option<Nanos> {
+pub(crate) fn add_date(
+    t: Nanos,
+    years: i64,
+    months: i64,
+    days: i64,
+    nanos: Nanos,
+) -> Option<Nanos> {
     let day = t.div_euclid(SECOND * 86_400);
     let in_day = t.rem_euclid(SECOND * 86_400);
     let (y, m, d) = civil_from_days(i64::try_from(day).ok()?);
@@ -231,12 +244,24 @@ pub(crate) fn parse_rfc3339(s: &str) -> Option<Nanos> {
         part.iter().all(u8::is_ascii_digit).then_some(())?;
         std::str::from_utf8(part).ok()?.parse().ok()
     };
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+    {
         return None;
     }
     let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&mo) || d == 0 || d > month_len(i64::from(y), mo) || h > 23 || mi > 59 || sec > 59 {
+    if !(1..=12).contains(&mo)
+        || d == 0
+        || d > month_len(i64::from(y), mo)
+        || h > 23
+        || mi > 59
+        || sec > 59
+    {
         return None;
     }
     let mut i = 19;
@@ -367,7 +392,19 @@ mod tests {
 
     #[test]
     fn bad_go_durations() {
-        for bad in ["", "1", "s", "1x", "1d", "-", ".s", "1h 2m", "10000000000h", "1..5s", "PT1S"] {
+        for bad in [
+            "",
+            "1",
+            "s",
+            "1x",
+            "1d",
+            "-",
+            ".s",
+            "1h 2m",
+            "10000000000h",
+            "1..5s",
+            "PT1S",
+        ] {
             assert!(parse_go_duration(bad).is_err(), "{bad:?}");
         }
     }
@@ -385,7 +422,10 @@ mod tests {
 
     #[test]
     fn bad_iso_durations() {
-        for bad in ["", "P", "PT", "T10S", "PT1.5S", "P1S", "PT1Y", "PT10", "P1M1Y", "R/PT1S", "Rx/PT1S", "10s"] {
+        for bad in [
+            "", "P", "PT", "T10S", "PT1.5S", "P1S", "PT1Y", "PT10", "P1M1Y", "R/PT1S", "Rx/PT1S",
+            "10s",
+        ] {
             assert!(parse_iso_duration(bad).is_err(), "{bad:?}");
         }
     }
@@ -394,9 +434,15 @@ mod tests {
     fn add_date_normalises_like_go() {
         let jan31 = Nanos::from(days_from_civil(2023, 1, 31)) * 86_400 * SECOND;
         let got = add_date(jan31, 0, 1, 0, 0).unwrap();
-        assert_eq!(got, Nanos::from(days_from_civil(2023, 3, 3)) * 86_400 * SECOND);
+        assert_eq!(
+            got,
+            Nanos::from(days_from_civil(2023, 3, 3)) * 86_400 * SECOND
+        );
         let got = add_date(jan31, 1, 11, 1, SECOND).unwrap();
-        assert_eq!(got, Nanos::from(days_from_civil(2025, 1, 1)) * 86_400 * SECOND + SECOND);
+        assert_eq!(
+            got,
+            Nanos::from(days_from_civil(2025, 1, 1)) * 86_400 * SECOND + SECOND
+        );
     }
 
     #[test]
@@ -439,7 +485,18 @@ mod tests {
         assert_eq!(format_proto_duration(SECOND / 2), "0.500s");
         assert_eq!(format_proto_duration(1_000), "0.000001s");
         assert_eq!(format_proto_duration(-SECOND - 1), "-1.000000001s");
-        for bad in ["", "s", "1", "1m", "1.s", ".5s", "1.0000000001s", "1e3s", "+1s", "1 s"] {
+        for bad in [
+            "",
+            "s",
+            "1",
+            "1m",
+            "1.s",
+            ".5s",
+            "1.0000000001s",
+            "1e3s",
+            "+1s",
+            "1 s",
+        ] {
             assert_eq!(parse_proto_duration(bad), None, "{bad:?}");
         }
     }

@@ -52,7 +52,10 @@ fn assert_kit_error(a: &Answer, status: u16, reason: &str) -> String {
     let details = v["details"].as_array().expect("details array");
     assert_eq!(details.len(), 1, "{v}");
     let info = &details[0];
-    assert_eq!(info["@type"], "type.googleapis.com/google.rpc.ErrorInfo", "{v}");
+    assert_eq!(
+        info["@type"], "type.googleapis.com/google.rpc.ErrorInfo",
+        "{v}"
+    );
     assert_eq!(info["reason"], reason, "{v}");
     assert_eq!(info["domain"], "dapr.io", "{v}");
     assert_eq!(info["metadata"]["appID"], "app", "{v}");
@@ -85,7 +88,11 @@ async fn every_second_with_two_repeats_triggers_twice_then_is_gone() {
         let tp = r.header("traceparent").expect("traceparent");
         let parts: Vec<&str> = tp.split('-').collect();
         assert_eq!(parts.len(), 4, "{tp}");
-        assert_eq!((parts[0], parts[1].len(), parts[2].len()), ("00", 32, 16), "{tp}");
+        assert_eq!(
+            (parts[0], parts[1].len(), parts[2].len()),
+            ("00", 32, 16),
+            "{tp}"
+        );
     }
     assert_ne!(got[0].header("traceparent"), got[1].header("traceparent"));
     // The last repeat deletes the job: no third trigger, and GET no longer finds it.
@@ -125,8 +132,16 @@ async fn due_time_in_the_past_fires_at_once_and_a_near_one_later() {
     assert_eq!(body_json(&soon[0]), json!(123));
     // One-shot jobs are gone once fired.
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_kit_error(&get(addr, "/v1.0/jobs/past").await, 500, "DAPR_SCHEDULER_GET_JOB");
-    assert_kit_error(&get(addr, "/v1.0/jobs/soon").await, 500, "DAPR_SCHEDULER_GET_JOB");
+    assert_kit_error(
+        &get(addr, "/v1.0/jobs/past").await,
+        500,
+        "DAPR_SCHEDULER_GET_JOB",
+    );
+    assert_kit_error(
+        &get(addr, "/v1.0/jobs/soon").await,
+        500,
+        "DAPR_SCHEDULER_GET_JOB",
+    );
     sc.shutdown().await;
 }
 
@@ -147,7 +162,11 @@ async fn default_failure_policy_makes_four_attempts_one_second_apart() {
     assert_eq!(got.len(), 4);
     assert!(got.iter().all(|r| body_json(r) == json!({"n": 1})));
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(app.requests_to("/job/fail-default").len(), 4, "4 attempts in all");
+    assert_eq!(
+        app.requests_to("/job/fail-default").len(),
+        4,
+        "4 attempts in all"
+    );
     assert_kit_error(
         &get(addr, "/v1.0/jobs/fail-default").await,
         500,
@@ -183,8 +202,16 @@ async fn drop_policy_and_404_make_one_attempt_constant_retries_max() {
     // Past the default's first retry (1 s): still one attempt each, three for constant.
     tokio::time::sleep(Duration::from_millis(1300)).await;
     assert_eq!(app.requests_to("/job/fail-drop").len(), 1, "drop: no retry");
-    assert_eq!(app.requests_to("/job/gone").len(), 1, "404: success, no retry");
-    assert_eq!(app.requests_to("/job/fail-constant").len(), 3, "1 + 2 retries");
+    assert_eq!(
+        app.requests_to("/job/gone").len(),
+        1,
+        "404: success, no retry"
+    );
+    assert_eq!(
+        app.requests_to("/job/fail-constant").len(),
+        3,
+        "1 + 2 retries"
+    );
     sc.shutdown().await;
 }
 
@@ -199,13 +226,9 @@ async fn overwrite_false_is_409_and_true_replaces() {
     let m = assert_kit_error(&a, 409, "DAPR_SCHEDULER_SCHEDULE_JOB");
     assert!(m.starts_with("failed to schedule job due to: "), "{m}");
     assert_eq!(get(addr, "/v1.0/jobs/dup").await.json()["dueTime"], "1h");
-    schedule(
-        addr,
-        "dup",
-        r#"{"dueTime":"2h","data":2,"overwrite":true}"#,
-    )
-    .await
-    .assert_no_content();
+    schedule(addr, "dup", r#"{"dueTime":"2h","data":2,"overwrite":true}"#)
+        .await
+        .assert_no_content();
     let job = get(addr, "/v1.0/jobs/dup").await.json();
     assert_eq!(job["dueTime"], "2h");
     assert_eq!(job["data"]["value"], 2);
@@ -241,9 +264,13 @@ async fn get_answers_the_protojson_job_on_both_prefixes() {
         );
     }
     // Unset fields are omitted; drop and forever-constant policies are answered as stored.
-    schedule(addr, "min", r#"{"dueTime":"1h","failurePolicy":{"drop":{}}}"#)
-        .await
-        .assert_no_content();
+    schedule(
+        addr,
+        "min",
+        r#"{"dueTime":"1h","failurePolicy":{"drop":{}}}"#,
+    )
+    .await
+    .assert_no_content();
     assert_eq!(
         get(addr, "/v1.0/jobs/min").await.json(),
         json!({"name": "min", "dueTime": "1h", "failurePolicy": {"drop": {}}})
@@ -270,12 +297,24 @@ async fn delete_stops_triggers_and_is_204_when_missing() {
         .await
         .assert_no_content();
     assert_eq!(app.wait_for("/job/beat", 1).await.len(), 1);
-    delete(addr, "/v1.0/jobs/beat", &[]).await.assert_no_content();
+    delete(addr, "/v1.0/jobs/beat", &[])
+        .await
+        .assert_no_content();
     let after = app.requests_to("/job/beat").len();
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(app.requests_to("/job/beat").len(), after, "no trigger after DELETE");
-    assert_kit_error(&get(addr, "/v1.0/jobs/beat").await, 500, "DAPR_SCHEDULER_GET_JOB");
-    delete(addr, "/v1.0/jobs/beat", &[]).await.assert_no_content();
+    assert_eq!(
+        app.requests_to("/job/beat").len(),
+        after,
+        "no trigger after DELETE"
+    );
+    assert_kit_error(
+        &get(addr, "/v1.0/jobs/beat").await,
+        500,
+        "DAPR_SCHEDULER_GET_JOB",
+    );
+    delete(addr, "/v1.0/jobs/beat", &[])
+        .await
+        .assert_no_content();
     delete(addr, "/v1.0-alpha1/jobs/never", &[])
         .await
         .assert_no_content();
@@ -285,7 +324,10 @@ async fn delete_stops_triggers_and_is_204_when_missing() {
         .assert_no_content();
     sc.shutdown().await;
     tokio::time::sleep(Duration::from_millis(1300)).await;
-    assert!(app.requests_to("/job/late").is_empty(), "no trigger after shutdown");
+    assert!(
+        app.requests_to("/job/late").is_empty(),
+        "no trigger after shutdown"
+    );
 }
 
 #[tokio::test]
@@ -294,10 +336,19 @@ async fn every_error_row_of_the_table() {
     let sc = sidecar(|_| {}).await;
     let addr = sc.local_addr();
     // Malformed bodies: APIError shape, no details.
-    for bad in [r#"{"repeats":-1}"#, "[{}]", "{", r#"{"schedule":5}"#, r#"{"overwrite":"yes"}"#] {
+    for bad in [
+        r#"{"repeats":-1}"#,
+        "[{}]",
+        "{",
+        r#"{"schedule":5}"#,
+        r#"{"overwrite":"yes"}"#,
+    ] {
         let a = schedule(addr, "j", bad).await;
         let m = a.assert_error(400, "ERR_MALFORMED_REQUEST");
-        assert!(m.starts_with("failed deserializing HTTP body: "), "{bad}: {m}");
+        assert!(
+            m.starts_with("failed deserializing HTTP body: "),
+            "{bad}: {m}"
+        );
         assert!(a.json().get("details").is_none(), "{bad}");
     }
     // A name in the body, even with a valid job.
@@ -316,7 +367,12 @@ async fn every_error_row_of_the_table() {
         assert_eq!(a.json()["details"][0]["metadata"]["namespace"], "default");
     }
     // Neither schedule nor dueTime; a mis-cased key is dropped, not an error.
-    for body in ["", "{}", r#"{"data":1}"#, r#"{"DueTime":"1s","Schedule":"@daily"}"#] {
+    for body in [
+        "",
+        "{}",
+        r#"{"data":1}"#,
+        r#"{"DueTime":"1s","Schedule":"@daily"}"#,
+    ] {
         let a = schedule(addr, "j", body).await;
         let m = assert_kit_error(&a, 400, "DAPR_SCHEDULER_SCHEDULE_EMPTY");
         assert_eq!(m, "Schedule is empty", "{body}");
@@ -327,16 +383,37 @@ async fn every_error_row_of_the_table() {
         (r#"{"schedule":"@fortnightly"}"#, "unrecognized descriptor"),
         (r#"{"schedule":"61 * * * * *"}"#, "above maximum"),
         (r#"{"schedule":""}"#, "empty spec string"),
-        (r#"{"dueTime":"1s","repeats":2}"#, "job must have a schedule to repeat"),
-        (r#"{"schedule":"@daily","repeats":0}"#, "defined repeats must be greater than 0"),
-        (r#"{"dueTime":"1s","ttl":"1m"}"#, "job must have a schedule to have a ttl"),
-        (r#"{"schedule":"@daily","dueTime":"1h","ttl":"2020-01-01T00:00:00Z"}"#, "ttl must be greater than due time"),
-        (r#"{"dueTime":"whenever"}"#, "due time format not recognized"),
-        (r#"{"schedule":"@daily","ttl":"forever"}"#, "ttl format not recognized"),
+        (
+            r#"{"dueTime":"1s","repeats":2}"#,
+            "job must have a schedule to repeat",
+        ),
+        (
+            r#"{"schedule":"@daily","repeats":0}"#,
+            "defined repeats must be greater than 0",
+        ),
+        (
+            r#"{"dueTime":"1s","ttl":"1m"}"#,
+            "job must have a schedule to have a ttl",
+        ),
+        (
+            r#"{"schedule":"@daily","dueTime":"1h","ttl":"2020-01-01T00:00:00Z"}"#,
+            "ttl must be greater than due time",
+        ),
+        (
+            r#"{"dueTime":"whenever"}"#,
+            "due time format not recognized",
+        ),
+        (
+            r#"{"schedule":"@daily","ttl":"forever"}"#,
+            "ttl format not recognized",
+        ),
     ] {
         let a = schedule(addr, "j", body).await;
         let m = assert_kit_error(&a, 500, "DAPR_SCHEDULER_SCHEDULE_JOB");
-        assert!(m.starts_with("failed to schedule job due to: "), "{body}: {m}");
+        assert!(
+            m.starts_with("failed to schedule job due to: "),
+            "{body}: {m}"
+        );
         assert!(m.contains(reason), "{body}: {m}");
     }
     // A name go-etcd-cron refuses.
@@ -349,7 +426,10 @@ async fn every_error_row_of_the_table() {
     schedule(addr, "%20padded%20", r#"{"dueTime":"1h"}"#)
         .await
         .assert_no_content();
-    assert_eq!(get(addr, "/v1.0/jobs/padded").await.json()["name"], "padded");
+    assert_eq!(
+        get(addr, "/v1.0/jobs/padded").await.json()["name"],
+        "padded"
+    );
     // GET of a missing job is 500, never 404.
     let a = get(addr, "/v1.0/jobs/missing").await;
     assert_kit_error(&a, 500, "DAPR_SCHEDULER_GET_JOB");
@@ -392,5 +472,19 @@ async fn the_job_limit_is_a_500_but_overwrite_still_works() {
     schedule(addr, "c", r#"{"dueTime":"1h"}"#)
         .await
         .assert_no_content();
+    sc.shutdown().await;
+}
+
+#[tokio::test]
+async fn trigger_path_escapes_the_job_name() {
+    let (app, sc) = setup(None).await;
+    let addr = sc.local_addr();
+    schedule(addr, "my%20job", r#"{"dueTime":"0s","data":{}}"#)
+        .await
+        .assert_no_content();
+    let got = app.wait_for("/job/my", 1).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].target(), "/job/my%20job");
+    assert_eq!(body_json(&got[0]), json!({}));
     sc.shutdown().await;
 }
