@@ -139,8 +139,9 @@ pub(crate) fn parse_go_duration(s: &str) -> Result<i64, String> {
     }
 }
 
-/// An ISO 8601 duration as dapr/kit reads it: `[R<n>/]P[nY][nM][nW][nD][T[nH][nM][nS]]`,
-/// integers only.
+/// An ISO 8601 duration as dapr/kit's `ParseISO8601Duration` reads it:
+/// `[R<n>/]P[nY][nM][nW][nD][T[nH][nM][nS]]`, integers only (signed, as Go's `Atoi`), units
+/// in any order, a trailing number without unit ignored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct IsoDuration {
     pub years: i64,
@@ -152,62 +153,65 @@ pub(crate) struct IsoDuration {
     pub repeats: u64,
 }
 
-/// Parses an ISO 8601 duration; see [`IsoDuration`].
+/// Parses an ISO 8601 duration; see [`IsoDuration`]. Lax where dapr/kit is lax (`PT` is
+/// zero, `P1M1Y` is fine).
 pub(crate) fn parse_iso_duration(s: &str) -> Result<IsoDuration, String> {
-    let bad = || format!("unsupported ISO8601 duration format {s:?}");
-    let mut out = IsoDuration::default();
-    let mut rest = s;
-    if let Some(r) = rest.strip_prefix('R') {
-        let (n, after) = r.split_once('/').ok_or_else(bad)?;
-        out.repeats = n.parse().map_err(|_| bad())?;
-        rest = after;
-    }
-    let rest = rest.strip_prefix('P').ok_or_else(bad)?;
-    let (date, time) = match rest.split_once('T') {
-        Some((d, t)) if !t.is_empty() => (d, Some(t)),
-        Some(_) => return Err(bad()),
-        None => (rest, None),
+    let bad = || format!("unsupported ISO8601 duration format: {s}");
+    // Go's strconv.Atoi: an optional sign, then digits.
+    let atoi = |t: &str| -> Result<i64, String> {
+        let digits = t.strip_prefix(['+', '-']).unwrap_or(t);
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        t.parse().map_err(|_| bad())
     };
-    if date.is_empty() && time.is_none() {
+    let b = s.as_bytes();
+    let mut out = IsoDuration::default();
+    if b.len() < 2 {
         return Err(bad());
     }
-    let fields = |part: &str, units: &[char]| -> Result<Vec<i64>, String> {
-        let mut values = vec![0i64; units.len()];
-        let mut next_unit = 0;
-        let mut num = String::new();
-        for c in part.chars() {
-            if c.is_ascii_digit() {
-                num.push(c);
-                continue;
-            }
-            let at = units[next_unit..]
-                .iter()
-                .position(|u| *u == c)
-                .ok_or_else(bad)?
-                + next_unit;
-            if num.is_empty() {
+    let mut i = 0;
+    if b[0] == b'R' {
+        i = b.iter().position(|c| *c == b'/').unwrap_or(b.len());
+        let n = atoi(&s[1..i])?;
+        out.repeats = u64::try_from(n).unwrap_or(0);
+        i += 1;
+        if i >= b.len() {
+            return Ok(out);
+        }
+    }
+    if b[i] != b'P' {
+        return Err(bad());
+    }
+    i += 1;
+    let (mut start, mut in_time) = (i, false);
+    while i < b.len() {
+        let unit = b[i];
+        if unit == b'T' {
+            if start != i {
                 return Err(bad());
             }
-            values[at] = num.parse().map_err(|_| bad())?;
-            num.clear();
-            next_unit = at + 1;
+            (in_time, start) = (true, i + 1);
+        } else if matches!(unit, b'Y' | b'W' | b'D' | b'H' | b'S' | b'M') {
+            let date_unit = matches!(unit, b'Y' | b'W' | b'D');
+            let time_unit = matches!(unit, b'H' | b'S');
+            if start == i || (date_unit && in_time) || (time_unit && !in_time) {
+                return Err(bad());
+            }
+            let n = atoi(&s[start..i])?;
+            match (unit, in_time) {
+                (b'Y', _) => out.years = n,
+                (b'W', _) => out.days += n * 7,
+                (b'D', _) => out.days += n,
+                (b'H', _) => out.nanos += Nanos::from(n) * 3600 * SECOND,
+                (b'S', _) => out.nanos += Nanos::from(n) * SECOND,
+                (_, true) => out.nanos += Nanos::from(n) * 60 * SECOND,
+                (_, false) => out.months = n,
+            }
+            start = i + 1;
         }
-        if num.is_empty() {
-            Ok(values)
-        } else {
-            Err(bad())
-        }
-    };
-    let d = fields(date, &['Y', 'M', 'W', 'D'])?;
-    out.years = d[0];
-    out.months = d[1];
-    out.days = d[2]
-        .checked_mul(7)
-        .and_then(|w| w.checked_add(d[3]))
-        .ok_or_else(bad)?;
-    if let Some(time) = time {
-        let t = fields(time, &['H', 'M', 'S'])?;
-        out.nanos = (i128::from(t[0]) * 3600 + i128::from(t[1]) * 60 + i128::from(t[2])) * SECOND;
+        // Other bytes are skipped, as dapr/kit does (they fail the next number instead).
+        i += 1;
     }
     Ok(out)
 }
@@ -418,13 +422,20 @@ mod tests {
         assert_eq!(d.nanos, (4 * 3600 + 5 * 60 + 6) * SECOND);
         assert_eq!(parse_iso_duration("R5/PT1M").unwrap().repeats, 5);
         assert_eq!(parse_iso_duration("P3D").unwrap().days, 3);
+        // dapr/kit's leniencies.
+        assert_eq!(parse_iso_duration("PT").unwrap(), IsoDuration::default());
+        assert_eq!(parse_iso_duration("P1M1Y").unwrap().years, 1);
+        assert_eq!(parse_iso_duration("PT10").unwrap().nanos, 0);
+        assert_eq!(parse_iso_duration("PT-5S").unwrap().nanos, -5 * SECOND);
+        assert_eq!(parse_iso_duration("R0/PT1S").unwrap().repeats, 0);
+        assert_eq!(parse_iso_duration("PT1HT1S").unwrap().nanos, 3601 * SECOND);
     }
 
     #[test]
     fn bad_iso_durations() {
         for bad in [
-            "", "P", "PT", "T10S", "PT1.5S", "P1S", "PT1Y", "PT10", "P1M1Y", "R/PT1S", "Rx/PT1S",
-            "10s",
+            "", "P", "T10S", "PT1.5S", "P1S", "PT1Y", "PTS", "P1X2D", "R/PT1S", "Rx/PT1S", "10s",
+            "P1T1S",
         ] {
             assert!(parse_iso_duration(bad).is_err(), "{bad:?}");
         }
