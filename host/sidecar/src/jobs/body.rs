@@ -130,12 +130,75 @@ fn failure_policy(v: Option<&Value>) -> Result<Option<FailurePolicy>, String> {
     }
 }
 
+/// Any JSON document, refused when an object repeats a key (protojson refuses a field or
+/// map key given twice; serde_json would keep the last).
+struct NoDuplicateKeys;
+
+impl<'de> serde::Deserialize<'de> for NoDuplicateKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(NoDuplicateKeysVisitor)
+    }
+}
+
+struct NoDuplicateKeysVisitor;
+
+impl<'de> serde::de::Visitor<'de> for NoDuplicateKeysVisitor {
+    type Value = NoDuplicateKeys;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<NoDuplicateKeys, E> {
+        Ok(NoDuplicateKeys)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<NoDuplicateKeys, E> {
+        Ok(NoDuplicateKeys)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<NoDuplicateKeys, E> {
+        Ok(NoDuplicateKeys)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<NoDuplicateKeys, E> {
+        Ok(NoDuplicateKeys)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<NoDuplicateKeys, E> {
+        Ok(NoDuplicateKeys)
+    }
+    fn visit_unit<E>(self) -> Result<NoDuplicateKeys, E> {
+        Ok(NoDuplicateKeys)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> Result<NoDuplicateKeys, A::Error> {
+        while seq.next_element::<NoDuplicateKeys>()?.is_some() {}
+        Ok(NoDuplicateKeys)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> Result<NoDuplicateKeys, A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            map.next_value::<NoDuplicateKeys>()?;
+            if !seen.insert(key.clone()) {
+                return Err(serde::de::Error::custom(format!("duplicate field {key:?}")));
+            }
+        }
+        Ok(NoDuplicateKeys)
+    }
+}
+
 /// Decodes the body; an empty body is the empty message. The error is protojson's reason,
 /// for `failed deserializing HTTP body: …`.
 pub(crate) fn decode(body: &[u8]) -> Result<JobBody, String> {
     if body.is_empty() {
         return Ok(JobBody::default());
     }
+    serde_json::from_slice::<NoDuplicateKeys>(body)
+        .map_err(|e| format!("proto: syntax error: {e}"))?;
     let v: Value = serde_json::from_slice(body).map_err(|e| format!("proto: syntax error: {e}"))?;
     let obj = match &v {
         Value::Object(o) => o,
@@ -238,6 +301,9 @@ mod tests {
             r#"{"failurePolicy":{"constant":{"interval":1}}}"#,
             r#"{"failurePolicy":{"constant":{"maxRetries":-1}}}"#,
             r#"{"dueTime":"1s","due_time":"2s"}"#,
+            r#"{"dueTime":"1s","dueTime":"2s"}"#,
+            r#"{"data":{"a":1,"a":2},"dueTime":"1s"}"#,
+            r#"{"failurePolicy":{"constant":{"interval":"1s","interval":"2s"}}}"#,
             r#"{"schedule":"@daily""#,
             "not json",
         ] {
