@@ -20,6 +20,8 @@ async fn app() -> MockServer {
             reply(500, "boom")
         } else if t.starts_with("/job/gone") {
             reply(404, "")
+        } else if t.starts_with("/job/slow") {
+            reply(200, "").delay(Duration::from_millis(100))
         } else {
             reply(200, "")
         }
@@ -486,5 +488,27 @@ async fn trigger_path_escapes_the_job_name() {
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].target(), "/job/my%20job");
     assert_eq!(body_json(&got[0]), json!({}));
+    sc.shutdown().await;
+}
+
+#[tokio::test]
+async fn many_due_jobs_all_fire_through_the_bounded_trigger_pool() {
+    let (app, sc) = setup(None).await;
+    let addr = sc.local_addr();
+    // 20 slow triggers due at once, 8 in flight at a time (the default).
+    for i in 0..20 {
+        schedule(
+            addr,
+            &format!("slow-{i}"),
+            &format!(r#"{{"dueTime":"0s","data":{i}}}"#),
+        )
+        .await
+        .assert_no_content();
+    }
+    let got = app.wait_for("/job/slow-", 20).await;
+    assert_eq!(got.len(), 20);
+    let mut seen: Vec<i64> = got.iter().filter_map(|r| body_json(r).as_i64()).collect();
+    seen.sort_unstable();
+    assert_eq!(seen, (0..20).collect::<Vec<i64>>());
     sc.shutdown().await;
 }
