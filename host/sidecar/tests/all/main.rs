@@ -4,5 +4,6 @@
 
 mod api;
 mod layering;
+mod localstorage;
 mod pubsub;
 mod state;
