@@ -5,5 +5,6 @@
 mod api;
 mod layering;
 mod localstorage;
+mod metadata;
 mod pubsub;
 mod state;
