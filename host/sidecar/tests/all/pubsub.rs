@@ -22,6 +22,7 @@ const SUBSCRIPTIONS: &str = r#"[
   {"pubsubname":"pubsub","topic":"notfound","route":"/nope","deadLetterTopic":"dead"},
   {"pubsubname":"pubsub","topic":"dead","route":"/dead"},
   {"pubsubname":"pubsub","topic":"weird","route":"/weird"},
+  {"PubsubName":"pubsub","TOPIC":"casedrop","Route":"/casedrop","DeadLetterTopic":"dead"},
   {"pubsubname":"pubsub","topic":"raw","route":"/raw","metadata":{"rawPayload":"true"}},
   {"pubsubname":"pubsub","topic":"rules","route":"/ignored","routes":{"rules":[{"match":"event.type == \"widget\"","path":"/widgets"}],"default":"/other"}}
 ]"#;
@@ -35,6 +36,8 @@ async fn app() -> MockServer {
         "/fail500" => reply(500, "boom"),
         "/nope" => reply(404, ""),
         "/weird" => reply(200, r#"{"status":"MAYBE"}"#),
+        // Answers are decoded as Go's encoding/json does: `Status` is `status`.
+        "/casedrop" => reply(200, r#"{"Status":"DROP"}"#),
         "/orders" => reply(200, r#"{"status":"SUCCESS"}"#),
         _ => reply(200, ""),
     })
@@ -50,7 +53,7 @@ async fn setup(token: Option<&str>) -> (MockServer, Sidecar) {
         o.app_api_token = token;
     })
     .await;
-    wait_subscriptions(sc.local_addr(), 10).await;
+    wait_subscriptions(sc.local_addr(), 11).await;
     (app, sc)
 }
 
@@ -276,7 +279,7 @@ async fn topics_with_slashes_raw_payload_and_rules() {
 async fn delivery_outcomes_retry_drop_and_dead_letter() {
     let (app, sc) = setup(None).await;
     let addr = sc.local_addr();
-    for topic in ["retry", "drop", "exhaust", "notfound", "weird"] {
+    for topic in ["retry", "drop", "exhaust", "notfound", "weird", "casedrop"] {
         publish(
             addr,
             &format!("/v1.0/publish/pubsub/{topic}"),
@@ -291,12 +294,12 @@ async fn delivery_outcomes_retry_drop_and_dead_letter() {
     assert_eq!(app.wait_for("/fail500", 3).await.len(), 3);
     assert_eq!(app.wait_for("/weird", 3).await.len(), 3);
     // DROP goes to the dead-letter topic once; exhausted retries too; 404 is dropped without dead letter.
-    let dead = app.wait_for("/dead", 2).await;
+    let dead = app.wait_for("/dead", 3).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(app.requests_to("/retry").len(), 3, "retries are bounded");
     assert_eq!(app.requests_to("/drop").len(), 1, "DROP is not redelivered");
     assert_eq!(app.requests_to("/nope").len(), 1, "404 is not redelivered");
-    let dead = if dead.len() < 2 {
+    let dead = if dead.len() < 3 {
         app.requests_to("/dead")
     } else {
         dead
@@ -306,7 +309,7 @@ async fn delivery_outcomes_retry_drop_and_dead_letter() {
         .map(|r| event(r)["data"].as_str().unwrap_or_default().to_string())
         .collect();
     data.sort();
-    assert_eq!(data, ["drop", "exhaust"]);
+    assert_eq!(data, ["casedrop", "drop", "exhaust"]);
     sc.shutdown().await;
 }
 
