@@ -125,12 +125,18 @@ impl<'de> de::Visitor<'de> for Visit<'_> {
         Ok(Value::String(v))
     }
 
+    /// Go decodes `null` into a slice as an empty (nil) slice and into a struct as nothing
+    /// (the zero struct).
     fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
+        Ok(match self.0 {
+            Shape::List(_) => Value::Array(Vec::new()),
+            Shape::Struct(_) => Value::Object(Map::new()),
+            Shape::Plain | Shape::Map => Value::Null,
+        })
     }
 
-    fn visit_none<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
+    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
+        self.visit_unit()
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
@@ -181,10 +187,10 @@ pub(crate) fn to_value(body: &[u8], shape: &Shape) -> Result<Value, serde_json::
 /// `unicode.ToUpper`, so `ſ` matches `s` but the Kelvin sign does not match `k`). Keys that
 /// name no field are ignored. A field named twice (`entryId` then `EntryID`) keeps the last
 /// value, except that maps and nested structs are decoded into the value already there,
-/// so their entries merge. A `null` leaves the field as it was. `json.Decoder` reads one
-/// value, so bytes after it are not looked at. The body is re-keyed to the canonical
-/// names in one pass (document order kept, which `serde_json::Value` would lose), then
-/// decoded by serde's exact names.
+/// so their entries merge. A `null` leaves a field as it was; a `null` slice is empty and
+/// a `null` struct is the zero struct. `json.Decoder` reads one value, so bytes after it
+/// are not looked at. The body is re-keyed to the canonical names in one pass (document
+/// order kept, which `serde_json::Value` would lose), then decoded by serde's exact names.
 pub(crate) fn from_slice<T: DeserializeOwned>(
     body: &[u8],
     shape: &Shape,
@@ -326,6 +332,12 @@ mod tests {
             "a list given an object"
         );
         assert_eq!(go(r#"["s", 1]"#), json!(["s", 1]));
+        assert_eq!(go("null"), json!([]), "null is an empty slice");
+        assert_eq!(go("[null]"), json!([{}]), "and a zero struct");
+        assert_eq!(
+            go(r#"[{"options":{"concurrency":"x"},"Options":null}]"#)[0]["options"],
+            json!({"concurrency":"x"})
+        );
         #[derive(serde::Deserialize, Debug)]
         struct E {
             #[serde(rename = "entryId")]

@@ -165,6 +165,7 @@ async fn bulk_publish_on_both_paths_with_go_decoding() {
             .collect();
         assert_eq!(traces.len(), 5, "a trace parent per entry");
         post(addr, path, None, "[]").await.assert_no_content();
+        post(addr, path, None, "null").await.assert_no_content();
     }
     // `publish/bulk/{x}` without a topic is a single publish to a pub/sub named `bulk`.
     let a = post(addr, "/v1.0/publish/bulk/orders", None, "x").await;

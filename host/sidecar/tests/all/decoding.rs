@@ -50,6 +50,8 @@ async fn state_routes_accept_mis_cased_keys() {
     .await
     .assert_no_content();
     assert_eq!(get(addr, &format!("{s}/a")).await.json(), json!(3));
+    // `null` is an empty list, as in Go.
+    post_json(addr, s, "null").await.assert_no_content();
     // A key that folds to no field is ignored: the item has no key.
     post_json(addr, s, r#"[{"key_":"z","value":1}]"#)
         .await
