@@ -90,38 +90,61 @@ impl<'de> DeserializeSeed<'de> for Seed<'_> {
     }
 }
 
-/// The visitor of a struct or list: other JSON values pass through unchanged (the typed
-/// decoding after refuses them with its own message).
+/// The visitor of a struct or list: a value of another kind is refused here, as Go does
+/// (serde's derive would take an array for a struct); maps and scalars are checked by the
+/// typed decoding after.
 struct Visit<'a>(&'a Shape);
+
+impl Visit<'_> {
+    /// Go refuses a scalar where it decodes into a struct, a map or a slice
+    /// ("cannot unmarshal number into Go value of type …").
+    fn scalar<E: de::Error>(&self, got: de::Unexpected<'_>) -> Result<(), E> {
+        match self.0 {
+            Shape::Plain => Ok(()),
+            _ => Err(E::invalid_type(got, self)),
+        }
+    }
+}
 
 impl<'de> de::Visitor<'de> for Visit<'_> {
     type Value = Value;
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a JSON value")
+        f.write_str(match self.0 {
+            Shape::Plain => "a JSON value",
+            Shape::Map => "a JSON object of values",
+            Shape::Struct(_) => "a JSON object",
+            Shape::List(_) => "a JSON array",
+        })
     }
 
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+        self.scalar(de::Unexpected::Bool(v))?;
         Ok(Value::Bool(v))
     }
 
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        self.scalar(de::Unexpected::Signed(v))?;
         Ok(Value::from(v))
     }
 
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        self.scalar(de::Unexpected::Unsigned(v))?;
         Ok(Value::from(v))
     }
 
-    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        self.scalar(de::Unexpected::Float(v))?;
         Ok(Value::from(v))
     }
 
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        self.scalar(de::Unexpected::Str(v))?;
         Ok(Value::String(v.to_string()))
     }
 
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
+        self.scalar(de::Unexpected::Str(&v))?;
         Ok(Value::String(v))
     }
 
@@ -142,7 +165,10 @@ impl<'de> de::Visitor<'de> for Visit<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let inner = match self.0 {
             Shape::List(inner) => *inner,
-            _ => &Shape::Plain,
+            Shape::Plain => &Shape::Plain,
+            Shape::Map | Shape::Struct(_) => {
+                return Err(de::Error::invalid_type(de::Unexpected::Seq, &self));
+            }
         };
         let mut out = Vec::new();
         while let Some(v) = seq.next_element_seed(Seed(inner))? {
@@ -153,6 +179,9 @@ impl<'de> de::Visitor<'de> for Visit<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut out = Map::new();
+        if let Shape::List(_) = self.0 {
+            return Err(de::Error::invalid_type(de::Unexpected::Map, &self));
+        }
         let Shape::Struct(fields) = self.0 else {
             while let Some((k, v)) = map.next_entry::<String, Value>()? {
                 out.insert(k, v);
@@ -320,18 +349,17 @@ mod tests {
     }
 
     #[test]
-    fn bad_input_is_an_error_and_wrong_types_pass_through() {
+    fn bad_input_and_wrong_kinds_are_errors() {
         for bad in ["", "[", "[{\"entryId\":}]", "{\"a\" 1}", "nul"] {
             assert!(to_value(bad.as_bytes(), &LIST).is_err(), "{bad:?}");
         }
         // One value is read, as json.Decoder does; what follows is not looked at.
         assert_eq!(go("[] trailing"), json!([]));
-        assert_eq!(
-            go(r#"{"entryID":"x"}"#),
-            json!({"entryID":"x"}),
-            "a list given an object"
-        );
-        assert_eq!(go(r#"["s", 1]"#), json!(["s", 1]));
+        // Go refuses a value of the wrong kind for a slice, a struct or a map (serde's derive
+        // would take an array for a struct).
+        for bad in [r#"{"entryID":"x"}"#, r#"["s", 1]"#, "[[1]]", "7"] {
+            assert!(to_value(bad.as_bytes(), &LIST).is_err(), "{bad:?}");
+        }
         assert_eq!(go("null"), json!([]), "null is an empty slice");
         assert_eq!(go("[null]"), json!([{}]), "and a zero struct");
         assert_eq!(
