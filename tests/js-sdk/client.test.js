@@ -5,9 +5,10 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import dapr from "@dapr/dapr";
+import ActorClientHTTP from "@dapr/dapr/actors/client/ActorClient/ActorClientHTTP.js";
 import { eventually, raw, rejected, sdkError, sdkLogger, startSidecar } from "./harness.js";
 
-const { CommunicationProtocolEnum, DaprClient, StateConcurrencyEnum } = dapr;
+const { ActorId, CommunicationProtocolEnum, DaprClient, StateConcurrencyEnum } = dapr;
 const T = { timeout: 10_000 };
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -425,6 +426,30 @@ describe("metadata and health", () => {
     const e = await rejected(() => http.execute("/no-such-api"));
     assert.equal(e.status, 404);
     assert.equal(e.body.errorCode, "ERR_DIRECT_INVOKE");
+  });
+});
+
+describe("actors (no placement service)", () => {
+  test("the SDK's HTTP actor client: every actor call is 400 ERR_ACTOR_NO_PLACEMENT", T, async () => {
+    const actors = new ActorClientHTTP.default(http);
+    const id = new ActorId("counter-1");
+    for (const call of [
+      () => actors.invoke("Counter", id, "add", { by: 1 }),
+      () => actors.stateGet("Counter", id, "count"),
+      () => actors.stateTransaction("Counter", id, [{ operation: "upsert", request: { key: "count", value: 1 } }]),
+      () => actors.registerActorReminder("Counter", id, "tick", { period: "10s", data: 1 }),
+      () => actors.reminderGet("Counter", id, "tick"),
+      () => actors.unregisterActorReminder("Counter", id, "tick"),
+      () => actors.registerActorTimer("Counter", id, "t", { period: "10s", callback: "add", data: 1 }),
+      () => actors.unregisterActorTimer("Counter", id, "t"),
+    ]) {
+      const e = await rejected(call);
+      assert.equal(e.status, 400);
+      assert.deepEqual(e.body, {
+        errorCode: "ERR_ACTOR_NO_PLACEMENT",
+        message: "placement service is not configured",
+      });
+    }
   });
 });
 

@@ -117,6 +117,8 @@ export async function startSidecar({ appId = "jssdk", appPort, resources, apiTok
   child.stderr.on("data", (d) => (out += d));
   const killOnExit = () => child.kill("SIGKILL");
   process.once("exit", killOnExit);
+  // A runner stopped by a signal (run.sh's overall timeout) takes its sidecar with it.
+  for (const sig of ["SIGTERM", "SIGINT"]) process.once(sig, () => process.exit(1));
 
   const exited = new Promise((ok) => child.once("exit", (code, signal) => ok({ code, signal })));
   const port = await new Promise((ok, fail) => {

@@ -10,7 +10,7 @@ fi
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 # Every test has its own timeout; the whole run is bounded too.
-timeout 110 node --test --test-reporter=spec --test-timeout=20000 ./*.test.js 2>&1 | tee "$log"
+timeout --kill-after=5 110 node --test --test-reporter=spec --test-timeout=20000 ./*.test.js 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 pass=$(sed -n 's/^ℹ pass \([0-9]*\)$/\1/p' "$log" | tail -1)
 fail=$(sed -n 's/^ℹ fail \([0-9]*\)$/\1/p' "$log" | tail -1)

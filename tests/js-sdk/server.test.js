@@ -120,6 +120,12 @@ before(async () => {
     seen.invoked.push(req);
     return { query: req.query };
   });
+  await server.invoker.listen(
+    "note",
+    async (req) => ({ body: req.body, contentType: req.metadata.contentType, custom: req.headers["x-custom"] }),
+    { method: HttpMethod.PUT },
+  );
+  await server.invoker.listen("note", async (req) => ({ deleted: req.query }), { method: HttpMethod.DELETE });
   await server.binding.receive("tick", async (body) => {
     seen.ticks.push(body);
   });
@@ -293,6 +299,14 @@ describe("DaprServer invoker", () => {
   test("GET with a query string: path and query forwarded unchanged", T, async () => {
     const res = await client.invoker.invoke(APP_ID, "echo-get?x=1&y=a%20b", HttpMethod.GET);
     assert.deepEqual(res, { query: "/echo-get?x=1&y=a%20b" });
+  });
+
+  test("PUT with a text body and a caller header, then DELETE: verb, body, headers forwarded", T, async () => {
+    const put = await client.invoker.invoke(APP_ID, "note", HttpMethod.PUT, "plain words", {
+      headers: { "x-custom": "c1" },
+    });
+    assert.deepEqual(put, { body: '"plain words"', contentType: "text/plain", custom: "c1" });
+    assert.deepEqual(await client.invoker.invoke(APP_ID, "note?id=3", HttpMethod.DELETE), { deleted: "/note?id=3" });
   });
 
   test("the app's own 404 comes back unchanged; an unknown app id is 500 ERR_DIRECT_INVOKE", T, async () => {
