@@ -126,6 +126,13 @@ before(async () => {
     { method: HttpMethod.PUT },
   );
   await server.invoker.listen("note", async (req) => ({ deleted: req.query }), { method: HttpMethod.DELETE });
+  await server.invoker.listen(
+    "bin",
+    async (req) => ({ bytes: JSON.parse(req.body).data, contentType: req.metadata.contentType }),
+    { method: HttpMethod.POST },
+  );
+  // An app answer that is not 2xx, with its own header (the SDK's listen always answers 200).
+  app.get("/teapot", (_req, res) => res.status(418).set("x-app", "kettle").json({ short: "stout" }));
   await server.binding.receive("tick", async (body) => {
     seen.ticks.push(body);
   });
@@ -307,6 +314,21 @@ describe("DaprServer invoker", () => {
     });
     assert.deepEqual(put, { body: '"plain words"', contentType: "text/plain", custom: "c1" });
     assert.deepEqual(await client.invoker.invoke(APP_ID, "note?id=3", HttpMethod.DELETE), { deleted: "/note?id=3" });
+  });
+
+  test("a binary body reaches the app byte for byte as application/octet-stream", T, async () => {
+    const res = await client.invoker.invoke(APP_ID, "bin", HttpMethod.POST, Buffer.from([0, 1, 2, 255, 254]));
+    assert.deepEqual(res, { bytes: [0, 1, 2, 255, 254], contentType: "application/octet-stream" });
+  });
+
+  test("the app's 418 with its header and body reaches the caller unchanged", T, async () => {
+    const e = await rejected(() => client.invoker.invoke(APP_ID, "teapot", HttpMethod.GET));
+    assert.equal(e.status, 418);
+    assert.deepEqual(e.body, { short: "stout" });
+    const wire = await raw(sidecar.url, `/v1.0/invoke/${APP_ID}/method/teapot`);
+    assert.equal(wire.status, 418);
+    assert.equal(wire.headers.get("x-app"), "kettle");
+    assert.match(wire.headers.get("content-type"), /^application\/json/);
   });
 
   test("the app's own 404 comes back unchanged; an unknown app id is 500 ERR_DIRECT_INVOKE", T, async () => {
