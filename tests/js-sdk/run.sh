@@ -7,6 +7,11 @@ cd "$(dirname "$0")"
 if [ -z "${JSSDK_NO_INSTALL:-}" ]; then
   npm ci --prefix . --no-audit --no-fund --loglevel=error || { echo "js-sdk: 0 passed, 1 failed"; exit 1; }
 fi
+if [ -z "${WASI_DAPR:-}" ]; then
+  (cd ../.. && cargo build -q -p wasi-dapr) || { echo "js-sdk: 0 passed, 1 failed"; exit 1; }
+  WASI_DAPR="${CARGO_TARGET_DIR:-$PWD/../../target}/debug/wasi-dapr"
+fi
+export WASI_DAPR
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 # Every test has its own timeout; the whole run is bounded too.
