@@ -34,6 +34,8 @@ const seen = {
   dropped: [],
   dead: [],
   raw: [],
+  rawStr: [],
+  rawStrDead: [],
   bulk: [],
   bulkEnvelopes: [],
   bulkFed: [],
@@ -99,6 +101,13 @@ before(async () => {
     metadata: { rawPayload: true },
     callback: record(seen.raw),
   });
+  // ...and a string gives "\"true\"", which is no boolean.
+  await server.pubsub.subscribeWithOptions("pubsub", "raw-str", {
+    metadata: { rawPayload: "true" },
+    deadLetterTopic: "raw-str-dead",
+    callback: record(seen.rawStr),
+  });
+  await server.pubsub.subscribe("pubsub", "raw-str-dead", record(seen.rawStrDead));
   await server.pubsub.subscribeBulk("pubsub", "bulk-orders", record(seen.bulk), {
     maxMessagesCount: 3,
     maxAwaitDurationMs: 500,
@@ -168,6 +177,7 @@ describe("DaprServer subscriptions", () => {
     }
     assert.equal(byTopic.dropme.deadLetterTopic, "dead");
     assert.deepEqual(byTopic.raw.metadata, { rawPayload: "true" });
+    assert.deepEqual(byTopic["raw-str"].metadata, { rawPayload: '"true"' });
   });
 
   test("metadata subscriptions (1.18 shape): type PROGRAMMATIC, deadLetterTopic always present", T, async () => {
@@ -224,6 +234,13 @@ describe("DaprServer subscriptions", () => {
     await client.pubsub.publish("pubsub", "raw", { plain: "bytes" }, { metadata: { rawPayload: "true" } });
     assert.ok(await eventually(() => seen.raw.length >= 1));
     assert.deepEqual(seen.raw[0].data, { plain: "bytes" });
+  });
+
+  test("a rawPayload that is no boolean: daprd never delivers, the message goes to the dead-letter topic", T, async () => {
+    await client.pubsub.publish("pubsub", "raw-str", { n: 1 });
+    assert.ok(await eventually(() => seen.rawStrDead.length >= 1, 5_000), "nothing dead-lettered");
+    assert.deepEqual(seen.rawStrDead[0].data, { n: 1 });
+    assert.equal(seen.rawStr.length, 0, "delivered despite a rawPayload that is no boolean");
   });
 
   test("publishBulk: every entry reaches the subscriber", T, async () => {
