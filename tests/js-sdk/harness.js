@@ -95,7 +95,7 @@ export function standardResources(dir) {
  * Starts `wasi-dapr sidecar --dapr-http-port 0` with the given resources and waits until it
  * listens. Returns `{ port, url, dir, logs(), stop() }`; `stop` is safe to call twice.
  */
-export async function startSidecar({ appId = "jssdk", appPort, resources, apiToken } = {}) {
+export async function startSidecar({ appId = "jssdk", appPort, resources, apiToken, appApiToken } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "wasi-dapr-jssdk-"));
   const resourcesDir = join(dir, "resources");
   mkdirSync(resourcesDir);
@@ -110,6 +110,7 @@ export async function startSidecar({ appId = "jssdk", appPort, resources, apiTok
     delete env[k];
   }
   if (apiToken) env.DAPR_API_TOKEN = apiToken;
+  if (appApiToken) env.APP_API_TOKEN = appApiToken;
 
   const child = spawn(wasiDapr(), args, { cwd: dir, env, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";

@@ -1,5 +1,6 @@
 // DAPR_API_TOKEN on both sides: the sidecar requires it, the SDK (client and server) reads
-// it from the environment; checked against the wire reference's token rules.
+// it from the environment; APP_API_TOKEN on the sidecar's calls to the app. Checked
+// against the wire reference's token rules.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import dapr from "@dapr/dapr";
@@ -8,6 +9,7 @@ import { eventually, freePort, raw, rejected, sdkLogger, startSidecar } from "./
 const { CommunicationProtocolEnum, DaprClient, DaprServer, HttpMethod } = dapr;
 const T = { timeout: 10_000 };
 const TOKEN = "jssdk-token-0123";
+const APP_TOKEN = "jssdk-app-token-4567";
 const APP_ID = "jssdk-token";
 
 let sidecar;
@@ -19,7 +21,7 @@ const invoked = [];
 
 before(async () => {
   const appPort = await freePort();
-  sidecar = await startSidecar({ appId: APP_ID, appPort, apiToken: TOKEN });
+  sidecar = await startSidecar({ appId: APP_ID, appPort, apiToken: TOKEN, appApiToken: APP_TOKEN });
   // The SDK's documented source of the token: DAPR_API_TOKEN in the environment.
   process.env.DAPR_API_TOKEN = TOKEN;
   const clientOptions = { daprHost: "127.0.0.1", daprPort: String(sidecar.port), logger: sdkLogger() };
@@ -90,17 +92,18 @@ test("the SDK's isHealthy asks /v1.0/metadata, so a wrong token reads as unhealt
   assert.equal(await wrong.health.isHealthy(), false);
 });
 
-test("publish with the token reaches the DaprServer subscriber", T, async () => {
+test("publish with the token reaches the DaprServer subscriber, with APP_API_TOKEN", T, async () => {
   assert.deepEqual(await client.pubsub.publish("pubsub", "secured", { s: 1 }), {});
   assert.ok(await eventually(() => delivered.length >= 1));
   assert.deepEqual(delivered[0].data, { s: 1 });
+  assert.equal(delivered[0].headers["dapr-api-token"], APP_TOKEN);
   const bad = await wrong.pubsub.publish("pubsub", "secured", { s: 2 });
   assert.equal(JSON.parse(bad.error.message).status, 401);
 });
 
-test("invocation with the token: the caller's dapr-api-token is not forwarded to the app", T, async () => {
+test("invocation with the token: the app gets APP_API_TOKEN, never the caller's token", T, async () => {
   assert.deepEqual(await client.invoker.invoke(APP_ID, "whoami", HttpMethod.POST, { a: 1 }), { ok: true });
   assert.equal(invoked.length, 1);
-  assert.equal(invoked[0].headers["dapr-api-token"], undefined);
+  assert.equal(invoked[0].headers["dapr-api-token"], APP_TOKEN);
   assert.equal(invoked[0].headers["dapr-caller-app-id"], APP_ID);
 });
