@@ -263,6 +263,18 @@ async fn route(
         (_, ["jobs", name]) if m == Method::POST => jobs::schedule(ctx, req, name).await,
         (_, ["jobs", name]) if get => jobs::get(ctx, name).await,
         (_, ["jobs", name]) if m == Method::DELETE => jobs::delete(ctx, name).await,
+        // Actors: this sidecar has no placement service, and answers as daprd without one.
+        (false, ["actors", _, _, "method", _]) if get || write || m == Method::DELETE => {
+            Err(no_placement())
+        }
+        (false, ["actors", _, _, "state"]) if write => Err(no_placement()),
+        (false, ["actors", _, _, "state", _]) if get => Err(no_placement()),
+        (false, ["actors", _, _, "reminders", _]) if get || write || m == Method::DELETE => {
+            Err(no_placement())
+        }
+        (false, ["actors", _, _, "timers", _]) if write || m == Method::DELETE => {
+            Err(no_placement())
+        }
         // Metadata, health, shutdown.
         (false, ["metadata"]) if get => metadata::get(ctx, req).await,
         (false, ["metadata", key]) if m == Method::PUT || m == Method::POST => {
@@ -273,6 +285,14 @@ async fn route(
         (false, ["shutdown"]) if write || get => metadata::shutdown(ctx).await,
         _ => invoke::fallback(ctx, req, path).await,
     }
+}
+
+/// daprd's answer to every actor call when no placement service is configured.
+fn no_placement() -> ApiError {
+    ApiError::bad_request(
+        "ERR_ACTOR_NO_PLACEMENT",
+        "placement service is not configured",
+    )
 }
 
 #[cfg(test)]
