@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use super::cloudevent::Message;
 use super::queue::{DeliveryQueue, QueueFull};
+use super::subscription::Subscription;
 use crate::ctx::Ctx;
 
 /// Queues a message for every matching subscription. A full queue refuses it (the other
@@ -27,4 +28,18 @@ pub(crate) fn dispatch(ctx: &Arc<Ctx>, msg: Message) -> Result<(), QueueFull> {
         }
     }
     refused.map_or(Ok(()), Err)
+}
+
+/// Sends a message to the subscription's dead-letter topic, if it has one (never twice).
+pub(crate) fn dead_letter(ctx: &Arc<Ctx>, sub: &Subscription, msg: &Message) {
+    let Some(dlt) = sub.dead_letter.as_ref().filter(|_| !msg.dead_lettered) else {
+        tracing::debug!(topic = %msg.topic, "message dropped without a dead-letter topic");
+        return;
+    };
+    let mut dl = msg.clone();
+    dl.topic = dlt.clone();
+    dl.dead_lettered = true;
+    if let Err(e) = dispatch(ctx, dl) {
+        tracing::warn!(topic = %dlt, error = %e, "dead-letter message dropped");
+    }
 }

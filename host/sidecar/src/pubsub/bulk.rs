@@ -10,7 +10,7 @@ use http::{HeaderValue, Method, Request, StatusCode, header};
 use http_body_util::Full;
 use serde_json::Value;
 
-use super::broker::dispatch;
+use super::broker::dead_letter;
 use super::cloudevent::{CE_CONTENT_TYPE, Message, delivery_event};
 use super::queue::DeliveryQueue;
 use super::subscription::{BulkSettings, Subscription};
@@ -201,20 +201,6 @@ async fn post(
     }
 }
 
-/// Sends a message to the subscription's dead-letter topic, if it has one (never twice).
-fn dead_letter(ctx: &Arc<Ctx>, sub: &Subscription, msg: &Message) {
-    let Some(dlt) = sub.dead_letter.as_ref().filter(|_| !msg.dead_lettered) else {
-        tracing::debug!(topic = %msg.topic, "bulk entry dropped without dead-letter topic");
-        return;
-    };
-    let mut dl = msg.clone();
-    dl.topic = dlt.clone();
-    dl.dead_lettered = true;
-    if let Err(e) = dispatch(ctx, dl) {
-        tracing::warn!(topic = %dlt, error = %e, "dead-letter message dropped");
-    }
-}
-
 /// Delivers one route's entries: re-POSTs only the failed ones on the retry schedule,
 /// then dead-letters what is still failed.
 async fn deliver_route(
@@ -265,7 +251,16 @@ async fn deliver_batch(
     conn: &mut AppConnection,
 ) {
     let now = SystemTime::now();
-    let raw = sub.raw_payload();
+    let raw = match sub.raw_payload_setting() {
+        Ok(raw) => raw,
+        Err(e) => {
+            tracing::error!(topic = %sub.topic, error = %e, "subscription metadata rawPayload is no boolean; batch not delivered");
+            for msg in &batch {
+                dead_letter(ctx, sub, msg);
+            }
+            return;
+        }
+    };
     let mut routes: Vec<(String, Vec<Pending>)> = Vec::new();
     for msg in batch {
         if msg.expires.is_some_and(|t| t <= now) {

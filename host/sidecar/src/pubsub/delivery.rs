@@ -10,7 +10,7 @@ use http::{HeaderValue, Method, Request, StatusCode, header};
 use http_body_util::Full;
 use serde_json::Value;
 
-use super::broker::dispatch;
+use super::broker;
 use super::bulk;
 use super::cloudevent::{CE_CONTENT_TYPE, Message, delivery_event};
 use super::queue::DeliveryQueue;
@@ -137,6 +137,13 @@ async fn deliver(ctx: &Arc<Ctx>, sub: &Subscription, msg: Message, conn: &mut Ap
         tracing::debug!(topic = %msg.topic, "message expired before delivery");
         return;
     }
+    // daprd refuses the delivery (and dead-letters it) when the subscription's rawPayload
+    // does not parse as a boolean.
+    if let Err(e) = sub.raw_payload_setting() {
+        tracing::error!(topic = %sub.topic, error = %e, "subscription metadata rawPayload is no boolean; message not delivered");
+        broker::dead_letter(ctx, sub, &msg);
+        return;
+    }
     let event = delivery_event(&ctx.app_id, sub, &msg);
     let Some(route) = sub.route_for(&event).map(str::to_string) else {
         tracing::debug!(topic = %msg.topic, "no rule matched and no default route; message dropped");
@@ -166,16 +173,8 @@ async fn deliver(ctx: &Arc<Ctx>, sub: &Subscription, msg: Message, conn: &mut Ap
             true
         }
     };
-    if dead_letter
-        && !msg.dead_lettered
-        && let Some(dlt) = &sub.dead_letter
-    {
-        let mut dl = msg.clone();
-        dl.topic = dlt.clone();
-        dl.dead_lettered = true;
-        if let Err(e) = dispatch(ctx, dl) {
-            tracing::warn!(topic = %dlt, error = %e, "dead-letter message dropped");
-        }
+    if dead_letter {
+        broker::dead_letter(ctx, sub, &msg);
     }
 }
 

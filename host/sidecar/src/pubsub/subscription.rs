@@ -210,11 +210,19 @@ impl Subscription {
         self.default_route.as_deref()
     }
 
+    /// Whether the subscription asks for raw payloads; a value that is no boolean counts
+    /// as false here (delivery refuses such a subscription first: [`Self::raw_payload_setting`]).
     pub(crate) fn raw_payload(&self) -> bool {
-        self.metadata
-            .get("rawPayload")
-            .and_then(|v| parse_bool(v))
-            .unwrap_or(false)
+        self.raw_payload_setting().unwrap_or(false)
+    }
+
+    /// The subscription's `rawPayload` metadata as daprd reads it (`strconv.ParseBool`):
+    /// absent is false, a value that is no boolean an error.
+    pub(crate) fn raw_payload_setting(&self) -> Result<bool, String> {
+        match self.metadata.get("rawPayload") {
+            None => Ok(false),
+            Some(v) => parse_bool(v).ok_or_else(|| format!("rawPayload {v:?} is not a boolean")),
+        }
     }
 
     /// The JSON shape in `GET /v1.0/metadata`.

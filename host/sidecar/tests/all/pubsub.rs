@@ -24,6 +24,7 @@ const SUBSCRIPTIONS: &str = r#"[
   {"pubsubname":"pubsub","topic":"weird","route":"/weird"},
   {"PubsubName":"pubsub","TOPIC":"casedrop","Route":"/casedrop","DeadLetterTopic":"dead"},
   {"pubsubname":"pubsub","topic":"raw","route":"/raw","metadata":{"rawPayload":"true"}},
+  {"pubsubname":"pubsub","topic":"rawbad","route":"/rawbad","deadLetterTopic":"dead","metadata":{"rawPayload":"\"true\""}},
   {"pubsubname":"pubsub","topic":"rules","route":"/ignored","routes":{"rules":[{"match":"event.type == \"widget\"","path":"/widgets"}],"default":"/other"}}
 ]"#;
 
@@ -53,7 +54,7 @@ async fn setup(token: Option<&str>) -> (MockServer, Sidecar) {
         o.app_api_token = token;
     })
     .await;
-    wait_subscriptions(sc.local_addr(), 11).await;
+    wait_subscriptions(sc.local_addr(), 12).await;
     (app, sc)
 }
 
@@ -279,7 +280,9 @@ async fn topics_with_slashes_raw_payload_and_rules() {
 async fn delivery_outcomes_retry_drop_and_dead_letter() {
     let (app, sc) = setup(None).await;
     let addr = sc.local_addr();
-    for topic in ["retry", "drop", "exhaust", "notfound", "weird", "casedrop"] {
+    for topic in [
+        "retry", "drop", "exhaust", "notfound", "weird", "casedrop", "rawbad",
+    ] {
         publish(
             addr,
             &format!("/v1.0/publish/pubsub/{topic}"),
@@ -293,13 +296,19 @@ async fn delivery_outcomes_retry_drop_and_dead_letter() {
     assert_eq!(app.wait_for("/retry", 3).await.len(), 3);
     assert_eq!(app.wait_for("/fail500", 3).await.len(), 3);
     assert_eq!(app.wait_for("/weird", 3).await.len(), 3);
-    // DROP goes to the dead-letter topic once; exhausted retries too; 404 is dropped without dead letter.
-    let dead = app.wait_for("/dead", 3).await;
+    // DROP goes to the dead-letter topic once; exhausted retries too; 404 is dropped without
+    // dead letter; a subscription whose rawPayload is no boolean is never delivered to (the
+    // official JS SDK's DaprServer sends `"\"true\""`), its message dead-lettered.
+    let dead = app.wait_for("/dead", 4).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(app.requests_to("/retry").len(), 3, "retries are bounded");
     assert_eq!(app.requests_to("/drop").len(), 1, "DROP is not redelivered");
     assert_eq!(app.requests_to("/nope").len(), 1, "404 is not redelivered");
-    let dead = if dead.len() < 3 {
+    assert!(
+        app.requests_to("/rawbad").is_empty(),
+        "a rawPayload that is no boolean is refused"
+    );
+    let dead = if dead.len() < 4 {
         app.requests_to("/dead")
     } else {
         dead
@@ -309,7 +318,7 @@ async fn delivery_outcomes_retry_drop_and_dead_letter() {
         .map(|r| event(r)["data"].as_str().unwrap_or_default().to_string())
         .collect();
     data.sort();
-    assert_eq!(data, ["casedrop", "drop", "exhaust"]);
+    assert_eq!(data, ["casedrop", "drop", "exhaust", "rawbad"]);
     sc.shutdown().await;
 }
 
