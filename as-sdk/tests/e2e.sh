@@ -17,7 +17,17 @@
 #   8. the App router through the real host (tests/app-fixture.ts, served): invocation
 #      through the sidecar (verb, path, query, headers, body, status), an input binding
 #      (cron: OPTIONS probe, then events), a configuration update, routing rules, a
-#      rawPayload subscription, a text event, a 404.
+#      rawPayload subscription, a text event, a rawPayload bulk subscription, a job
+#      (delivered with its data; answered 500, retried by daprd's default policy), a 404;
+#   9. the SDK integration module, CASE=dapr118, against a sidecar with
+#      tests/components-118/ (pubsub + a conversation.echo named echo): jobs,
+#      conversation alpha2, stable bulk publish and their error codes;
+#  10. examples/jobs-as: the app served, a sidecar with --app-port; POST /schedule
+#      through the sidecar answers the README's Expected output; the scheduler fires
+#      reminder once and heartbeat three times (POST /job/<name>), no more;
+#  11. examples/bulk-subscriber-as: the bulk subscriber served, its /dapr/subscribe
+#      (bulkSubscribe), the publisher's README output (one stable bulk publish), each
+#      order delivered once in bulk batches, the DROP one dead-lettered.
 # Prints "N passed, N failed" last; exits non-zero on any failure.
 #
 # Environment: WASI_DAPR (default target/debug/wasi-dapr, built with cargo if missing),
@@ -357,6 +367,35 @@ YAML
     else
       { echo "publish: $codes"; grep -F "guest:" "$fx_log"; } >"$work/routes.out"
       not_ok "app: routing rules, rawPayload, text" "$work/routes.out"
+    fi
+    # Bulk subscribe with rawPayload: the entry's event is the base64 of the published bytes.
+    rb="$(pub raw-bulk application/json '{"n":4}')"
+    if [[ "$rb" == 204 ]] &&
+      wait_log "$fx_log" 10 'guest: raw bulk: topic=raw-bulk raw=true contentType=application/octet-stream text={"n":4}'; then
+      ok "app: a rawPayload bulk subscription gets the published bytes, base64-decoded, as a bulk entry"
+    else
+      { echo "publish: $rb"; grep -F "guest:" "$fx_log"; } >"$work/rawbulk.out"
+      not_ok "app: rawPayload bulk subscription" "$work/rawbulk.out"
+    fi
+    # A job scheduled through the sidecar fires POST /job/fixture-job with its data; a
+    # 500 answer ("fail") is retried by daprd's default policy (constant 1s x 3: 4 attempts).
+    j1="$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+      --data-binary '{"dueTime":"0s","data":{"hello":"job"}}' "http://127.0.0.1:$fx_dapr/v1.0/jobs/fixture-job")"
+    if [[ "$j1" == 204 ]] && wait_log "$fx_log" 10 'guest: job fixture-job: data={"hello":"job"}'; then
+      ok "app: onJob: a job scheduled through the sidecar is delivered to POST /job/<name> with its data"
+    else
+      { echo "schedule: $j1"; grep -F "guest:" "$fx_log"; } >"$work/job.out"
+      not_ok "app: onJob" "$work/job.out"
+    fi
+    j2="$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+      --data-binary '{"dueTime":"0s","data":"fail","overwrite":true}' "http://127.0.0.1:$fx_dapr/v1.0/jobs/fixture-job")"
+    for ((i = 0; i < 40; i++)); do [[ "$(count "$fx_log" 'guest: job fixture-job: data="fail"')" -ge 4 ]] && break; sleep 0.25; done
+    sleep 1.5
+    if [[ "$j2" == 204 && "$(count "$fx_log" 'guest: job fixture-job: data="fail"')" == 4 ]]; then
+      ok "app: onJob false answers 500: daprd's default failure policy retries it 3 times (4 attempts), then stops"
+    else
+      { echo "schedule: $j2"; grep -F "guest: job" "$fx_log"; } >"$work/jobfail.out"
+      not_ok "app: onJob false -> 500 -> default failure policy" "$work/jobfail.out"
     fi
     nf="$(curl -s -w ' %{http_code}' "http://127.0.0.1:$fx_port/nope")"
     if [[ "$nf" == $'no handler for GET /nope\n 404' ]]; then
