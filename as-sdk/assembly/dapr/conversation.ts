@@ -361,7 +361,7 @@ export function parseConversationResponse(text: string): ConversationResponse | 
           let calls: ToolCall[] | null = [];
           if (m != null) {
             content = stringOr(m, "content", "content");
-            let tc = member(m, "toolCalls") != null ? memberArray(m, "toolCalls") : memberArray(m, "tool_calls");
+            const tc = member(m, "toolCalls") != null ? memberArray(m, "toolCalls") : memberArray(m, "tool_calls");
             calls = parseToolCalls(tc);
           }
           if (content == null || calls == null) return null;
