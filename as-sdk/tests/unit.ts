@@ -26,7 +26,7 @@ import {
   ConversationRequest,
   ConversationTool,
   FailurePolicy,
-  Job,
+  JobRequest,
   ToolCall,
   parseConversationResponse,
   parseJob,
@@ -647,7 +647,7 @@ test("publish bulk (stable): 500 failedEntries (error omitted) are the failures;
 
 test("jobs: schedule sends the protojson body byte for byte; 204", (): void => {
   answer(204);
-  const job = new Job()
+  const job = new JobRequest()
     .withSchedule("@every 2s")
     .withDueTime("1s")
     .withRepeats(3)
@@ -667,25 +667,25 @@ test("jobs: schedule sends the protojson body byte for byte; 204", (): void => {
     "body",
   );
   answer(204);
-  check(dapr.scheduleJob("once", new Job().withDueTime("2026-01-01T00:00:00Z").withData('"hello"').withFailurePolicy(FailurePolicy.drop())) == null, "once");
+  check(dapr.scheduleJob("once", new JobRequest().withDueTime("2026-01-01T00:00:00Z").withData('"hello"').withFailurePolicy(FailurePolicy.drop())) == null, "once");
   eq(last().body, '{"dueTime":"2026-01-01T00:00:00Z","data":"hello","failurePolicy":{"drop":{}}}', "minimal body, drop policy");
   eq(FailurePolicy.constant().toJson(), '{"constant":{}}', "constant without members");
   eq(FailurePolicy.constant(null, 0).toJson(), '{"constant":{"maxRetries":0}}', "zero retries is sent");
-  eq(new Job().toJson(), "{}", "nothing set: {}");
-  eq(new Job().withSchedule("@daily").withOverwrite(false).toJson(), '{"schedule":"@daily"}', "overwrite false left out");
+  eq(new JobRequest().toJson(), "{}", "nothing set: {}");
+  eq(new JobRequest().withSchedule("@daily").withOverwrite(false).toJson(), '{"schedule":"@daily"}', "overwrite false left out");
 });
 
 test("jobs: schedule errors: daprd's codes surfaced; bad data and empty names refused before sending", (): void => {
   answer(409, "", '{"errorCode":"DAPR_SCHEDULER_SCHEDULE_JOB","message":"job already exists",' +
     '"details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"DAPR_SCHEDULER_SCHEDULE_JOB","domain":"dapr.io","metadata":{}}]}');
-  const e = dapr.scheduleJob("j", new Job().withDueTime("1s").withData("1"))!;
+  const e = dapr.scheduleJob("j", new JobRequest().withDueTime("1s").withData("1"))!;
   eq(e.toString(), "dapr error 409 DAPR_SCHEDULER_SCHEDULE_JOB: job already exists", "409 exists");
   answer(400, "", '{"errorCode":"DAPR_SCHEDULER_SCHEDULE_EMPTY","message":"Schedule is empty","details":[]}');
-  eq(dapr.scheduleJob("j", new Job())!.errorCode!, "DAPR_SCHEDULER_SCHEDULE_EMPTY", "no schedule");
+  eq(dapr.scheduleJob("j", new JobRequest())!.errorCode!, "DAPR_SCHEDULER_SCHEDULE_EMPTY", "no schedule");
   eq(last().body, "{}", "sent as {}");
   const before = mock_request_count();
-  eqInt(dapr.scheduleJob("j", new Job().withDueTime("1s").withData("{nope"))!.kind, DaprErrorKind.InvalidArgument, "bad data");
-  eqInt(dapr.scheduleJob("  ", new Job().withDueTime("1s"))!.kind, DaprErrorKind.InvalidArgument, "blank name");
+  eqInt(dapr.scheduleJob("j", new JobRequest().withDueTime("1s").withData("{nope"))!.kind, DaprErrorKind.InvalidArgument, "bad data");
+  eqInt(dapr.scheduleJob("  ", new JobRequest().withDueTime("1s"))!.kind, DaprErrorKind.InvalidArgument, "blank name");
   eqInt(dapr.getJob("").error!.kind, DaprErrorKind.InvalidArgument, "get: empty name");
   eqInt(dapr.deleteJob("")!.kind, DaprErrorKind.InvalidArgument, "delete: empty name");
   eqInt(mock_request_count(), before, "nothing sent");
@@ -712,9 +712,14 @@ test("jobs: get unwraps the google.protobuf.Value Any, reads the failure policy;
   check(isNull(c.failurePolicy!.interval), "no interval");
   answer(500, "", '{"errorCode":"DAPR_SCHEDULER_GET_JOB","message":"failed to get job due to: rpc error: code = Unknown desc = job not found: app||default||app||nope",' +
     '"details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"DAPR_SCHEDULER_GET_JOB","domain":"dapr.io","metadata":{}}]}');
-  const nf = dapr.getJob("nope").error!;
-  eq(nf.status.toString() + " " + nf.errorCode!, "500 DAPR_SCHEDULER_GET_JOB", "missing job is daprd's 500");
-  check(nf.message.includes("job not found"), "message");
+  const nf = dapr.getJob("nope");
+  check(nf.isOk && isNull(nf.value), "daprd's 500 DAPR_SCHEDULER_GET_JOB 'job not found' is null, not an error");
+  answer(404, "", "");
+  const nf404 = dapr.getJob("nope");
+  check(nf404.isOk && isNull(nf404.value), "a 404 is null too");
+  answer(500, "", '{"errorCode":"DAPR_SCHEDULER_GET_JOB","message":"failed to get job due to: rpc error: code = Unavailable desc = scheduler down"}');
+  const down = dapr.getJob("j").error!;
+  eq(down.status.toString() + " " + down.errorCode!, "500 DAPR_SCHEDULER_GET_JOB", "another GET failure is an error");
   answer(204);
   check(dapr.deleteJob("reminder") == null, "deleted");
   eq(last().method + " " + last().url, "DELETE http://127.0.0.1:3500/v1.0/jobs/reminder", "delete request");

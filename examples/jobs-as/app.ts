@@ -11,9 +11,9 @@ import {
   AppRequest,
   AppResponse,
   DaprClient,
-  Job,
+  JobRequest,
   JobEvent,
-  JobInfo,
+  Job,
   logLine,
   memberString,
 } from "../../as-sdk/assembly/index";
@@ -21,14 +21,15 @@ import {
 /** `POST /schedule`: schedules `reminder` (once, in 1 s) and `heartbeat` (every second, 3 times). */
 function schedule(req: AppRequest): AppResponse {
   const dapr = new DaprClient();
-  const reminder = new Job().withDueTime("1s").withData('{"task":"water the plants"}').withOverwrite();
+  const reminder = new JobRequest().withDueTime("1s").withData('{"task":"water the plants"}').withOverwrite();
   let e = dapr.scheduleJob("reminder", reminder);
   if (e != null) return AppResponse.text(500, "scheduling reminder failed: " + e.toString() + "\n");
-  const heartbeat = new Job().withSchedule("@every 1s").withRepeats(3).withData('"beat"').withOverwrite();
+  const heartbeat = new JobRequest().withSchedule("@every 1s").withRepeats(3).withData('"beat"').withOverwrite();
   e = dapr.scheduleJob("heartbeat", heartbeat);
   if (e != null) return AppResponse.text(500, "scheduling heartbeat failed: " + e.toString() + "\n");
   const got = dapr.getJob("heartbeat");
   if (got.error != null) return AppResponse.text(500, "reading heartbeat back failed: " + got.error!.toString() + "\n");
+  if (got.value == null) return AppResponse.text(500, "heartbeat is not scheduled\n");
   logLine("scheduled reminder and heartbeat");
   return AppResponse.text(
     200,
@@ -36,7 +37,7 @@ function schedule(req: AppRequest): AppResponse {
   );
 }
 
-function describe(j: JobInfo): string {
+function describe(j: Job): string {
   let s = "schedule=" + (j.schedule != null ? j.schedule! : "-") + " repeats=" + j.repeats.toString();
   s += " data=" + (j.data != null ? j.data! : "-");
   const p = j.failurePolicy;

@@ -36,7 +36,7 @@ export { PublishOptions, BulkPublishEntry, FailedEntry } from "./pubsub";
 export { InvokeOptions } from "./invoke";
 export { ConfigurationItem, configurationItems } from "./configuration";
 export { LockResponse, UnlockStatus, UnlockResponse } from "./lock";
-export { FailurePolicy, Job, JobInfo, parseJob } from "./jobs";
+export { FailurePolicy, JobRequest, Job, parseJob, isJobNotFound } from "./jobs";
 export {
   ToolCall,
   ConversationMessage,

@@ -8,7 +8,7 @@
 import { Method } from "../http";
 import { ok, err } from "../result";
 import { JSON, JsonObjectWriter, isValidJson, member, memberString, parseObject } from "../json";
-import { DaprError, DaprResult } from "./error";
+import { DaprError, DaprErrorKind, DaprResult } from "./error";
 import { isInteger, requireName } from "./client";
 import { LockClient } from "./lock";
 
@@ -71,11 +71,11 @@ export class FailurePolicy {
  * daprd needs a schedule or a due time.
  *
  * ```ts
- * const job = new Job().withDueTime("2s").withData('{"task":"remind"}');
+ * const job = new JobRequest().withDueTime("2s").withData('{"task":"remind"}');
  * const e = dapr.scheduleJob("reminder", job);
  * ```
  */
-export class Job {
+export class JobRequest {
   /** `schedule`, or `null`. */
   schedule: string | null = null;
   /** `dueTime`, or `null`. */
@@ -92,43 +92,43 @@ export class Job {
   failurePolicy: FailurePolicy | null = null;
 
   /** Sets `schedule`, e.g. `@every 2s` or `*\/10 * * * * *`. */
-  withSchedule(schedule: string): Job {
+  withSchedule(schedule: string): JobRequest {
     this.schedule = schedule;
     return this;
   }
 
   /** Sets `dueTime`, e.g. `1s` or `2026-01-01T00:00:00Z`. */
-  withDueTime(dueTime: string): Job {
+  withDueTime(dueTime: string): JobRequest {
     this.dueTime = dueTime;
     return this;
   }
 
   /** Sets `repeats` (needs a schedule when above 1). */
-  withRepeats(repeats: i64): Job {
+  withRepeats(repeats: i64): JobRequest {
     this.repeats = repeats;
     return this;
   }
 
   /** Sets `ttl` (needs a schedule). */
-  withTtl(ttl: string): Job {
+  withTtl(ttl: string): JobRequest {
     this.ttl = ttl;
     return this;
   }
 
   /** Sets `data`, JSON text (`'"hello"'`, `'123'`, `'{"a":1}'`). */
-  withData(json: string): Job {
+  withData(json: string): JobRequest {
     this.data = json;
     return this;
   }
 
   /** Sets `overwrite` (default `true` here; the field's own default is `false`). */
-  withOverwrite(overwrite: bool = true): Job {
+  withOverwrite(overwrite: bool = true): JobRequest {
     this.overwrite = overwrite;
     return this;
   }
 
   /** Sets `failurePolicy`. */
-  withFailurePolicy(policy: FailurePolicy): Job {
+  withFailurePolicy(policy: FailurePolicy): JobRequest {
     this.failurePolicy = policy;
     return this;
   }
@@ -153,7 +153,7 @@ export class Job {
 }
 
 /** A scheduled job as `getJob` answers it. Absent fields are `null` (`repeats`: 0). */
-export class JobInfo {
+export class Job {
   constructor(
     /** `name`. */
     public readonly name: string,
@@ -181,7 +181,7 @@ export class JobInfo {
  * a bare value is taken as is. `null` when `text` is not a JSON object or a field has
  * the wrong type.
  */
-export function parseJob(text: string): JobInfo | null {
+export function parseJob(text: string): Job | null {
   const obj = parseObject(text);
   if (obj == null) return null;
   const name = memberString(obj, "name");
@@ -208,7 +208,7 @@ export function parseJob(text: string): JobInfo | null {
     policy = FailurePolicy.parse(fp);
     if (policy == null) return null;
   }
-  return new JobInfo(name != null ? name : "", schedule.value, repeats, dueTime.value, ttl.value, data, policy);
+  return new Job(name != null ? name : "", schedule.value, repeats, dueTime.value, ttl.value, data, policy);
 }
 
 /** A protojson integer (a JSON number or a string of digits); -1 if it is neither. */
@@ -241,6 +241,17 @@ function optStringMember(obj: Map<string, JSON.Raw>, camel: string, snake: strin
 }
 
 /**
+ * `true` for daprd's answer to a GET of a job that does not exist: 500
+ * `DAPR_SCHEDULER_GET_JOB` with "not found" in the message, or a 404.
+ */
+export function isJobNotFound(e: DaprError): bool {
+  if (e.kind != DaprErrorKind.Api) return false;
+  if (e.status == 404) return true;
+  const code = e.errorCode;
+  return code != null && code == "DAPR_SCHEDULER_GET_JOB" && e.message.includes("not found");
+}
+
+/**
  * The jobs calls of `DaprClient` (see there).
  */
 export class JobsClient extends LockClient {
@@ -254,7 +265,7 @@ export class JobsClient extends LockClient {
    * @param job - schedule, due time, data, ...
    * @returns `null` once scheduled, else the error
    */
-  scheduleJob(name: string, job: Job): DaprError | null {
+  scheduleJob(name: string, job: JobRequest): DaprError | null {
     const bad = requireName("job name", name.trim());
     if (bad) return bad;
     const d = job.data;
@@ -265,20 +276,25 @@ export class JobsClient extends LockClient {
   }
 
   /**
-   * `GET /v1.0/jobs/{name}`. A job that does not exist is an error: daprd answers 500
-   * `DAPR_SCHEDULER_GET_JOB` ("job not found"), never 404.
+   * `GET /v1.0/jobs/{name}`. A job that does not exist answers `null`: daprd says so
+   * with 500 `DAPR_SCHEDULER_GET_JOB` "failed to get job due to: …job not found…"
+   * (never 404; a 404 is read the same way). Other errors are errors.
    *
    * @param name - the job name
-   * @returns the job as the scheduler stores it
+   * @returns the job as the scheduler stores it, or `null` when there is none
    */
-  getJob(name: string): DaprResult<JobInfo> {
+  getJob(name: string): DaprResult<Job> {
     const bad = requireName("job name", name.trim());
-    if (bad) return err<JobInfo, DaprError>(bad);
+    if (bad) return err<Job, DaprError>(bad);
     const r = this.callForJson(Method.GET, this.jobUrl(name));
-    if (r.error) return err<JobInfo, DaprError>(r.error!);
+    if (r.error) {
+      const e = r.error!;
+      if (isJobNotFound(e)) return ok<Job, DaprError>(null);
+      return err<Job, DaprError>(e);
+    }
     const job = parseJob(r.value!.text);
-    if (job == null) return err<JobInfo, DaprError>(r.value!.invalid("the job answer is not a protojson Job"));
-    return ok<JobInfo, DaprError>(job);
+    if (job == null) return err<Job, DaprError>(r.value!.invalid("the job answer is not a protojson Job"));
+    return ok<Job, DaprError>(job);
   }
 
   /**
