@@ -13,6 +13,7 @@ use crate::api::ApiError;
 use crate::app::{self, AppCallError, AppConnection, AppResponse};
 use crate::bindings::component::Binding;
 use crate::configuration::component::ConfigStore;
+use crate::jobs::store::JobTable;
 use crate::lock::component::LockStore;
 use crate::options::SidecarTuning;
 use crate::pubsub::queue::DeliveryQueue;
@@ -46,6 +47,8 @@ pub(crate) struct Ctx {
     pub extended: Mutex<BTreeMap<String, String>>,
     /// Every subscription with its delivery queue.
     pub subscriptions: RwLock<Vec<Arc<DeliveryQueue>>>,
+    /// The scheduled jobs (in memory).
+    pub jobs: JobTable,
     pub(crate) ready: AtomicBool,
     pub(crate) shutdown: watch::Sender<bool>,
 }

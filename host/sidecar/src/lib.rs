@@ -16,6 +16,7 @@ mod configuration;
 mod ctx;
 mod error;
 mod invoke;
+mod jobs;
 mod loader;
 mod lock;
 mod metadata;
@@ -116,6 +117,10 @@ impl Sidecar {
                     inputs.push(tokio::spawn(task));
                 }
             }
+        }
+        // Without an app port no trigger could be delivered: jobs are kept, never fired.
+        if ctx.app_port.is_some() {
+            inputs.push(tokio::spawn(jobs::scheduler::run(ctx.clone())));
         }
         let subscriber = if ctx.app_port.is_some() {
             Some(tokio::spawn(pubsub::delivery::load_app_subscriptions(

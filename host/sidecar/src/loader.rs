@@ -12,6 +12,7 @@ use crate::components::{BuildingBlock, ComponentKind, ComponentSpec, Resources};
 use crate::configuration::component::ConfigStore;
 use crate::ctx::{Ctx, RegisteredComponent};
 use crate::error::SidecarError;
+use crate::jobs::store::JobTable;
 use crate::lock::component::LockStore;
 use crate::options::{SidecarOptions, SidecarTuning};
 use crate::pubsub::subscription::{PubSubComponent, Subscription};
@@ -162,6 +163,7 @@ pub(crate) async fn build_ctx(
     resources: Resources,
     shutdown: watch::Sender<bool>,
 ) -> Result<(Ctx, Vec<Subscription>), SidecarError> {
+    let jobs = JobTable::new(tuning.max_jobs);
     let mut ctx = Ctx {
         app_id: opts.app_id.clone(),
         app_port: opts.app_port,
@@ -177,6 +179,7 @@ pub(crate) async fn build_ctx(
         registered: Vec::new(),
         extended: Mutex::new(BTreeMap::new()),
         subscriptions: RwLock::new(Vec::new()),
+        jobs,
         ready: AtomicBool::new(false),
         shutdown,
     };

@@ -39,6 +39,10 @@ pub const DEFAULT_MAX_METADATA_VALUE_BYTES: usize = 32 * 1024;
 pub const DEFAULT_MAX_LOCKS: usize = 10_000;
 /// The longest lock `resourceId` or `lockOwner` accepted, in bytes.
 pub const DEFAULT_MAX_LOCK_ID_BYTES: usize = 1024;
+/// The most jobs (`/v1.0/jobs/{name}`) the sidecar holds at a time.
+pub const DEFAULT_MAX_JOBS: usize = 10_000;
+/// Job triggers in flight to the app at a time.
+pub const DEFAULT_JOB_TRIGGER_CONCURRENCY: usize = 8;
 
 /// What the sidecar listens on and which app it serves.
 #[derive(Clone)]
@@ -122,6 +126,11 @@ pub struct SidecarTuning {
     pub max_locks: usize,
     /// The longest lock `resourceId` / `lockOwner` in bytes (default 1024); longer → 400.
     pub max_lock_id_bytes: usize,
+    /// The most jobs held at a time (default 10,000); a new job beyond → 500
+    /// `DAPR_SCHEDULER_SCHEDULE_JOB` (replacing one with `overwrite` is fine).
+    pub max_jobs: usize,
+    /// Job triggers in flight to the app at a time (default 8); due triggers wait.
+    pub job_trigger_concurrency: usize,
 }
 
 impl Default for SidecarTuning {
@@ -142,6 +151,8 @@ impl Default for SidecarTuning {
             max_metadata_value_bytes: DEFAULT_MAX_METADATA_VALUE_BYTES,
             max_locks: DEFAULT_MAX_LOCKS,
             max_lock_id_bytes: DEFAULT_MAX_LOCK_ID_BYTES,
+            max_jobs: DEFAULT_MAX_JOBS,
+            job_trigger_concurrency: DEFAULT_JOB_TRIGGER_CONCURRENCY,
         }
     }
 }

@@ -19,7 +19,7 @@ use crate::api::{ApiError, ApiRequest, Resp, bytes_response};
 use crate::ctx::{Ctx, wait_for_shutdown};
 use crate::pubsub::publish;
 use crate::state::is_write;
-use crate::{bindings, configuration, invoke, lock, metadata, secrets, state};
+use crate::{bindings, configuration, invoke, jobs, lock, metadata, secrets, state};
 
 /// Percent-decodes one path segment or query part. Bytes that are not UTF-8 once decoded
 /// are a 400: a replacement character would make `k%FF` and `k%FE` the same key.
@@ -249,6 +249,10 @@ async fn route(
         // Lock.
         (true, ["lock", store]) if write => lock::lock(ctx, req, store).await,
         (true, ["unlock", store]) if write => lock::unlock(ctx, req, store).await,
+        // Jobs (stable and alpha1).
+        (_, ["jobs", name]) if m == Method::POST => jobs::schedule(ctx, req, name).await,
+        (_, ["jobs", name]) if get => jobs::get(ctx, name).await,
+        (_, ["jobs", name]) if m == Method::DELETE => jobs::delete(ctx, name).await,
         // Metadata, health, shutdown.
         (false, ["metadata"]) if get => metadata::get(ctx, req).await,
         (false, ["metadata", key]) if m == Method::PUT || m == Method::POST => {

@@ -3,6 +3,7 @@
 //! on the in-memory and Redis stores (`state.rs`).
 
 mod api;
+mod jobs;
 mod layering;
 mod pubsub;
 mod state;
