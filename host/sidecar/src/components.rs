@@ -94,6 +94,8 @@ pub(crate) enum BuildingBlock {
     Configuration,
     /// `/v1.0-alpha1/lock` and `/unlock`.
     Lock,
+    /// `/v1.0-alpha2/conversation`.
+    Conversation,
 }
 
 impl BuildingBlock {
@@ -107,6 +109,7 @@ impl BuildingBlock {
             BuildingBlock::Binding => "bindings.",
             BuildingBlock::Configuration => "configuration.",
             BuildingBlock::Lock => "lock.",
+            BuildingBlock::Conversation => "conversation.",
         }
     }
 
@@ -119,6 +122,7 @@ impl BuildingBlock {
             BuildingBlock::Binding => "binding",
             BuildingBlock::Configuration => "configuration",
             BuildingBlock::Lock => "lock",
+            BuildingBlock::Conversation => "conversation",
         }
     }
 }
@@ -142,11 +146,13 @@ pub(crate) enum ComponentKind {
     ConfigurationInMemory,
     /// `lock.in-memory`.
     LockInMemory,
+    /// `conversation.echo`.
+    ConversationEcho,
 }
 
 impl ComponentKind {
     /// Every implemented type, in the order the docs list them.
-    pub const ALL: [ComponentKind; 8] = [
+    pub const ALL: [ComponentKind; 9] = [
         ComponentKind::StateInMemory,
         ComponentKind::StateRedis,
         ComponentKind::PubSubInMemory,
@@ -155,6 +161,7 @@ impl ComponentKind {
         ComponentKind::BindingCron,
         ComponentKind::ConfigurationInMemory,
         ComponentKind::LockInMemory,
+        ComponentKind::ConversationEcho,
     ];
 
     /// The `spec.type` string.
@@ -168,6 +175,7 @@ impl ComponentKind {
             ComponentKind::BindingCron => "bindings.cron",
             ComponentKind::ConfigurationInMemory => "configuration.in-memory",
             ComponentKind::LockInMemory => "lock.in-memory",
+            ComponentKind::ConversationEcho => "conversation.echo",
         }
     }
 
@@ -187,6 +195,7 @@ impl ComponentKind {
             }
             ComponentKind::ConfigurationInMemory => BuildingBlock::Configuration,
             ComponentKind::LockInMemory => BuildingBlock::Lock,
+            ComponentKind::ConversationEcho => BuildingBlock::Conversation,
         }
     }
 

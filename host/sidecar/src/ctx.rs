@@ -13,6 +13,7 @@ use crate::api::ApiError;
 use crate::app::{self, AppCallError, AppConnection, AppResponse};
 use crate::bindings::component::Binding;
 use crate::configuration::component::ConfigStore;
+use crate::conversation::component::ConversationComponent;
 use crate::jobs::store::JobTable;
 use crate::lock::component::LockStore;
 use crate::options::SidecarTuning;
@@ -43,6 +44,7 @@ pub(crate) struct Ctx {
     pub bindings: BTreeMap<String, Binding>,
     pub configs: BTreeMap<String, ConfigStore>,
     pub locks: BTreeMap<String, LockStore>,
+    pub conversations: BTreeMap<String, ConversationComponent>,
     pub registered: Vec<RegisteredComponent>,
     pub extended: Mutex<BTreeMap<String, String>>,
     /// Every subscription with its delivery queue.

@@ -13,6 +13,7 @@ mod app;
 mod bindings;
 mod components;
 mod configuration;
+mod conversation;
 mod ctx;
 mod error;
 mod invoke;

@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use crate::bindings::component::{Binding, LocalStorage, cron_from_spec};
 use crate::components::{BuildingBlock, ComponentKind, ComponentSpec, Resources};
 use crate::configuration::component::ConfigStore;
+use crate::conversation::component::ConversationComponent;
 use crate::ctx::{Ctx, RegisteredComponent};
 use crate::error::SidecarError;
 use crate::jobs::store::JobTable;
@@ -75,6 +76,7 @@ async fn add_component(ctx: &mut Ctx, spec: &ComponentSpec) -> Result<(), Sideca
         BuildingBlock::Binding => ctx.bindings.contains_key(&spec.name),
         BuildingBlock::Configuration => ctx.configs.contains_key(&spec.name),
         BuildingBlock::Lock => ctx.locks.contains_key(&spec.name),
+        BuildingBlock::Conversation => ctx.conversations.contains_key(&spec.name),
     };
     if taken {
         return Err(SidecarError::Duplicate {
@@ -140,6 +142,10 @@ async fn add_component(ctx: &mut Ctx, spec: &ComponentSpec) -> Result<(), Sideca
             ctx.locks
                 .insert(spec.name.clone(), LockStore::new(ctx.tuning.max_locks));
         }
+        ComponentKind::ConversationEcho => {
+            ctx.conversations
+                .insert(spec.name.clone(), ConversationComponent::Echo);
+        }
     }
     tracing::info!(name = %spec.name, kind = %spec.kind, file = %spec.file.display(), "component loaded");
     ctx.registered.push(RegisteredComponent {
@@ -176,6 +182,7 @@ pub(crate) async fn build_ctx(
         bindings: BTreeMap::new(),
         configs: BTreeMap::new(),
         locks: BTreeMap::new(),
+        conversations: BTreeMap::new(),
         registered: Vec::new(),
         extended: Mutex::new(BTreeMap::new()),
         subscriptions: RwLock::new(Vec::new()),

@@ -38,20 +38,29 @@ pub(crate) async fn get(ctx: &Ctx, _req: &ApiRequest) -> Result<Resp, ApiError> 
     if !subs.is_empty() {
         body.insert("subscriptions".into(), Value::Array(subs));
     }
+    // daprd overwrites a `daprRuntimeVersion` set with `PUT /v1.0/metadata/{key}`.
     let mut extended = ctx
         .extended
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .clone();
-    extended
-        .entry("daprRuntimeVersion".into())
-        .or_insert_with(|| RUNTIME_VERSION.to_string());
+    extended.insert("daprRuntimeVersion".into(), RUNTIME_VERSION.to_string());
     body.insert("extended".into(), json!(extended));
+    // Only the non-zero fields: no `maxConcurrency`, no `health` (no app health checks).
     let mut conn = json!({ "protocol": "http", "channelAddress": "127.0.0.1" });
-    if let Some(port) = ctx.app_port {
+    if let Some(port) = ctx.app_port.filter(|p| *p != 0) {
         conn["port"] = json!(port);
     }
     body.insert("appConnectionProperties".into(), conn);
+    // Always present; this sidecar has no actor runtime and no placement service.
+    body.insert(
+        "actorRuntime".into(),
+        json!({
+            "runtimeStatus": "DISABLED",
+            "hostReady": false,
+            "placement": "placement: disconnected",
+        }),
+    );
     Ok(json_response(StatusCode::OK, &Value::Object(body)))
 }
 

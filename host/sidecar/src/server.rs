@@ -1,4 +1,4 @@
-//! The HTTP server: accept loop, body cap, API token check, and the route table of `/v1.0` and `/v1.0-alpha1`.
+//! The HTTP server: accept loop, body cap, API token check, and the route table of `/v1.0`, `/v1.0-alpha1` and `/v1.0-alpha2`.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -19,7 +19,7 @@ use crate::api::{ApiError, ApiRequest, Resp, bytes_response};
 use crate::ctx::{Ctx, wait_for_shutdown};
 use crate::pubsub::publish;
 use crate::state::is_write;
-use crate::{bindings, configuration, invoke, jobs, lock, metadata, secrets, state};
+use crate::{bindings, configuration, conversation, invoke, jobs, lock, metadata, secrets, state};
 
 /// Percent-decodes one path segment or query part. Bytes that are not UTF-8 once decoded
 /// are a 400: a replacement character would make `k%FF` and `k%FE` the same key.
@@ -193,7 +193,7 @@ async fn route(
 ) -> Result<Resp, ApiError> {
     let raw: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let (version, rest) = match raw.split_first() {
-        Some((v, rest)) if *v == "v1.0" || *v == "v1.0-alpha1" => (*v, rest),
+        Some((v, rest)) if *v == "v1.0" || *v == "v1.0-alpha1" || *v == "v1.0-alpha2" => (*v, rest),
         _ => return invoke::fallback(ctx, req, path).await,
     };
     // Invocation: the method path stays percent-encoded.
@@ -214,6 +214,14 @@ async fn route(
     let m = &req.method;
     let get = m == Method::GET;
     let write = is_write(m);
+    if version == "v1.0-alpha2" {
+        return match s.as_slice() {
+            ["conversation", name, "converse"] if m == Method::POST => {
+                conversation::converse(ctx, req, name).await
+            }
+            _ => invoke::fallback(ctx, req, path).await,
+        };
+    }
     let alpha = version == "v1.0-alpha1";
     match (alpha, s.as_slice()) {
         // State.

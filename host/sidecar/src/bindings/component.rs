@@ -119,7 +119,8 @@ impl LocalStorage {
                 "invalid fileName {file:?}: it must be a relative path inside rootPath, without '..'"
             ));
         }
-        Ok(p.to_path_buf())
+        // Rebuilt from its components: `a//b/` is `a/b`, as Go's `filepath.Rel` answers.
+        Ok(p.components().collect())
     }
 
     /// The path for `file`, walked from the root one component at a time without following
@@ -167,110 +168,206 @@ impl LocalStorage {
         Ok(tokio::fs::File::from_std(file))
     }
 
+    /// The absolute path daprd names in its messages for `rel`.
+    fn abs(&self, rel: &Path) -> String {
+        self.root.join(rel).display().to_string()
+    }
+
     async fn invoke(
         &self,
         operation: &str,
         data: Vec<u8>,
         metadata: &BTreeMap<String, String>,
     ) -> Result<Option<Bytes>, String> {
-        let file_name = || {
-            metadata
-                .get("fileName")
-                .filter(|f| !f.is_empty())
-                .cloned()
-                .ok_or_else(|| "metadata fileName is required".to_string())
-        };
+        let given = metadata.get("fileName").filter(|f| !f.is_empty()).cloned();
         match operation {
             "create" => {
-                let name = metadata
-                    .get("fileName")
-                    .filter(|f| !f.is_empty())
-                    .cloned()
-                    .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-                // Checked first for a clear error, then opened folder by folder from the
-                // root without following links: a link swapped in after the check is
-                // not followed either.
-                self.confined(&name).await?;
-                let mut f = self
-                    .open_confined(&name, true)
-                    .await
-                    .map_err(|e| open_error(&name, "writing", &e))?;
-                f.write_all(&data)
-                    .await
-                    .map_err(|e| format!("writing {name}: {e}"))?;
-                f.flush()
-                    .await
-                    .map_err(|e| format!("writing {name}: {e}"))?;
-                Ok(Some(Bytes::from(
-                    serde_json::to_vec(&json!({ "fileName": name })).unwrap_or_default(),
-                )))
+                let name = given.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+                self.create(&name, data).await
             }
-            "get" => {
-                let name = file_name()?;
-                self.confined(&name).await?;
-                let f = self
-                    .open_confined(&name, false)
-                    .await
-                    .map_err(|e| open_error(&name, "reading", &e))?;
-                let mut bytes = Vec::new();
-                let limit = self.max_read_bytes as u64;
-                f.take(limit + 1)
-                    .read_to_end(&mut bytes)
-                    .await
-                    .map_err(|e| format!("reading {name}: {e}"))?;
-                if bytes.len() as u64 > limit {
-                    return Err(format!(
-                        "reading {name}: the file is larger than the maximum response of {limit} bytes"
-                    ));
+            "get" => match given {
+                Some(name) => self.get(&name).await,
+                // daprd opens rootPath itself, which cannot be read as a file.
+                None => {
+                    let root = self.root.display();
+                    Err(format!(
+                        "error reading file {root}: read {root}: is a directory"
+                    ))
                 }
-                Ok(Some(Bytes::from(bytes)))
-            }
+            },
             "delete" => {
-                let name = file_name()?;
-                self.confined(&name).await?;
-                let (root, rel) = (self.root.clone(), Self::relative(&name)?);
-                tokio::task::spawn_blocking(move || super::confined::remove(&root, &rel))
-                    .await
-                    .map_err(|e| format!("deleting {name}: {e}"))?
-                    .map_err(|e| format!("deleting {name}: {e}"))?;
-                Ok(None)
+                // daprd would remove rootPath itself (when empty); this sidecar refuses.
+                let name = given.ok_or_else(|| "metadata fileName is required".to_string())?;
+                self.delete(&name).await
             }
-            "list" => {
-                let mut names = Vec::new();
-                let mut listed = 2usize;
-                let mut stack = vec![self.root.clone()];
-                while let Some(dir) = stack.pop() {
-                    let mut rd = tokio::fs::read_dir(&dir).await.map_err(|e| e.to_string())?;
-                    while let Some(entry) = rd.next_entry().await.map_err(|e| e.to_string())? {
-                        let ty = entry.file_type().await.map_err(|e| e.to_string())?;
-                        if ty.is_dir() {
-                            stack.push(entry.path());
-                        } else if ty.is_file()
-                            && let Ok(rel) = entry.path().strip_prefix(&self.root)
-                        {
-                            let name = rel.to_string_lossy().into_owned();
-                            // The answer is bounded like every other: stop once the
-                            // names alone pass the response cap.
-                            listed += name.len() + 3;
-                            if listed > self.max_read_bytes {
-                                return Err(format!(
-                                    "listing: the answer is larger than the maximum response of {} bytes",
-                                    self.max_read_bytes
-                                ));
-                            }
-                            names.push(name);
-                        }
-                    }
-                }
-                names.sort();
-                Ok(Some(Bytes::from(
-                    serde_json::to_vec(&names).unwrap_or_default(),
-                )))
-            }
+            "list" => self.list(given.as_deref()).await,
             other => Err(format!(
                 "binding does not support operation {other}. supported operations: create get list delete"
             )),
         }
+    }
+
+    /// `create`: daprd's bytes are `json.Marshal(data)`; a JSON string is unquoted, then
+    /// anything that decodes as padded standard base64 is stored decoded.
+    async fn create(&self, name: &str, data: Vec<u8>) -> Result<Option<Bytes>, String> {
+        let data = match serde_json::from_slice::<String>(&data) {
+            Ok(text) => text.into_bytes(),
+            Err(_) => data,
+        };
+        let data = go_base64_decode(&data).unwrap_or(data);
+        // Checked first for a clear error, then opened folder by folder from the root
+        // without following links: a link swapped in after the check is not followed
+        // either.
+        self.confined(name).await?;
+        let rel = Self::relative(name)?;
+        let abs = self.abs(&rel);
+        let mut f = self
+            .open_confined(name, true)
+            .await
+            .map_err(|e| open_error(name, &format!("error creating file {abs}: open {abs}"), &e))?;
+        let write_err = |e: std::io::Error| {
+            format!("error writing to file {abs}: write {abs}: {}", go_errno(&e))
+        };
+        f.write_all(&data).await.map_err(write_err)?;
+        f.flush().await.map_err(write_err)?;
+        let answer = json!({ "fileName": rel.display().to_string() });
+        Ok(Some(Bytes::from(
+            serde_json::to_vec(&answer).unwrap_or_default(),
+        )))
+    }
+
+    /// `get`: the file's bytes, at most the body cap.
+    async fn get(&self, name: &str) -> Result<Option<Bytes>, String> {
+        self.confined(name).await?;
+        let abs = self.abs(&Self::relative(name)?);
+        let f = self.open_confined(name, false).await.map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                format!("file not found: {abs}")
+            } else {
+                open_error(name, &format!("error opening path {abs}: open {abs}"), &e)
+            }
+        })?;
+        let mut bytes = Vec::new();
+        let limit = self.max_read_bytes as u64;
+        f.take(limit + 1)
+            .read_to_end(&mut bytes)
+            .await
+            .map_err(|e| format!("error reading file {abs}: read {abs}: {}", go_errno(&e)))?;
+        if bytes.len() as u64 > limit {
+            return Err(format!(
+                "error reading file {abs}: the file is larger than the maximum response of {limit} bytes"
+            ));
+        }
+        Ok(Some(Bytes::from(bytes)))
+    }
+
+    /// `delete`: Go's `os.Remove` (a file or an empty folder).
+    async fn delete(&self, name: &str) -> Result<Option<Bytes>, String> {
+        self.confined(name).await?;
+        let rel = Self::relative(name)?;
+        let abs = self.abs(&rel);
+        let root = self.root.clone();
+        tokio::task::spawn_blocking(move || super::confined::remove(&root, &rel))
+            .await
+            .map_err(|e| format!("error deleting file {abs}: {e}"))?
+            .map_err(|e| format!("error deleting file {abs}: remove {abs}: {}", go_errno(&e)))?;
+        Ok(None)
+    }
+
+    /// `list`: the absolute paths of every non-folder below `fileName` (a folder,
+    /// default rootPath), in `filepath.Walk` order; `null` when there is none.
+    async fn list(&self, name: Option<&str>) -> Result<Option<Bytes>, String> {
+        let rel = match name {
+            Some(name) => {
+                self.confined(name).await?;
+                Self::relative(name)?
+            }
+            None => PathBuf::new(),
+        };
+        let base = self.root.join(&rel);
+        let abs = base.display().to_string();
+        match tokio::fs::symlink_metadata(&base).await {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(format!(
+                    "unable to list files as the file specified is not a directory: {abs}"
+                ));
+            }
+            Err(e) => {
+                return Err(format!(
+                    "error getting stats for path {abs}: stat {abs}: {}",
+                    go_errno(&e)
+                ));
+            }
+        }
+        let (root, cap) = (self.root.clone(), self.max_read_bytes);
+        let walk_base = base.clone();
+        let listed = tokio::task::spawn_blocking(move || {
+            // The answer is bounded like every other: stop once the names alone pass
+            // the response cap.
+            let mut size = 2usize;
+            let mut admit = |p: &Path| {
+                size += walk_base.join(p).as_os_str().len() + 3;
+                if size > cap {
+                    Err(std::io::Error::other(format!(
+                        "the answer is larger than the maximum response of {cap} bytes"
+                    )))
+                } else {
+                    Ok(())
+                }
+            };
+            super::confined::walk(&root, &rel, &mut admit)
+        })
+        .await
+        .map_err(|e| format!("error listing files in the directory {abs}: {e}"))?
+        .map_err(|e| {
+            format!(
+                "error listing files in the directory {abs}: {}",
+                go_errno(&e)
+            )
+        })?;
+        let names: Vec<String> = listed
+            .iter()
+            .map(|p| base.join(p).to_string_lossy().into_owned())
+            .collect();
+        let body = if names.is_empty() {
+            b"null".to_vec()
+        } else {
+            serde_json::to_vec(&names).unwrap_or_default()
+        };
+        Ok(Some(Bytes::from(body)))
+    }
+}
+
+/// Go's `base64.StdEncoding.DecodeString`: padding required, `\r` and `\n` skipped,
+/// non-zero trailing bits accepted.
+fn go_base64_decode(data: &[u8]) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    const GO_STD: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new()
+            .with_decode_allow_trailing_bits(true)
+            .with_decode_padding_mode(DecodePaddingMode::RequireCanonical),
+    );
+    let cleaned: Vec<u8> = data
+        .iter()
+        .copied()
+        .filter(|b| *b != b'\r' && *b != b'\n')
+        .collect();
+    GO_STD.decode(cleaned).ok()
+}
+
+/// An I/O error as Go's `syscall.Errno` prints it (`no such file or directory`).
+fn go_errno(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(libc::ENOENT) => "no such file or directory".into(),
+        Some(libc::EISDIR) => "is a directory".into(),
+        Some(libc::ENOTDIR) => "not a directory".into(),
+        Some(libc::EACCES) => "permission denied".into(),
+        Some(libc::ENOTEMPTY) => "directory not empty".into(),
+        Some(libc::EEXIST) => "file exists".into(),
+        _ => e.to_string(),
     }
 }
 
@@ -279,7 +376,7 @@ fn open_error(name: &str, what: &str, e: &std::io::Error) -> String {
     if e.raw_os_error() == Some(libc::ELOOP) {
         outside(name, "it names a symbolic link")
     } else {
-        format!("{what} {name}: {e}")
+        format!("{what}: {}", go_errno(e))
     }
 }
 
@@ -320,24 +417,41 @@ mod tests {
     #[tokio::test]
     async fn list_answers_are_bounded_by_the_response_cap() {
         let tmp = tempfile::tempdir().unwrap();
-        let s = storage(tmp.path());
-        std::fs::write(tmp.path().join("a"), "x").unwrap();
+        let root = std::fs::canonicalize(tmp.path()).unwrap();
+        let mut s = storage(&root);
+        s.max_read_bytes = root.as_os_str().len() + 10;
+        std::fs::write(root.join("a"), "x").unwrap();
         let one = s
             .invoke("list", Vec::new(), &BTreeMap::new())
             .await
             .unwrap();
-        assert_eq!(one.as_deref(), Some(&b"[\"a\"]"[..]));
-        for i in 0..10 {
-            std::fs::write(tmp.path().join(format!("file-{i}")), "x").unwrap();
-        }
+        let want = serde_json::to_vec(&[root.join("a")]).unwrap();
+        assert_eq!(one.as_deref(), Some(&want[..]));
+        std::fs::write(root.join("b"), "x").unwrap();
         let err = s
             .invoke("list", Vec::new(), &BTreeMap::new())
             .await
             .unwrap_err();
-        assert!(
-            err.contains("larger than the maximum response of 16 bytes"),
-            "{err}"
-        );
+        assert!(err.contains("larger than the maximum response of"), "{err}");
+    }
+
+    #[test]
+    fn go_base64_rules() {
+        assert_eq!(go_base64_decode(b"aGk=").as_deref(), Some(&b"hi"[..]));
+        assert_eq!(go_base64_decode(b"aG\nk=").as_deref(), Some(&b"hi"[..]));
+        assert_eq!(go_base64_decode(b"").as_deref(), Some(&b""[..]));
+        // Trailing bits that are not zero are accepted, as by Go's StdEncoding.
+        assert!(go_base64_decode(b"aGl=").is_some());
+        for bad in [
+            &b"aGk"[..],
+            b"aGk==",
+            b"false",
+            b"123",
+            b"{\"a\":1}",
+            b"a b=",
+        ] {
+            assert_eq!(go_base64_decode(bad), None, "{bad:?}");
+        }
     }
 
     #[tokio::test]

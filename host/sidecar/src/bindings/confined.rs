@@ -2,12 +2,13 @@
 //! name is opened relative to its parent's descriptor with `O_NOFOLLOW`, so a folder
 //! swapped for a link between a check and the access cannot send it outside the root.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::io;
 use std::os::fd::OwnedFd;
-use std::path::{Component, Path};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
 
-use rustix::fs::{AtFlags, CWD, Mode, OFlags, mkdirat, openat, unlinkat};
+use rustix::fs::{AtFlags, CWD, Dir, FileType, Mode, OFlags, mkdirat, openat, statat, unlinkat};
 
 /// Flags for a folder on the way: a real folder, never a link.
 fn dir_flags() -> OFlags {
@@ -74,10 +75,78 @@ pub(crate) fn open_create(root: &Path, rel: &Path) -> io::Result<std::fs::File> 
     Ok(std::fs::File::from(fd))
 }
 
-/// Removes the file `rel` under `root` (a link is removed itself, never followed).
+/// Removes the file or empty folder `rel` under `root`, like Go's `os.Remove` (a link is
+/// removed itself, never followed).
 pub(crate) fn remove(root: &Path, rel: &Path) -> io::Result<()> {
     let (dir, last) = parent(root, rel, false)?;
-    unlinkat(&dir, last, AtFlags::empty())?;
+    match unlinkat(&dir, last, AtFlags::empty()) {
+        Err(rustix::io::Errno::ISDIR) => unlinkat(&dir, last, AtFlags::REMOVEDIR)?,
+        other => other?,
+    }
+    Ok(())
+}
+
+/// Every entry that is not a folder below the folder `rel` of `root` (`root` itself when
+/// `rel` is empty), as paths relative to that folder, in the order of Go's
+/// `filepath.Walk`: depth first, each folder's names in byte order. Folders are opened
+/// from their parent's descriptor with `O_NOFOLLOW`, so a link is listed, never entered.
+/// `admit` sees each path before it is kept and may stop the walk with an error.
+pub(crate) fn walk(
+    root: &Path,
+    rel: &Path,
+    admit: &mut dyn FnMut(&Path) -> io::Result<()>,
+) -> io::Result<Vec<PathBuf>> {
+    let mut dir = openat(
+        CWD,
+        root,
+        OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::RDONLY,
+        Mode::empty(),
+    )?;
+    for c in rel.components() {
+        match c {
+            Component::Normal(p) => dir = openat(&dir, p, dir_flags(), Mode::empty())?,
+            _ => return Err(io::Error::from(io::ErrorKind::InvalidInput)),
+        }
+    }
+    let mut out = Vec::new();
+    walk_dir(&dir, Path::new(""), &mut out, admit)?;
+    Ok(out)
+}
+
+fn walk_dir(
+    dir: &OwnedFd,
+    prefix: &Path,
+    out: &mut Vec<PathBuf>,
+    admit: &mut dyn FnMut(&Path) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut names: Vec<(OsString, bool)> = Vec::new();
+    for entry in Dir::read_from(dir)? {
+        let entry = entry?;
+        let name = entry.file_name().to_bytes();
+        if name == b"." || name == b".." {
+            continue;
+        }
+        let is_dir = match entry.file_type() {
+            FileType::Directory => true,
+            FileType::Unknown => {
+                let st = statat(dir, entry.file_name(), AtFlags::SYMLINK_NOFOLLOW)?;
+                FileType::from_raw_mode(st.st_mode) == FileType::Directory
+            }
+            _ => false,
+        };
+        names.push((OsStr::from_bytes(name).to_os_string(), is_dir));
+    }
+    names.sort();
+    for (name, is_dir) in names {
+        let path = prefix.join(&name);
+        if is_dir {
+            let sub = openat(dir, name.as_os_str(), dir_flags(), Mode::empty())?;
+            walk_dir(&sub, &path, out, admit)?;
+        } else {
+            admit(&path)?;
+            out.push(path);
+        }
+    }
     Ok(())
 }
 
@@ -118,5 +187,34 @@ mod tests {
             "secret"
         );
         assert!(open_read(root.path(), Path::new("../x")).is_err());
+    }
+
+    #[test]
+    fn walks_list_files_in_go_order_and_never_enter_links() {
+        let root = tempfile::tempdir().expect("root");
+        let outside = tempfile::tempdir().expect("outside");
+        std::fs::write(outside.path().join("secret"), "s").expect("outside file");
+        for f in ["b", "a.txt", "a/x", "a/y/z"] {
+            open_create(root.path(), Path::new(f)).expect("create");
+        }
+        std::os::unix::fs::symlink(outside.path(), root.path().join("c")).expect("link");
+        let mut all = |_: &Path| -> io::Result<()> { Ok(()) };
+        let names = walk(root.path(), Path::new(""), &mut all).expect("walk");
+        let names: Vec<_> = names
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["a/x", "a/y/z", "a.txt", "b", "c"]);
+        let sub = walk(root.path(), Path::new("a"), &mut all).expect("walk a");
+        assert_eq!(sub, [PathBuf::from("x"), PathBuf::from("y/z")]);
+        // A link or a file is not walked into; the admit hook can stop the walk.
+        assert!(walk(root.path(), Path::new("c"), &mut all).is_err());
+        assert!(walk(root.path(), Path::new("b"), &mut all).is_err());
+        let mut none = |_: &Path| -> io::Result<()> { Err(io::Error::other("full")) };
+        assert!(walk(root.path(), Path::new(""), &mut none).is_err());
+        // Empty folders are removed like files; a folder with files is not.
+        std::fs::create_dir(root.path().join("empty")).expect("mkdir");
+        remove(root.path(), Path::new("empty")).expect("rmdir");
+        assert!(remove(root.path(), Path::new("a")).is_err());
     }
 }

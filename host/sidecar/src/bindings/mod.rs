@@ -77,12 +77,132 @@ pub(crate) async fn run_input(ctx: Arc<Ctx>, name: String, every: Duration) {
     }
 }
 
-#[derive(Debug, serde::Deserialize, Default)]
-#[serde(default)]
+/// daprd's `OutputBindingRequest`, decoded like Go's `encoding/json`: keys match the
+/// field names case-insensitively (`Operation`, `DATA`), a later key overrides an
+/// earlier one, `null` leaves a field unset, unknown keys are ignored.
+#[derive(Debug, Default)]
 struct BindingRequest {
     data: Value,
-    metadata: Option<BTreeMap<String, String>>,
-    operation: Option<String>,
+    metadata: BTreeMap<String, String>,
+    operation: String,
+}
+
+impl<'de> serde::Deserialize<'de> for BindingRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = BindingRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    r#"an object like {"operation":"create","data":…,"metadata":{"k":"v"}}"#,
+                )
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<BindingRequest, E> {
+                Ok(BindingRequest::default())
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<BindingRequest, A::Error> {
+                let mut out = BindingRequest::default();
+                while let Some(key) = map.next_key::<String>()? {
+                    if key.eq_ignore_ascii_case("data") {
+                        out.data = map.next_value()?;
+                    } else if key.eq_ignore_ascii_case("metadata") {
+                        let m: Option<BTreeMap<String, String>> = map.next_value()?;
+                        if let Some(m) = m {
+                            out.metadata = m;
+                        }
+                    } else if key.eq_ignore_ascii_case("operation") {
+                        let o: Option<String> = map.next_value()?;
+                        if let Some(o) = o {
+                            out.operation = o;
+                        }
+                    } else {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                    }
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_any(Visit)
+    }
+}
+
+/// Go's `json.Marshal` of a value decoded into `interface{}`: numbers are float64
+/// (`1e+21`, `1e-7`, `12345678901234567000`), object keys sorted, `<`, `>`, `&`,
+/// U+2028 and U+2029 escaped.
+fn go_marshal(v: &Value, out: &mut String) {
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => {
+            let f = n.as_f64().unwrap_or_default();
+            let abs = f.abs();
+            if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
+                let e = format!("{f:e}");
+                match e.split_once('e') {
+                    Some((m, exp)) if !exp.starts_with('-') => {
+                        out.push_str(m);
+                        out.push_str("e+");
+                        out.push_str(exp);
+                    }
+                    _ => out.push_str(&e),
+                }
+            } else {
+                out.push_str(&format!("{f}"));
+            }
+        }
+        Value::String(s) => go_quote(s, out),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                go_marshal(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            out.push('{');
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                go_quote(k, out);
+                out.push(':');
+                go_marshal(&map[k], out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+fn go_quote(s: &str, out: &mut String) {
+    use std::fmt::Write as _;
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 /// `POST|PUT /v1.0/bindings/{name}`.
@@ -98,38 +218,71 @@ pub(crate) async fn invoke(ctx: &Ctx, req: &ApiRequest, name: &str) -> Result<Re
         .bindings
         .get(name)
         .ok_or_else(|| fail(format!("couldn't find output binding {name}")))?;
-    let operation = body
-        .operation
-        .filter(|o| !o.is_empty())
-        .ok_or_else(|| fail("operation field is missing from request".into()))?;
-    let mut metadata = body.metadata.unwrap_or_default();
+    if body.operation.is_empty() {
+        return Err(fail("operation field is missing from request".into()));
+    }
+    let operation = body.operation;
+    let mut metadata = body.metadata;
     metadata.extend(req.query_metadata());
-    let data = match &body.data {
-        Value::Null => Vec::new(),
-        Value::String(s) => s.as_bytes().to_vec(),
-        other => serde_json::to_vec(other).unwrap_or_default(),
-    };
+    let mut data = String::new();
+    go_marshal(&body.data, &mut data);
+    let data = data.into_bytes();
+    // daprd answers the component's bytes as they are, always as `application/json`
+    // (an empty file read is a 200 with an empty body); nothing at all is a 204.
     match binding
         .invoke(&operation, data, &metadata)
         .await
         .map_err(fail)?
     {
-        Some(bytes) if !bytes.is_empty() => {
-            let is_json = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_ok();
-            if is_json {
-                Ok(json_response_bytes(bytes))
-            } else {
-                Ok(bytes_response(
-                    StatusCode::OK,
-                    "application/octet-stream",
-                    bytes,
-                ))
-            }
-        }
-        _ => Ok(no_content()),
+        Some(bytes) => Ok(json_response_bytes(bytes)),
+        None => Ok(no_content()),
     }
 }
 
 fn json_response_bytes(bytes: Bytes) -> Resp {
     bytes_response(StatusCode::OK, "application/json", bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn marshal(json: &str) -> String {
+        let v: Value = serde_json::from_str(json).expect("json");
+        let mut out = String::new();
+        go_marshal(&v, &mut out);
+        out
+    }
+
+    #[test]
+    fn data_is_marshalled_as_go_does() {
+        assert_eq!(marshal("null"), "null");
+        assert_eq!(marshal("1234"), "1234");
+        assert_eq!(marshal("1.50"), "1.5");
+        assert_eq!(marshal("1e21"), "1e+21");
+        assert_eq!(marshal("0.0000001"), "1e-7");
+        assert_eq!(marshal("12345678901234567890"), "12345678901234567000");
+        assert_eq!(
+            marshal(r#"{"b":"<&>","a":[true,"x\ny"]}"#),
+            r#"{"a":[true,"x\ny"],"b":"\u003c\u0026\u003e"}"#
+        );
+        assert_eq!(marshal(r#""\u0001""#), r#""\u0001""#);
+    }
+
+    #[test]
+    fn requests_decode_case_insensitively() {
+        let r: BindingRequest =
+            serde_json::from_str(r#"{"Operation":"get","DATA":1,"metadata":null,"x":[]}"#)
+                .expect("decodes");
+        assert_eq!((r.operation.as_str(), r.data), ("get", Value::from(1)));
+        let r: BindingRequest =
+            serde_json::from_str(r#"{"operation":"a","OPERATION":"b"}"#).expect("decodes");
+        assert_eq!(r.operation, "b", "the later key wins");
+        for bad in [r#"{"operation":1}"#, r#"{"metadata":{"k":1}}"#, "[1]", "{"] {
+            assert!(
+                serde_json::from_str::<BindingRequest>(bad).is_err(),
+                "{bad}"
+            );
+        }
+    }
 }

@@ -187,17 +187,19 @@ impl Subscription {
         if let Some(d) = &self.default_route {
             rules.push(json!({ "path": d }));
         }
+        // `deadLetterTopic` and `type` are always present, `rules` and `metadata` only
+        // when not empty (daprd's Go json tags).
         let mut o = json!({
             "pubsubname": self.pubsub,
             "topic": self.topic,
-            "rules": rules,
+            "deadLetterTopic": self.dead_letter.clone().unwrap_or_default(),
             "type": if self.declarative { "DECLARATIVE" } else { "PROGRAMMATIC" },
         });
+        if !rules.is_empty() {
+            o["rules"] = Value::Array(rules);
+        }
         if !self.metadata.is_empty() {
             o["metadata"] = json!(self.metadata);
-        }
-        if let Some(d) = &self.dead_letter {
-            o["deadLetterTopic"] = Value::String(d.clone());
         }
         o
     }

@@ -355,9 +355,10 @@ async fn secrets_bindings_configuration_lock() {
         .json(),
         json!({"j": 1})
     );
+    let files = std::fs::canonicalize(work.path().join("files")).expect("rootPath");
     assert_eq!(
         post_json(addr, b, r#"{"operation":"list"}"#).await.json(),
-        json!(["b.json", "dir/a.txt"])
+        json!([files.join("b.json"), files.join("dir/a.txt")])
     );
     post_json(
         addr,
