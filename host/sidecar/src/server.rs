@@ -235,12 +235,14 @@ async fn route(
             state::delete(ctx, req, store, key).await
         }
         (true, ["state", store, "query"]) if write => state::query(ctx, req, store).await,
-        // Pub/sub.
+        // Pub/sub. Bulk first, on both versions: as in daprd's router (chi),
+        // `publish/bulk/{pubsub}/{topic}` shadows a single publish to a pub/sub named
+        // `bulk`; `publish/bulk/{x}` (no topic) is still a single publish to `bulk`.
+        (_, ["publish", "bulk", pubsub, topic @ ..]) if write && !topic.is_empty() => {
+            publish::bulk_publish(ctx, req, pubsub, &topic.join("/")).await
+        }
         (false, ["publish", pubsub, topic @ ..]) if write => {
             publish::publish(ctx, req, pubsub, &topic.join("/")).await
-        }
-        (true, ["publish", "bulk", pubsub, topic @ ..]) if write => {
-            publish::bulk_publish(ctx, req, pubsub, &topic.join("/")).await
         }
         // Bindings and secrets.
         (false, ["bindings", name]) if write => bindings::invoke(ctx, req, name).await,

@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use crate::api::{ApiError, ApiRequest, Resp, bytes_response, no_content};
 use crate::ctx::{Ctx, wait_for_shutdown};
+use crate::gojson::{self, Shape};
 
 /// Input bindings: probes `OPTIONS /{name}` until the app answers, then (when 2xx or 405)
 /// posts an event every interval until shutdown.
@@ -205,9 +206,17 @@ fn go_quote(s: &str, out: &mut String) {
     out.push('"');
 }
 
+/// The Go shape of an output binding body (`OutputBindingRequest`), for [`gojson`].
+const BINDING_REQUEST: Shape = Shape::Struct(&[
+    ("metadata", Shape::Map),
+    ("data", Shape::Plain),
+    ("operation", Shape::Plain),
+]);
+
 /// `POST|PUT /v1.0/bindings/{name}`.
 pub(crate) async fn invoke(ctx: &Ctx, req: &ApiRequest, name: &str) -> Result<Resp, ApiError> {
-    let body: BindingRequest = serde_json::from_slice(&req.body).map_err(ApiError::malformed)?;
+    let body: BindingRequest =
+        gojson::from_slice(&req.body, &BINDING_REQUEST).map_err(ApiError::malformed)?;
     let fail = |e: String| {
         ApiError::internal(
             "ERR_INVOKE_OUTPUT_BINDING",
