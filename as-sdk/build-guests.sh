@@ -9,7 +9,10 @@
 #       examples/build/pubsub-as-publisher.wasm     examples/pubsub-as/publisher.ts
 #       examples/build/pubsub-as-subscriber.wasm    examples/pubsub-as/subscriber.ts (served)
 #       tests/dapr/build/sdk_app_as.wasm            as-sdk/tests/app-fixture.ts (served, e2e)
-#   bash as-sdk/build-guests.sh OUT_DIR   the same seven files, all in OUT_DIR
+#       examples/build/jobs-as.wasm                 examples/jobs-as/app.ts (served)
+#       examples/build/bulk-subscriber-as-publisher.wasm   examples/bulk-subscriber-as/publisher.ts
+#       examples/build/bulk-subscriber-as-subscriber.wasm  examples/bulk-subscriber-as/subscriber.ts (served)
+#   bash as-sdk/build-guests.sh OUT_DIR   the same ten files, all in OUT_DIR
 #
 # Works from any directory. Exits non-zero if a module fails to compile.
 set -euo pipefail
@@ -61,3 +64,9 @@ build "examples/pubsub-as publisher" "$root/examples/pubsub-as/asconfig.json" \
 build "examples/pubsub-as subscriber" "$root/examples/pubsub-as/asconfig.json" \
   "$root/examples/build/pubsub-as-subscriber.wasm" "$root/examples/pubsub-as/subscriber.ts"
 build "sdk app fixture" "$sdk/asconfig.json" "$root/tests/dapr/build/sdk_app_as.wasm" "$sdk/tests/app-fixture.ts"
+build "examples/jobs-as" "$root/examples/jobs-as/asconfig.json" "$root/examples/build/jobs-as.wasm" \
+  "$root/examples/jobs-as/app.ts"
+build "examples/bulk-subscriber-as publisher" "$root/examples/bulk-subscriber-as/asconfig.json" \
+  "$root/examples/build/bulk-subscriber-as-publisher.wasm" "$root/examples/bulk-subscriber-as/publisher.ts"
+build "examples/bulk-subscriber-as subscriber" "$root/examples/bulk-subscriber-as/asconfig.json" \
+  "$root/examples/build/bulk-subscriber-as-subscriber.wasm" "$root/examples/bulk-subscriber-as/subscriber.ts"

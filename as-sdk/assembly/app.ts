@@ -1,6 +1,7 @@
 /**
- * The inbound side for `wasi-dapr serve`: an `App` router for pub/sub subscriptions,
- * invoked methods, input bindings and configuration updates, over one CGI request.
+ * The inbound side for `wasi-dapr serve`: an `App` router for pub/sub subscriptions
+ * (one message or a bulk batch per request), invoked methods, input bindings,
+ * configuration updates and scheduled jobs, over one CGI request.
  *
  * `wasi-dapr serve` runs the module once per request (WAGI/CGI: the request in the
  * environment and on stdin, the response on stdout). A served module registers its
@@ -22,7 +23,18 @@
  */
 
 import { Header, equalsIgnoreCase, findHeader, isValidHeaderName, isValidHeaderValue, bytesToString, stringToBytes } from "./http";
-import { JSON, jsonString, parseObject, member, memberString, memberStringMap, JsonObjectWriter, jsonArray } from "./json";
+import {
+  JSON,
+  jsonString,
+  parseObject,
+  parseArray,
+  member,
+  memberString,
+  memberStringMap,
+  decodeString,
+  JsonObjectWriter,
+  jsonArray,
+} from "./json";
 import { ConfigurationItem, configurationItems } from "./dapr";
 import { QueryParam } from "./url";
 import { Result, ok, err } from "./result";
@@ -414,11 +426,15 @@ export class Subscription {
     public readonly handler: TopicHandler,
     /** Rules, dead-letter topic and metadata. */
     public readonly options: SubscribeOptions,
+    /** Bulk delivery (`subscribeBulk`), or `null` for one message per request. */
+    public readonly bulk: BulkSubscribeOptions | null = null,
   ) {}
 
   /**
    * This entry of the `GET /dapr/subscribe` answer: `pubsubname`, `topic`, then `route`
-   * (or `routes: {rules, default}` when there are rules), `deadLetterTopic`, `metadata`.
+   * (or `routes: {rules, default}` when there are rules), `deadLetterTopic`, `metadata`,
+   * and for a bulk subscription
+   * `bulkSubscribe: {"enabled":true,"maxMessagesCount","maxAwaitDurationMs"}`.
    */
   toJson(): string {
     const w = new JsonObjectWriter().string("pubsubname", this.pubsub).string("topic", this.topic);
@@ -434,9 +450,207 @@ export class Subscription {
     }
     w.optString("deadLetterTopic", this.options.deadLetter);
     if (this.options.meta.size > 0) w.optStringMap("metadata", this.options.meta);
+    const b = this.bulk;
+    if (b != null) {
+      w.raw(
+        "bulkSubscribe",
+        new JsonObjectWriter()
+          .bool("enabled", true)
+          .int("maxMessagesCount", b.maxMessagesCount)
+          .int("maxAwaitDurationMs", b.maxAwaitDurationMs)
+          .build(),
+      );
+    }
     return w.build();
   }
 }
+
+// ----- bulk subscribe ---------------------------------------------------------------------
+
+/**
+ * How daprd batches a bulk subscription: a batch is sent when it has
+ * `maxMessagesCount` messages or `maxAwaitDurationMs` after its first one. Defaults are
+ * daprd's: 100 and 1000.
+ */
+export class BulkSubscribeOptions {
+  constructor(
+    /** `maxMessagesCount` (daprd's default 100). */
+    public maxMessagesCount: i32 = 100,
+    /** `maxAwaitDurationMs` (daprd's default 1000). */
+    public maxAwaitDurationMs: i32 = 1000,
+  ) {}
+}
+
+/**
+ * One entry of a bulk delivery. A CloudEvent entry (`event` a JSON object) has
+ * `cloudEvent` decoded and `bytes` its payload; a `rawPayload` entry (`event` a base64
+ * JSON string) has `isRaw` and `bytes` the decoded published bytes.
+ */
+export class BulkEntry {
+  /** `entryId` (the status answered for this entry names it). */
+  entryId: string = "";
+  /** `contentType`, e.g. `application/cloudevents+json` (`""` if absent). */
+  contentType: string = "";
+  /** The raw JSON text of `event`. */
+  event: string = "";
+  /** The decoded CloudEvent, or `null` for a raw payload. */
+  cloudEvent: TopicEvent | null = null;
+  /** `true` when `event` was a base64 string (a `rawPayload` subscription). */
+  isRaw: bool = false;
+  /** The payload: the CloudEvent's (see `TopicEvent.bytes`) or the raw bytes. */
+  bytes: Uint8Array = new Uint8Array(0);
+  /** The broker's `metadata` of this message (empty when `null`). */
+  metadata: Map<string, string> = new Map<string, string>();
+
+  /** The payload as UTF-8 text (a CloudEvent's JSON string `data` decoded). */
+  text(): string {
+    return bytesToString(this.bytes);
+  }
+
+  /** The payload as a JSON object (members as raw JSON text), or `null` if it is not one. */
+  dataObject(): Map<string, JSON.Raw> | null {
+    const ce = this.cloudEvent;
+    if (ce != null) return ce.dataObject();
+    return parseObject(this.text());
+  }
+}
+
+/**
+ * One bulk delivery (daprd's `com.dapr.event.sent.bulk` envelope): the batch's `id`,
+ * `topic`, `pubsubname`, `metadata`, and its well-formed `entries` in the order sent.
+ */
+export class BulkMessage {
+  /** `id` of the batch. */
+  id: string = "";
+  /** `topic`. */
+  topic: string = "";
+  /** `pubsubname`. */
+  pubsubname: string = "";
+  /** `type`, `com.dapr.event.sent.bulk`. */
+  type: string = "";
+  /** `metadata` of the batch (e.g. `pubsubName`). */
+  metadata: Map<string, string> = new Map<string, string>();
+  /** The entries the handler gets (malformed ones are answered DROP before it runs). */
+  entries: BulkEntry[] = [];
+  /** Entry ids that were malformed (answered DROP without calling the handler). */
+  dropped: string[] = [];
+  /** The path the batch was delivered to. */
+  route: string = "";
+}
+
+/**
+ * Decodes daprd's bulk envelope. An entry without a string `entryId` is left out (it
+ * cannot be answered); an entry whose `event` is neither a JSON object (a CloudEvent,
+ * decoded like single delivery) nor a base64 string (a raw payload) goes to `dropped`.
+ * An error when the body is not a JSON object with an `entries` array.
+ */
+export function decodeBulkMessage(body: string, route: string = ""): Result<BulkMessage, string> {
+  const obj = parseObject(body);
+  if (obj == null) return err<BulkMessage, string>("the body is not a JSON object");
+  const entriesText = member(obj, "entries");
+  const entries = entriesText != null ? parseArray(entriesText) : null;
+  if (entries == null) return err<BulkMessage, string>("the body has no entries array");
+  const m = new BulkMessage();
+  m.id = str(memberString(obj, "id"));
+  m.topic = str(memberString(obj, "topic"));
+  m.pubsubname = str(memberString(obj, "pubsubname"));
+  m.type = str(memberString(obj, "type"));
+  m.metadata = memberStringMap(obj, "metadata");
+  m.route = route;
+  for (let i = 0; i < entries.length; i++) {
+    const e = parseObject(entries[i].toString());
+    if (e == null) {
+      logLine("app: bulk entry " + i.toString() + " on " + route + " is not an object (left out)");
+      continue;
+    }
+    const id = memberString(e, "entryId");
+    if (id == null) {
+      logLine("app: bulk entry " + i.toString() + " on " + route + " has no entryId (left out)");
+      continue;
+    }
+    const entry = new BulkEntry();
+    entry.entryId = id;
+    entry.contentType = str(memberString(e, "contentType"));
+    entry.metadata = memberStringMap(e, "metadata");
+    const ev = member(e, "event");
+    entry.event = ev != null ? ev : "";
+    const problem = decodeBulkEvent(entry, route);
+    if (problem != null) {
+      logLine("app: dropping bulk entry " + id + " on " + route + ": " + problem + " (answered DROP)");
+      m.dropped.push(id);
+      continue;
+    }
+    m.entries.push(entry);
+  }
+  return ok<BulkMessage, string>(m);
+}
+
+function decodeBulkEvent(entry: BulkEntry, route: string): string | null {
+  const ev = entry.event;
+  if (ev.startsWith("{")) {
+    const ce = decodeCloudEvent(ev, route);
+    if (ce.error != null) return ce.error!;
+    entry.cloudEvent = ce.value!;
+    entry.bytes = ce.value!.bytes;
+    return null;
+  }
+  const s = decodeString(ev);
+  if (s == null) return "the event is neither a CloudEvent object nor a base64 string";
+  const bytes = decodeBase64(s);
+  if (bytes == null) return "the raw event is not valid base64";
+  entry.isRaw = true;
+  entry.bytes = bytes;
+  return null;
+}
+
+/**
+ * A bulk handler: one `TopicResult` per entry of `batch.entries`, in the same order.
+ * A missing result is answered RETRY (and logged); extra results are ignored.
+ */
+export type BulkTopicHandler = (batch: BulkMessage) => TopicResult[];
+
+/** `{"statuses":[{"entryId","status"}]}` for `ids` and their `results`. */
+export function bulkStatusesJson(ids: string[], results: TopicResult[]): string {
+  const items = new Array<string>();
+  for (let i = 0; i < ids.length; i++) {
+    const r = i < results.length ? results[i] : TopicResult.Retry;
+    items.push(new JsonObjectWriter().string("entryId", ids[i]).string("status", topicResultName(r)).build());
+  }
+  return new JsonObjectWriter().raw("statuses", jsonArray(items)).build();
+}
+
+function topicResultName(r: TopicResult): string {
+  if (r == TopicResult.Retry) return "RETRY";
+  if (r == TopicResult.Drop) return "DROP";
+  return "SUCCESS";
+}
+
+// ----- jobs -----------------------------------------------------------------------------------
+
+/** A job firing: `POST /job/<name>` with the job's `data` JSON as the body. */
+export class JobEvent {
+  constructor(
+    /** The job name (from the path, percent-decoded). */
+    public readonly name: string,
+    /** The body: the job's `data` as JSON text (e.g. `"hello"` with its quotes, `{"a":1}`). */
+    public readonly data: string,
+    /** The whole request. */
+    public readonly request: AppRequest,
+  ) {}
+
+  /** `data` decoded when it is a JSON string, else `null`. */
+  dataString(): string | null {
+    return decodeString(this.data);
+  }
+
+  /** `data` as a JSON object (members as raw JSON text), or `null` if it is not one. */
+  dataObject(): Map<string, JSON.Raw> | null {
+    return parseObject(this.data);
+  }
+}
+
+/** A job handler: `true` = done (200), `false` = failed (500: the job's failure policy retries it). */
+export type JobHandler = (job: JobEvent) => bool;
 
 // ----- bindings and configuration -----------------------------------------------------------
 
@@ -528,6 +742,20 @@ class TopicRoute {
   ) {}
 }
 
+class BulkRoute {
+  constructor(
+    public readonly path: string,
+    public readonly handler: BulkTopicHandler,
+  ) {}
+}
+
+class JobRoute {
+  constructor(
+    public readonly name: string,
+    public readonly handler: JobHandler,
+  ) {}
+}
+
 // ----- the router --------------------------------------------------------------------------
 
 /**
@@ -536,8 +764,11 @@ class TopicRoute {
  *
  * 1. `GET /dapr/subscribe` → 200, the JSON array of the registered subscriptions;
  * 2. `POST` to a subscription's route or rule path → the CloudEvent to its handler,
- *    answered 200 `{"status":"SUCCESS"|"RETRY"|"DROP"}`;
+ *    answered 200 `{"status":"SUCCESS"|"RETRY"|"DROP"}`; for a bulk subscription the
+ *    envelope's entries to its handler, answered 200
+ *    `{"statuses":[{"entryId","status"}]}`;
  * 3. `POST /configuration/<store>/<key>` for a registered store → the handler, 200;
+ *    `POST /job/<name>` for a registered job → the handler, 200 or 500;
  * 4. `OPTIONS /<binding>` → 200 (daprd's probe), `POST /<binding>` → the handler;
  * 5. invoked-method handlers (method and path; `*` method = any, a path ending in `*`
  *    matches by prefix); a known path with another method → 405 with `Allow`;
@@ -551,6 +782,8 @@ class TopicRoute {
 export class App {
   private registered: Subscription[] = [];
   private topicRoutes: TopicRoute[] = [];
+  private bulkRoutes: BulkRoute[] = [];
+  private jobRoutes: JobRoute[] = [];
   private invokeRoutes: InvokeRoute[] = [];
   private bindingRoutes: BindingRoute[] = [];
   private configurationRoutes: ConfigurationRoute[] = [];
@@ -579,6 +812,54 @@ export class App {
       const h = opts.rules[i].handler;
       this.topicRoutes.push(new TopicRoute(routePath(opts.rules[i].path), h != null ? h : handler));
     }
+    return this;
+  }
+
+  /**
+   * Subscribes a bulk `handler` to `topic` on `pubsub`: daprd delivers batches of up to
+   * `bulk.maxMessagesCount` messages (default 100, flushed after
+   * `bulk.maxAwaitDurationMs`, default 1000) to `route` as one request, and the handler
+   * answers one `TopicResult` per entry. `options` as for `subscribe`, except that
+   * every rule path is served by this handler (a rule's own handler is ignored, and
+   * logged). An empty name is logged and ignored.
+   */
+  subscribeBulk(
+    pubsub: string,
+    topic: string,
+    route: string,
+    handler: BulkTopicHandler,
+    bulk: BulkSubscribeOptions | null = null,
+    options: SubscribeOptions | null = null,
+  ): App {
+    if (pubsub.length == 0 || topic.length == 0 || route.length == 0 || route == "/") {
+      logLine("app: bulk subscription ignored: pubsub, topic and route must not be empty");
+      return this;
+    }
+    const opts = options != null ? options : new SubscribeOptions();
+    const b = bulk != null ? bulk : new BulkSubscribeOptions();
+    const path = routePath(route);
+    this.registered.push(new Subscription(pubsub, topic, path, noTopicHandler, opts, b));
+    this.bulkRoutes.push(new BulkRoute(path, handler));
+    for (let i = 0; i < opts.rules.length; i++) {
+      if (opts.rules[i].handler != null) {
+        logLine("app: the handler of rule " + jsonString(opts.rules[i].path) + " is ignored: a bulk subscription has one handler");
+      }
+      this.bulkRoutes.push(new BulkRoute(routePath(opts.rules[i].path), handler));
+    }
+    return this;
+  }
+
+  /**
+   * Handles job `name` when the scheduler fires it (`POST /job/<name>`, the body is the
+   * job's data). Schedule it with `DaprClient.scheduleJob`. An empty name is logged
+   * and ignored.
+   */
+  onJob(name: string, handler: JobHandler): App {
+    if (name.length == 0) {
+      logLine("app: job handler ignored: the name must not be empty");
+      return this;
+    }
+    this.jobRoutes.push(new JobRoute(name, handler));
     return this;
   }
 
@@ -633,6 +914,16 @@ export class App {
       for (let i = 0; i < this.topicRoutes.length; i++) {
         if (this.topicRoutes[i].path == path) return this.deliver(this.topicRoutes[i], req);
       }
+      for (let i = 0; i < this.bulkRoutes.length; i++) {
+        if (this.bulkRoutes[i].path == path) return this.deliverBulk(this.bulkRoutes[i], req);
+      }
+      if (path.startsWith("/job/")) {
+        const name = path.substring("/job/".length);
+        for (let i = 0; i < this.jobRoutes.length; i++) {
+          const j = this.jobRoutes[i];
+          if (j.name == name) return AppResponse.empty(j.handler(new JobEvent(name, req.text(), req)) ? 200 : 500);
+        }
+      }
       if (path.startsWith("/configuration/")) {
         const rest = path.substring("/configuration/".length);
         const slash = rest.indexOf("/");
@@ -677,6 +968,34 @@ export class App {
     return AppResponse.json(200, topicResultJson(status));
   }
 
+  private deliverBulk(route: BulkRoute, req: AppRequest): AppResponse {
+    const decoded = decodeBulkMessage(req.text(), route.path);
+    if (decoded.error != null) {
+      logLine("app: bulk delivery on " + route.path + " not understood: " + decoded.error! + " (answered 400: every entry is retried)");
+      return AppResponse.text(400, "not a bulk subscribe envelope: " + decoded.error! + "\n");
+    }
+    const batch = decoded.value!;
+    let results: TopicResult[] = [];
+    if (batch.entries.length > 0) results = route.handler(batch);
+    if (results.length < batch.entries.length) {
+      logLine(
+        "app: the bulk handler of " + route.path + " answered " + results.length.toString() + " of " +
+          batch.entries.length.toString() + " statuses; the rest are RETRY",
+      );
+    }
+    const ids = new Array<string>();
+    const all = new Array<TopicResult>();
+    for (let i = 0; i < batch.entries.length; i++) {
+      ids.push(batch.entries[i].entryId);
+      all.push(i < results.length ? results[i] : TopicResult.Retry);
+    }
+    for (let i = 0; i < batch.dropped.length; i++) {
+      ids.push(batch.dropped[i]);
+      all.push(TopicResult.Drop);
+    }
+    return AppResponse.json(200, bulkStatusesJson(ids, all));
+  }
+
   private configure(route: ConfigurationRoute, key: string, req: AppRequest): AppResponse {
     const update = decodeConfigurationUpdate(route.store, key, req.text());
     if (update == null) {
@@ -701,6 +1020,11 @@ export class App {
 
 function str(s: string | null): string {
   return s != null ? s : "";
+}
+
+/** The topic handler a bulk subscription's `Subscription` carries (never called). */
+function noTopicHandler(e: TopicEvent): TopicResult {
+  return TopicResult.Retry;
 }
 
 /** `route` as a path: exactly one leading `/`. */

@@ -11,7 +11,10 @@ import {
   AppRequest,
   AppResponse,
   BindingEvent,
+  BulkMessage,
+  BulkSubscribeOptions,
   ConfigurationUpdate,
+  JobEvent,
   JsonObjectWriter,
   SubscribeOptions,
   TopicEvent,
@@ -70,7 +73,27 @@ function onText(e: TopicEvent): TopicResult {
   return TopicResult.Success;
 }
 
+/** Logs each raw bulk entry (decoded bytes) and answers SUCCESS for all. */
+function onRawBulk(b: BulkMessage): TopicResult[] {
+  const out = new Array<TopicResult>();
+  for (let i = 0; i < b.entries.length; i++) {
+    const e = b.entries[i];
+    logLine("raw bulk: topic=" + b.topic + " raw=" + (e.isRaw ? "true" : "false") + " contentType=" + e.contentType + " text=" + e.text());
+    out.push(TopicResult.Success);
+  }
+  return out;
+}
+
+/** Logs a job trigger; data `"fail"` answers 500 (the failure policy retries). */
+function onFixtureJob(j: JobEvent): bool {
+  logLine("job " + j.name + ": data=" + j.data);
+  return j.dataString() != "fail";
+}
+
 new App()
+  .subscribeBulk("pubsub", "raw-bulk", "/raw-bulk", onRawBulk, new BulkSubscribeOptions(5, 200),
+    new SubscribeOptions().rawPayload())
+  .onJob("fixture-job", onFixtureJob)
   .subscribe(
     "pubsub",
     "routed",

@@ -17,7 +17,17 @@
 #   8. the App router through the real host (tests/app-fixture.ts, served): invocation
 #      through the sidecar (verb, path, query, headers, body, status), an input binding
 #      (cron: OPTIONS probe, then events), a configuration update, routing rules, a
-#      rawPayload subscription, a text event, a 404.
+#      rawPayload subscription, a text event, a rawPayload bulk subscription, a job
+#      (delivered with its data; answered 500, retried by daprd's default policy), a 404;
+#   9. the SDK integration module, CASE=dapr118, against a sidecar with
+#      tests/components-118/ (pubsub + a conversation.echo named echo): jobs,
+#      conversation alpha2, stable bulk publish and their error codes;
+#  10. examples/jobs-as: the app served, a sidecar with --app-port; POST /schedule
+#      through the sidecar answers the README's Expected output; the scheduler fires
+#      reminder once and heartbeat three times (POST /job/<name>), no more;
+#  11. examples/bulk-subscriber-as: the bulk subscriber served, its /dapr/subscribe
+#      (bulkSubscribe), the publisher's README output (one stable bulk publish), each
+#      order delivered once in bulk batches, the DROP one dead-lettered.
 # Prints "N passed, N failed" last; exits non-zero on any failure.
 #
 # Environment: WASI_DAPR (default target/debug/wasi-dapr, built with cargo if missing),
@@ -220,7 +230,7 @@ serve_app() {
 }
 
 if [[ "${AS_E2E_FAKE:-}" == 1 ]]; then
-  echo "# steps 7-8 (served apps) need wasi-dapr sidecar: skipped with AS_E2E_FAKE=1"
+  echo "# steps 7-11 (served apps, the 1.18 calls) need wasi-dapr sidecar: skipped with AS_E2E_FAKE=1"
 else
   # 7. examples/pubsub-as: publisher -> wasi-dapr sidecar -> subscriber under wasi-dapr serve.
   sub_port="$(free_port)"
@@ -358,12 +368,137 @@ YAML
       { echo "publish: $codes"; grep -F "guest:" "$fx_log"; } >"$work/routes.out"
       not_ok "app: routing rules, rawPayload, text" "$work/routes.out"
     fi
+    # Bulk subscribe with rawPayload: the entry's event is the base64 of the bytes the
+    # broker holds (the CloudEvent the sidecar wrapped the publish in), decoded here.
+    rb="$(pub raw-bulk application/json '{"n":4}')"
+    if [[ "$rb" == 204 ]] &&
+      wait_log "$fx_log" 10 'guest: raw bulk: topic=raw-bulk raw=true contentType=application/octet-stream text={' &&
+      grep -F 'guest: raw bulk: ' "$fx_log" | grep -qF '"data":{"n":4}'; then
+      ok "app: a rawPayload bulk subscription gets the published bytes, base64-decoded, as a bulk entry"
+    else
+      { echo "publish: $rb"; grep -F "guest:" "$fx_log"; } >"$work/rawbulk.out"
+      not_ok "app: rawPayload bulk subscription" "$work/rawbulk.out"
+    fi
+    # A job scheduled through the sidecar fires POST /job/fixture-job with its data; a
+    # 500 answer ("fail") is retried by daprd's default policy (constant 1s x 3: 4 attempts).
+    j1="$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+      --data-binary '{"dueTime":"0s","data":{"hello":"job"}}' "http://127.0.0.1:$fx_dapr/v1.0/jobs/fixture-job")"
+    if [[ "$j1" == 204 ]] && wait_log "$fx_log" 10 'guest: job fixture-job: data={"hello":"job"}'; then
+      ok "app: onJob: a job scheduled through the sidecar is delivered to POST /job/<name> with its data"
+    else
+      { echo "schedule: $j1"; grep -F "guest:" "$fx_log"; } >"$work/job.out"
+      not_ok "app: onJob" "$work/job.out"
+    fi
+    j2="$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+      --data-binary '{"dueTime":"0s","data":"fail","overwrite":true}' "http://127.0.0.1:$fx_dapr/v1.0/jobs/fixture-job")"
+    for ((i = 0; i < 40; i++)); do [[ "$(count "$fx_log" 'guest: job fixture-job: data="fail"')" -ge 4 ]] && break; sleep 0.25; done
+    sleep 1.5
+    if [[ "$j2" == 204 && "$(count "$fx_log" 'guest: job fixture-job: data="fail"')" == 4 ]]; then
+      ok "app: onJob false answers 500: daprd's default failure policy retries it 3 times (4 attempts), then stops"
+    else
+      { echo "schedule: $j2"; grep -F "guest: job" "$fx_log"; } >"$work/jobfail.out"
+      not_ok "app: onJob false -> 500 -> default failure policy" "$work/jobfail.out"
+    fi
     nf="$(curl -s -w ' %{http_code}' "http://127.0.0.1:$fx_port/nope")"
     if [[ "$nf" == $'no handler for GET /nope\n 404' ]]; then
       ok "app: an unknown route is 404"
     else
       echo "$nf" >"$work/nf.out"
       not_ok "app: an unknown route is 404" "$work/nf.out"
+    fi
+  fi
+  # 9. The Dapr 1.18 calls (jobs, conversation, stable bulk publish) against a sidecar
+  # with a conversation.echo component.
+  v118_port="$(free_port)"
+  printf 'allowed_hosts = ["http://127.0.0.1:%s"]\n' "$v118_port" >"$work/v118-allow.toml"
+  "$bin" sidecar --dapr-http-port "$v118_port" --resources-path "$sdk/tests/components-118" >"$work/v118-sidecar.log" 2>&1 &
+  pids+=($!)
+  if ! wait_http "http://127.0.0.1:$v118_port/v1.0/healthz" 204 30; then
+    cp "$work/v118-sidecar.log" "$work/v118.out"
+    not_ok "SDK integration CASE=dapr118: the sidecar (tests/components-118) became ready" "$work/v118.out"
+  elif run_guest "$work/v118.out" "$work/v118-allow.toml" "$v118_port" --env CASE=dapr118 --env CONVERSATION=echo "$integration"; then
+    ok "SDK integration CASE=dapr118: jobs, conversation, stable bulk publish ($(tail -n 1 "$work/v118.out"))"
+  else
+    not_ok "SDK integration CASE=dapr118: jobs, conversation, stable bulk publish" "$work/v118.out"
+  fi
+
+  # 10. examples/jobs-as: a served app schedules two jobs and handles their triggers.
+  jobs_port="$(free_port)"
+  jobs_dapr="$(free_port)"
+  jobs_log="$work/jobs.log"
+  echo "# jobs-as: app served on 127.0.0.1:$jobs_port, sidecar on $jobs_dapr (--app-port $jobs_port)"
+  if ! serve_app jobs "$root/examples/build/jobs-as.wasm" "$jobs_log" "$jobs_port" "$jobs_dapr" "$sdk/tests/components"; then
+    cp "$work/jobs-sidecar.log" "$work/jobs.out"
+    not_ok "jobs-as: the sidecar became ready" "$work/jobs.out"
+  else
+    curl -s -X POST "http://127.0.0.1:$jobs_dapr/v1.0/invoke/app/method/schedule" >"$work/jobs-schedule.out" 2>&1
+    expect_readme_output jobs-as "$work/jobs-schedule.out" "$jobs_dapr"
+    r1="guest: job reminder: water the plants"
+    hb="guest: job heartbeat: beat"
+    wait_log "$jobs_log" 15 "$r1" "$hb"
+    for ((i = 0; i < 50; i++)); do [[ "$(count "$jobs_log" "$hb")" -ge 3 ]] && break; sleep 0.2; done
+    # A fourth heartbeat (repeats ignored) or a second reminder would come within a second.
+    sleep 1.5
+    if [[ "$(count "$jobs_log" "$r1")" == 1 && "$(count "$jobs_log" "$hb")" == 3 ]]; then
+      ok "jobs-as: the scheduler fired reminder once (dueTime) and heartbeat three times (@every 1s, repeats 3) at POST /job/<name>"
+    else
+      { grep -F "guest:" "$jobs_log"; grep -i job "$work/jobs-sidecar.log"; } >"$work/jobs.out"
+      not_ok "jobs-as: job triggers (reminder x1, heartbeat x3)" "$work/jobs.out"
+    fi
+    nf="$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary '1' "http://127.0.0.1:$jobs_port/job/no-such-job")"
+    if [[ "$nf" == 404 ]]; then
+      ok "jobs-as: POST /job/<unknown> is 404"
+    else
+      echo "status $nf" >"$work/jobs-nf.out"
+      not_ok "jobs-as: POST /job/<unknown> is 404" "$work/jobs-nf.out"
+    fi
+  fi
+
+  # 11. examples/bulk-subscriber-as: one stable bulk publish, delivered in bulk batches.
+  bs_port="$(free_port)"
+  bs_dapr="$(free_port)"
+  bs_log="$work/bulk-subscriber.log"
+  echo "# bulk-subscriber-as: subscriber served on 127.0.0.1:$bs_port, sidecar on $bs_dapr (--app-port $bs_port)"
+  if ! serve_app bs "$root/examples/build/bulk-subscriber-as-subscriber.wasm" "$bs_log" "$bs_port" "$bs_dapr" \
+    "$sdk/tests/components"; then
+    cp "$work/bs-sidecar.log" "$work/bs.out"
+    not_ok "bulk-subscriber-as: the sidecar became ready" "$work/bs.out"
+  else
+    subs="$(curl -s "http://127.0.0.1:$bs_port/dapr/subscribe")"
+    want='[{"pubsubname":"pubsub","topic":"orders","route":"/orders","deadLetterTopic":"orders-dead","bulkSubscribe":{"enabled":true,"maxMessagesCount":10,"maxAwaitDurationMs":500}},{"pubsubname":"pubsub","topic":"orders-dead","route":"/orders-dead"}]'
+    if [[ "$subs" == "$want" ]]; then
+      ok "bulk-subscriber-as: GET /dapr/subscribe answers the bulk subscription (bulkSubscribe) and the dead-letter one"
+    else
+      printf 'got:  %s\nwant: %s\n' "$subs" "$want" >"$work/bs-subs.out"
+      not_ok "bulk-subscriber-as: GET /dapr/subscribe" "$work/bs-subs.out"
+    fi
+    if run_guest "$work/bs-publisher.out" "$work/bs-allow.toml" "$bs_dapr" "$root/examples/build/bulk-subscriber-as-publisher.wasm"; then
+      ok "bulk-subscriber-as: the publisher bulk-published 5 orders in one call and exited 0"
+    else
+      not_ok "bulk-subscriber-as: publisher" "$work/bs-publisher.out"
+    fi
+    expect_readme_output bulk-subscriber-as "$work/bs-publisher.out" "$bs_dapr"
+    b1="guest: order 1: lightsaber -> SUCCESS"
+    b2="guest: order 2: blaster -> SUCCESS"
+    b3="guest: order 3: thermal detonator -> DROP (invalid)"
+    b4="guest: order 4: astromech droid -> SUCCESS"
+    b5="guest: order 5: x-wing -> SUCCESS"
+    bdl="guest: dead letter: "
+    wait_log "$bs_log" 20 "$b1" "$b2" "$b3" "$b4" "$b5" "$bdl" "guest: batch of "
+    sleep 1.5
+    if [[ "$(count "$bs_log" "$b1")$(count "$bs_log" "$b2")$(count "$bs_log" "$b3")$(count "$bs_log" "$b4")$(count "$bs_log" "$b5")" == 11111 ]] &&
+      grep -q "guest: batch of [1-5] from pubsub/orders" "$bs_log" &&
+      [[ "$(grep -o 'guest: batch of [0-9]*' "$bs_log" | awk '{ n += $4 } END { print n }')" == 5 ]]; then
+      ok "bulk-subscriber-as: each order delivered once, in bulk batches of 5 entries in all, one status per entry"
+    else
+      grep -F "guest:" "$bs_log" >"$work/bs.out"
+      not_ok "bulk-subscriber-as: bulk deliveries" "$work/bs.out"
+    fi
+    if [[ "$(count "$bs_log" "$bdl")" == 1 ]] && grep -F "$bdl" "$bs_log" | grep -qF '"orderId":3'; then
+      ok "bulk-subscriber-as: the DROP entry (order 3) went to the dead-letter topic once"
+    else
+      grep -F "guest:" "$bs_log" >"$work/bs.out"
+      not_ok "bulk-subscriber-as: DROP to the dead-letter topic" "$work/bs.out"
     fi
   fi
 fi

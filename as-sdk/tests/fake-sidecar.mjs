@@ -34,14 +34,15 @@ export function fakeSidecar({ host = "127.0.0.1:3500" } = {}) {
     const text = dec.decode(body);
     const ifMatch = headers.split("\n").find((l) => l.toLowerCase().startsWith("if-match:"));
     if (parts[0] === "v1.0" && parts[1] === "healthz") return { status: 204 };
+    // Bulk publish: the stable path (Dapr 1.17+) and the alpha one, the same handler.
+    if ((parts[0] === "v1.0" || parts[0] === "v1.0-alpha1") && parts[1] === "publish" && parts[2] === "bulk") {
+      if (!PUBSUBS.has(parts[3])) return daprError(404, "ERR_PUBSUB_NOT_FOUND", `pubsub ${parts[3]} not found`);
+      for (const e of JSON.parse(text)) published.push({ topic: parts.slice(4).join("/"), bulk: e, api: parts[0] });
+      return { status: 204 };
+    }
     if (parts[0] === "v1.0" && parts[1] === "publish") {
       if (!PUBSUBS.has(parts[2])) return daprError(404, "ERR_PUBSUB_NOT_FOUND", `pubsub ${parts[2]} not found`);
       published.push({ topic: parts.slice(3).join("/"), contentType: headers, body: text, query: u.search });
-      return { status: 204 };
-    }
-    if (parts[0] === "v1.0-alpha1" && parts[1] === "publish" && parts[2] === "bulk") {
-      if (!PUBSUBS.has(parts[3])) return daprError(404, "ERR_PUBSUB_NOT_FOUND", `pubsub ${parts[3]} not found`);
-      for (const e of JSON.parse(text)) published.push({ topic: parts.slice(4).join("/"), bulk: e });
       return { status: 204 };
     }
     if (parts[0] === "v1.0" && parts[1] === "metadata") {

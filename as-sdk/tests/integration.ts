@@ -4,7 +4,11 @@
  * - `sidecar` (default): every client method against a live sidecar, plus the error
  *   paths it can answer (unknown store, etag conflict, unknown pub/sub, ...);
  * - `down`: nothing listens at the sidecar address: every call is a transport error;
- * - `denied`: the allowlist does not allow the sidecar: every call is a denial (code 7).
+ * - `denied`: the allowlist does not allow the sidecar: every call is a denial (code 7);
+ * - `dapr118`: the Dapr 1.18 calls against a live sidecar: jobs (schedule, get, delete,
+ *   409 without overwrite, daprd's error codes), conversation alpha2 with the
+ *   `conversation.echo` component `CONVERSATION` (default `echo`; tools, tool calls,
+ *   usage, unknown component, missing inputs), stable bulk publish and its 400s.
  * Components: `STATE_STORE` (default `statestore`), `PUBSUB_NAME` (default `pubsub`);
  * `SECRET_STORE` + `SECRET_NAME`, `CONFIG_STORE`, `LOCK_STORE` enable those tests.
  *
@@ -25,6 +29,12 @@ import {
   StateOptions,
   StateOperation,
   BulkPublishEntry,
+  ConversationMessage,
+  ConversationRequest,
+  ConversationTool,
+  FailurePolicy,
+  JobRequest,
+  ToolCall,
   UnlockStatus,
   getEnv,
   jsonEquals,
@@ -49,6 +59,7 @@ const secretStore = envOr("SECRET_STORE", "");
 const secretName = envOr("SECRET_NAME", "");
 const configStore = envOr("CONFIG_STORE", "");
 const lockStore = envOr("LOCK_STORE", "");
+const conversation = envOr("CONVERSATION", "echo");
 console.log("# CASE=" + mode + " sidecar=" + dapr.endpoint);
 
 if (mode == "down") {
@@ -75,6 +86,8 @@ if (mode == "down") {
     const w = dapr.waitForSidecar(60_000);
     check(w != null && w.isDenied(), "waitForSidecar fails at once: " + str(w));
   });
+} else if (mode == "dapr118") {
+  runDapr118Tests();
 } else {
   runSidecarTests();
 }
@@ -184,7 +197,7 @@ function runSidecarTests(): void {
     check(e != null && e.errorCode != null && e.errorCode! == "ERR_PUBSUB_NOT_FOUND", "unknown: " + str(e));
   });
 
-  test("publish bulk (alpha)", (): void => {
+  test("publish bulk (stable path)", (): void => {
     const r = dapr.bulkPublish(pubsub, "it-bulk", [
       BulkPublishEntry.json("1", '{"a":1}'),
       BulkPublishEntry.text("2", "b"),
@@ -256,6 +269,107 @@ function runSidecarTests(): void {
   } else {
     skip("lock", "LOCK_STORE not set");
   }
+}
+
+function code(e: DaprError | null): string {
+  return e != null && e.errorCode != null ? e.status.toString() + " " + e.errorCode! : "none (" + str(e) + ")";
+}
+
+function runDapr118Tests(): void {
+  test("health: the sidecar is ready", (): void => {
+    check(dapr.waitForSidecar(10_000) == null, "ready");
+  });
+
+  test("jobs: schedule, get (data unwrapped, default failure policy), 409 without overwrite, overwrite, delete", (): void => {
+    dapr.deleteJob("it-job");
+    const e = dapr.scheduleJob("it-job", new JobRequest().withDueTime("1h").withData('{"n":1,"s":"x"}'));
+    check(e == null, "scheduled: " + str(e));
+    const g = dapr.getJob("it-job");
+    check(g.error == null && g.value != null, "get: " + str(g.error));
+    if (g.error == null && g.value != null) {
+      const j = g.value!;
+      check(j.name == "it-job", "name: " + j.name);
+      check(j.dueTime != null && j.dueTime! == "1h", "dueTime");
+      check(j.data != null && jsonEquals(j.data!, '{"s":"x","n":1}'), "data: " + (j.data != null ? j.data! : "null"));
+      const p = j.failurePolicy;
+      check(p != null && p.kind == "constant" && p.maxRetries == 3 && p.interval != null && p.interval! == "1s",
+        "daprd's default failure policy, constant 1s x 3");
+    }
+    check(code(dapr.scheduleJob("it-job", new JobRequest().withDueTime("2h").withData("2"))) == "409 DAPR_SCHEDULER_SCHEDULE_JOB", "exists, no overwrite");
+    const o = dapr.scheduleJob("it-job", new JobRequest().withSchedule("@every 1h").withRepeats(2).withData('"two"')
+      .withOverwrite().withFailurePolicy(FailurePolicy.drop()));
+    check(o == null, "overwrite: " + str(o));
+    const g2 = dapr.getJob("it-job");
+    check(g2.error == null && g2.value != null && g2.value!.schedule != null && g2.value!.schedule! == "@every 1h" && g2.value!.repeats == 2, "overwritten: " + str(g2.error));
+    check(g2.error == null && g2.value != null && g2.value!.data != null && g2.value!.data! == '"two"', "string data");
+    check(g2.error == null && g2.value != null && g2.value!.failurePolicy != null && g2.value!.failurePolicy!.kind == "drop", "drop policy");
+    check(dapr.deleteJob("it-job") == null, "delete");
+    const gone = dapr.getJob("it-job");
+    check(gone.error == null && gone.value == null, "gone: null (daprd's 500 DAPR_SCHEDULER_GET_JOB job not found): " + str(gone.error));
+    check(dapr.deleteJob("it-job") == null, "delete a missing job: 204");
+  });
+
+  test("jobs: daprd's errors: schedule empty, bad cron", (): void => {
+    check(code(dapr.scheduleJob("it-empty", new JobRequest().withData("1"))) == "400 DAPR_SCHEDULER_SCHEDULE_EMPTY", "no schedule, no due time");
+    check(code(dapr.scheduleJob("it-bad", new JobRequest().withSchedule("* * *").withData("1"))) == "500 DAPR_SCHEDULER_SCHEDULE_JOB", "bad cron");
+  });
+
+  test("conversation: conversation.echo: content joined, a tool call per tool, usage, contextId", (): void => {
+    const req = new ConversationRequest()
+      .withContextId("it-ctx")
+      .input([ConversationMessage.system("be brief"), ConversationMessage.user("hello world")])
+      .tool(new ConversationTool("lookup", "finds things", '{"type":"object","properties":{"b":{},"a":{}}}'));
+    const r = dapr.converse(conversation, req);
+    check(r.error == null, "converse: " + str(r.error));
+    if (r.error != null) return;
+    const res = r.value!;
+    check(res.contextId != null && res.contextId! == "it-ctx", "contextId echoed");
+    check(res.outputs.length == 1 && res.outputs[0].choices.length == 1, "one output, one choice");
+    if (res.outputs.length != 1 || res.outputs[0].choices.length != 1) return;
+    const c = res.outputs[0].choices[0];
+    check(c.content == "be brief\nhello world", "content: " + c.content);
+    check(c.finishReason == "tool_calls", "finishReason: " + c.finishReason);
+    check(c.toolCalls.length == 1 && c.toolCalls[0].id == "0" && c.toolCalls[0].name == "lookup" && c.toolCalls[0].arguments == "a,b", "tool call");
+    const u = res.outputs[0].usage;
+    check(u != null && u.completionTokens == 4 && u.promptTokens == 4 && u.totalTokens == 8, "usage 4/4/8");
+  });
+
+  test("conversation: assistant tool calls and tool answers; stop without tools", (): void => {
+    const req = new ConversationRequest().input([
+      ConversationMessage.user("add"),
+      ConversationMessage.assistant("", [new ToolCall("7", "add", "1,2")]),
+      ConversationMessage.tool("7", "add", "3"),
+    ]);
+    const r = dapr.converse(conversation, req);
+    check(r.error == null, "converse: " + str(r.error));
+    if (r.error != null || r.value!.outputs.length == 0 || r.value!.outputs[0].choices.length == 0) return;
+    const c = r.value!.outputs[0].choices[0];
+    check(c.content == "add\nTool Response for tool ID '7' with name 'add': 3", "content: " + c.content);
+    check(c.toolCalls.length == 1 && c.toolCalls[0].id == "7" && c.finishReason == "tool_calls", "the assistant's tool call echoed");
+    check(r.value!.contextId == null, "no contextId sent, none echoed");
+    const plain = dapr.converse(conversation, new ConversationRequest().input([ConversationMessage.user("hi")]));
+    check(plain.error == null && plain.value!.outputs[0].choices[0].finishReason == "stop", "stop: " + str(plain.error));
+  });
+
+  test("conversation: unknown component, missing inputs", (): void => {
+    const one = new ConversationRequest().input([ConversationMessage.user("x")]);
+    check(code(dapr.converse("it-no-such-llm", one).error) == "400 ERR_CONVERSATION_NOT_FOUND", "unknown component");
+    check(code(dapr.converse(conversation, new ConversationRequest()).error) == "400 ERR_CONVERSATION_MISSING_INPUTS", "no inputs");
+  });
+
+  test("publish bulk (stable path): published; daprd's 400s and 404", (): void => {
+    const good = dapr.bulkPublish(pubsub, "it-bulk-118", [
+      BulkPublishEntry.json("1", '{"a":1}').with("ttlInSeconds", "60"),
+      BulkPublishEntry.cloudEvent("2", '{"specversion":"1.0","id":"x","source":"it","type":"t","datacontenttype":"text/plain","data":"y"}'),
+    ]);
+    check(good.error == null && good.value!.length == 0, "published: " + str(good.error));
+    const dup = dapr.bulkPublish(pubsub, "it-bulk-118", [BulkPublishEntry.json("1", "1"), BulkPublishEntry.json("1", "2")]);
+    check(code(dup.error) == "400 ERR_PUBSUB_EVENTS_SER", "duplicate entryId");
+    const mismatch = dapr.bulkPublish(pubsub, "it-bulk-118", [new BulkPublishEntry("1", '{"a":1}', "text/plain")]);
+    check(code(mismatch.error) == "400 ERR_PUBSUB_EVENTS_SER", "contentType mismatch");
+    const nf = dapr.bulkPublish("it-no-such-pubsub", "t", [BulkPublishEntry.json("1", "1")]);
+    check(code(nf.error) == "404 ERR_PUBSUB_NOT_FOUND", "unknown pubsub");
+  });
 }
 
 finish(true);

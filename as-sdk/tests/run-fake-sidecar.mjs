@@ -54,5 +54,21 @@ await check("examples/publish-as against the fake sidecar", "examples/build/publ
   return p;
 });
 
+await check(
+  "examples/bulk-subscriber-as publisher against the fake sidecar (one stable bulk publish)",
+  "examples/build/bulk-subscriber-as-publisher.wasm",
+  (code, fake, http) => {
+    const p = [];
+    if (code !== 0) p.push(`exit code ${code}`);
+    const bulkCalls = http.requests.filter((r) => r.url.includes("/publish/bulk/"));
+    if (bulkCalls.length !== 1) p.push(`${bulkCalls.length} bulk publish calls, expected 1`);
+    else if (bulkCalls[0].url !== "http://127.0.0.1:3500/v1.0/publish/bulk/pubsub/orders") p.push(`url ${bulkCalls[0].url}`);
+    const ids = fake.published.map((e) => `${e.api} ${e.topic} ${e.bulk?.entryId} ${e.bulk?.contentType}`);
+    const want = [1, 2, 3, 4, 5].map((i) => `v1.0 orders order-${i} application/json`);
+    if (JSON.stringify(ids) !== JSON.stringify(want)) p.push(`published ${JSON.stringify(ids)}`);
+    return p;
+  },
+);
+
 console.log(`${passed} passed, ${failed} failed`);
 process.exitCode = failed ? 1 : 0;

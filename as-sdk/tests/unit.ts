@@ -22,6 +22,14 @@ import { UrlBuilder, encodeComponent, encodePath, encodeQuery, QueryParam } from
 import {
   BulkPublishEntry,
   Concurrency,
+  ConversationMessage,
+  ConversationRequest,
+  ConversationTool,
+  FailurePolicy,
+  JobRequest,
+  ToolCall,
+  parseConversationResponse,
+  parseJob,
   Consistency,
   DaprClient,
   DaprError,
@@ -47,8 +55,13 @@ import {
   AppRequest,
   AppResponse,
   BindingEvent,
+  BulkMessage,
+  BulkSubscribeOptions,
   ConfigurationUpdate,
+  JobEvent,
   SubscribeOptions,
+  bulkStatusesJson,
+  decodeBulkMessage,
   TopicEvent,
   TopicResult,
   decodeBase64,
@@ -565,15 +578,256 @@ test("publish: JSON/text/bytes/CloudEvent content types, metadata query, topic w
   eq(dapr.publishText("nope", "t", "x")!.errorCode!, "ERR_PUBSUB_NOT_FOUND", "unknown pubsub");
 });
 
-test("publish bulk (alpha): body; partial failure lists the failed entries", (): void => {
+test("publish bulk: body; partial failure lists the failed entries", (): void => {
   answer(204);
   const entries = [BulkPublishEntry.json("1", '{"a":1}'), BulkPublishEntry.text("2", "hi")];
   eqInt(dapr.bulkPublish("pubsub", "t", entries).value!.length, 0, "all published");
-  eq(last().url, "http://127.0.0.1:3500/v1.0-alpha1/publish/bulk/pubsub/t", "url");
+  eq(last().url, "http://127.0.0.1:3500/v1.0/publish/bulk/pubsub/t", "url");
   eq(last().body, '[{"entryId":"1","event":{"a":1},"contentType":"application/json"},{"entryId":"2","event":"hi","contentType":"text/plain"}]', "body");
   answer(500, "", '{"failedEntries":[{"entryId":"2","error":"boom"}],"errorCode":"ERR_PUBSUB_PUBLISH_MESSAGE"}');
   const f = dapr.bulkPublish("pubsub", "t", entries).value!;
   eq(f[0].entryId + ":" + f[0].error, "2:boom", "failure");
+});
+
+test("publish bulk (stable): /v1.0 path, every entry kind byte for byte, entry metadata, query metadata", (): void => {
+  answer(204);
+  const entries = [
+    BulkPublishEntry.json("1", '{"a":1}').with("ttlInSeconds", "30"),
+    BulkPublishEntry.text("2", 'say "hi"'),
+    BulkPublishEntry.bytes("3", stringToBytes("hey")),
+    BulkPublishEntry.cloudEvent("4", '{"specversion":"1.0","id":"c","source":"s","type":"t","data":null}'),
+  ];
+  const m = new Map<string, string>();
+  m.set("rawPayload", "false");
+  const r = dapr.bulkPublish("my pubsub", "orders/eu", entries, m);
+  check(r.isOk && r.value!.length == 0, "204: nothing failed");
+  const s = last();
+  eq(s.method, "POST", "method");
+  eq(s.url, "http://127.0.0.1:3500/v1.0/publish/bulk/my%20pubsub/orders/eu?metadata.rawPayload=false", "stable url");
+  eq(s.headers, "Content-Type:application/json\n", "content type");
+  eq(
+    s.body,
+    '[{"entryId":"1","event":{"a":1},"contentType":"application/json","metadata":{"ttlInSeconds":"30"}},' +
+      '{"entryId":"2","event":"say \\"hi\\"","contentType":"text/plain"},' +
+      '{"entryId":"3","event":"aGV5","contentType":"application/octet-stream"},' +
+      '{"entryId":"4","event":{"specversion":"1.0","id":"c","source":"s","type":"t","data":null},"contentType":"application/cloudevents+json"}]',
+    "body",
+  );
+  answer(204);
+  check(dapr.bulkPublish("pubsub", "t", []).isOk, "an empty batch is sent");
+  eq(last().body, "[]", "empty array");
+});
+
+test("publish bulk (stable): 500 failedEntries (error omitted) are the failures; other errors are DaprErrors", (): void => {
+  const entries = [BulkPublishEntry.json("a", "1"), BulkPublishEntry.json("b", "2"), BulkPublishEntry.json("c", "3")];
+  answer(500, "Content-Type:application/json\nMetadata.responseData:x\n",
+    '{"failedEntries":[{"entryId":"a","error":"broker down"},{"entryId":"c"}],"errorCode":"ERR_PUBSUB_PUBLISH_MESSAGE"}');
+  const f = dapr.bulkPublish("pubsub", "t", entries).value!;
+  eqInt(f.length, 2, "two failed");
+  eq(f[0].entryId + ":" + f[0].error + ":" + f[0].status.toString(), "a:broker down:500", "first");
+  eq(f[1].entryId + ":" + f[1].error, "c:failed", "error omitted by daprd");
+  answer(400, "",
+    '{"errorCode":"ERR_PUBSUB_EVENTS_SER","message":"error marshaling events to bytes for topic t pubsub pubsub. error: entryId is duplicated or not present for entry",' +
+      '"details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"DAPR_PUBSUB_EVENTS_SER","domain":"dapr.io","metadata":{}}]}');
+  const e = dapr.bulkPublish("pubsub", "t", entries).error!;
+  eqInt(e.status, 400, "status");
+  eq(e.errorCode!, "ERR_PUBSUB_EVENTS_SER", "kit error code, details ignored");
+  check(e.message.includes("entryId is duplicated"), "message: " + e.message);
+  answer(403, "", '{"errorCode":"ERR_PUBSUB_FORBIDDEN","message":"topic t is not allowed for app id app","details":[]}');
+  eq(dapr.bulkPublish("pubsub", "t", entries).error!.errorCode!, "ERR_PUBSUB_FORBIDDEN", "403 is an error, not failures");
+  answer(500, "", '{"failedEntries":[],"errorCode":"ERR_PUBSUB_PUBLISH_MESSAGE"}');
+  eq(dapr.bulkPublish("pubsub", "t", entries).error!.errorCode!, "ERR_PUBSUB_PUBLISH_MESSAGE", "500 without entries is an error");
+  answer(500, "", "not json");
+  eq(dapr.bulkPublish("pubsub", "t", entries).error!.message, "not json", "non-JSON 500 body");
+  const before = mock_request_count();
+  eqInt(dapr.bulkPublish("pubsub", "t", [BulkPublishEntry.json("x", "{bad")]).error!.kind, DaprErrorKind.InvalidArgument, "bad JSON refused");
+  eqInt(dapr.bulkPublish("", "t", entries).error!.kind, DaprErrorKind.InvalidArgument, "empty pubsub refused");
+  eqInt(mock_request_count(), before, "nothing sent for refused arguments");
+});
+
+test("jobs: schedule sends the protojson body byte for byte; 204", (): void => {
+  answer(204);
+  const job = new JobRequest()
+    .withSchedule("@every 2s")
+    .withDueTime("1s")
+    .withRepeats(3)
+    .withTtl("1h")
+    .withData('{"task":"remind","n":1}')
+    .withOverwrite()
+    .withFailurePolicy(FailurePolicy.constant("3s", 5));
+  check(dapr.scheduleJob("reminder 1", job) == null, "scheduled");
+  const s = last();
+  eq(s.method, "POST", "method");
+  eq(s.url, "http://127.0.0.1:3500/v1.0/jobs/reminder%201", "url");
+  eq(s.headers, "Content-Type:application/json\n", "content type");
+  eq(
+    s.body,
+    '{"schedule":"@every 2s","dueTime":"1s","repeats":3,"ttl":"1h","data":{"task":"remind","n":1},"overwrite":true,' +
+      '"failurePolicy":{"constant":{"interval":"3s","maxRetries":5}}}',
+    "body",
+  );
+  answer(204);
+  check(dapr.scheduleJob("once", new JobRequest().withDueTime("2026-01-01T00:00:00Z").withData('"hello"').withFailurePolicy(FailurePolicy.drop())) == null, "once");
+  eq(last().body, '{"dueTime":"2026-01-01T00:00:00Z","data":"hello","failurePolicy":{"drop":{}}}', "minimal body, drop policy");
+  eq(FailurePolicy.constant().toJson(), '{"constant":{}}', "constant without members");
+  eq(FailurePolicy.constant(null, 0).toJson(), '{"constant":{"maxRetries":0}}', "zero retries is sent");
+  eq(new JobRequest().toJson(), "{}", "nothing set: {}");
+  eq(new JobRequest().withSchedule("@daily").withOverwrite(false).toJson(), '{"schedule":"@daily"}', "overwrite false left out");
+});
+
+test("jobs: schedule errors: daprd's codes surfaced; bad data and empty names refused before sending", (): void => {
+  answer(409, "", '{"errorCode":"DAPR_SCHEDULER_SCHEDULE_JOB","message":"job already exists",' +
+    '"details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"DAPR_SCHEDULER_SCHEDULE_JOB","domain":"dapr.io","metadata":{}}]}');
+  const e = dapr.scheduleJob("j", new JobRequest().withDueTime("1s").withData("1"))!;
+  eq(e.toString(), "dapr error 409 DAPR_SCHEDULER_SCHEDULE_JOB: job already exists", "409 exists");
+  answer(400, "", '{"errorCode":"DAPR_SCHEDULER_SCHEDULE_EMPTY","message":"Schedule is empty","details":[]}');
+  eq(dapr.scheduleJob("j", new JobRequest())!.errorCode!, "DAPR_SCHEDULER_SCHEDULE_EMPTY", "no schedule");
+  eq(last().body, "{}", "sent as {}");
+  const before = mock_request_count();
+  eqInt(dapr.scheduleJob("j", new JobRequest().withDueTime("1s").withData("{nope"))!.kind, DaprErrorKind.InvalidArgument, "bad data");
+  eqInt(dapr.scheduleJob("  ", new JobRequest().withDueTime("1s"))!.kind, DaprErrorKind.InvalidArgument, "blank name");
+  eqInt(dapr.getJob("").error!.kind, DaprErrorKind.InvalidArgument, "get: empty name");
+  eqInt(dapr.deleteJob("")!.kind, DaprErrorKind.InvalidArgument, "delete: empty name");
+  eqInt(mock_request_count(), before, "nothing sent");
+});
+
+test("jobs: get unwraps the google.protobuf.Value Any, reads the failure policy; delete is 204", (): void => {
+  answer(200, "Content-Type:application/json\n",
+    '{"name":"reminder","schedule":"@every 2s","repeats":3,"dueTime":"1s","ttl":"1h",' +
+      '"data":{"@type":"type.googleapis.com/google.protobuf.Value","value":{"task":"remind"}},' +
+      '"failurePolicy":{"constant":{"interval":"1s","maxRetries":3}}}');
+  const j = dapr.getJob("reminder").value!;
+  eq(last().method + " " + last().url, "GET http://127.0.0.1:3500/v1.0/jobs/reminder", "request");
+  eq(j.name + "|" + j.schedule! + "|" + j.repeats.toString() + "|" + j.dueTime! + "|" + j.ttl!, "reminder|@every 2s|3|1s|1h", "fields");
+  eq(j.data!, '{"task":"remind"}', "data unwrapped");
+  const p = j.failurePolicy!;
+  eq(p.kind + " " + p.interval! + " " + p.maxRetries.toString(), "constant 1s 3", "policy");
+  answer(200, "", '{"name":"b","due_time":"5s","data":123,"failure_policy":{"drop":{}}}');
+  const b = dapr.getJob("b").value!;
+  eq(b.dueTime! + " " + b.data! + " " + b.failurePolicy!.kind, "5s 123 drop", "snake_case, bare value");
+  check(isNull(b.schedule) && isNull(b.ttl) && b.repeats == 0, "absent fields");
+  answer(200, "", '{"name":"c","schedule":"@daily","data":{"@type":"type.googleapis.com/google.protobuf.Value","value":"hi"},"failurePolicy":{"constant":{"max_retries":"7"}}}');
+  const c = dapr.getJob("c").value!;
+  eq(c.data! + " " + c.failurePolicy!.maxRetries.toString(), '"hi" 7', "string value, snake_case retries as a string");
+  check(isNull(c.failurePolicy!.interval), "no interval");
+  answer(500, "", '{"errorCode":"DAPR_SCHEDULER_GET_JOB","message":"failed to get job due to: rpc error: code = Unknown desc = job not found: app||default||app||nope",' +
+    '"details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"DAPR_SCHEDULER_GET_JOB","domain":"dapr.io","metadata":{}}]}');
+  const nf = dapr.getJob("nope");
+  check(nf.isOk && isNull(nf.value), "daprd's 500 DAPR_SCHEDULER_GET_JOB 'job not found' is null, not an error");
+  answer(404, "", "");
+  const nf404 = dapr.getJob("nope");
+  check(nf404.isOk && isNull(nf404.value), "a 404 is null too");
+  answer(500, "", '{"errorCode":"DAPR_SCHEDULER_GET_JOB","message":"failed to get job due to: rpc error: code = Unavailable desc = scheduler down"}');
+  const down = dapr.getJob("j").error!;
+  eq(down.status.toString() + " " + down.errorCode!, "500 DAPR_SCHEDULER_GET_JOB", "another GET failure is an error");
+  answer(204);
+  check(dapr.deleteJob("reminder") == null, "deleted");
+  eq(last().method + " " + last().url, "DELETE http://127.0.0.1:3500/v1.0/jobs/reminder", "delete request");
+  answer(500, "", '{"errorCode":"DAPR_SCHEDULER_DELETE_JOB","message":"failed to delete job"}');
+  eq(dapr.deleteJob("x")!.errorCode!, "DAPR_SCHEDULER_DELETE_JOB", "delete error");
+});
+
+test("jobs: bad GET answers are InvalidResponse (parseJob rejects wrong types)", (): void => {
+  answer(200, "", "not json");
+  eqInt(dapr.getJob("j").error!.kind, DaprErrorKind.InvalidResponse, "not JSON");
+  answer(200, "", '{"name":"j","repeats":-1}');
+  eqInt(dapr.getJob("j").error!.kind, DaprErrorKind.InvalidResponse, "negative repeats");
+  check(isNull(parseJob('{"schedule":5}')), "schedule not a string");
+  check(isNull(parseJob('{"repeats":"x"}')), "repeats not an integer");
+  check(isNull(parseJob('{"failurePolicy":{"other":{}}}')), "unknown policy");
+  check(isNull(parseJob("[1]")), "an array");
+  check(isNull(parseJob('{"data":{"@type":"type.googleapis.com/google.protobuf.Value","value":null}}')!.data), "null value is no data");
+  eq(parseJob("{}")!.name, "", "empty object: empty job");
+});
+
+test("conversation: converse sends the alpha2 request byte for byte", (): void => {
+  answer(200, "", '{"outputs":[]}');
+  const req = new ConversationRequest()
+    .withContextId("c1")
+    .withScrubPii()
+    .withTemperature(0.2)
+    .withMetadata("k", "v")
+    .input([
+      ConversationMessage.system("be brief"),
+      ConversationMessage.user("hello", "u"),
+      ConversationMessage.assistant("calling", [new ToolCall("0", "f", "a,b")]),
+      ConversationMessage.tool("0", "f", "42"),
+      ConversationMessage.developer("dev"),
+    ], true)
+    .tool(new ConversationTool("f", "adds", '{"type":"object","properties":{"a":{},"b":{}}}'))
+    .withToolChoice("auto");
+  check(dapr.converse("my llm", req).isOk, "ok");
+  const s = last();
+  eq(s.method + " " + s.url, "POST http://127.0.0.1:3500/v1.0-alpha2/conversation/my%20llm/converse", "request line");
+  eq(s.headers, "Content-Type:application/json\n", "content type");
+  eq(
+    s.body,
+    '{"contextId":"c1","scrubPii":true,"temperature":0.2,"metadata":{"k":"v"},"inputs":[{"messages":[' +
+      '{"ofSystem":{"content":[{"text":"be brief"}]}},' +
+      '{"ofUser":{"name":"u","content":[{"text":"hello"}]}},' +
+      '{"ofAssistant":{"content":[{"text":"calling"}],"toolCalls":[{"id":"0","function":{"name":"f","arguments":"a,b"}}]}},' +
+      '{"ofTool":{"toolId":"0","name":"f","content":[{"text":"42"}]}},' +
+      '{"ofDeveloper":{"content":[{"text":"dev"}]}}],"scrubPii":true}],' +
+      '"tools":[{"function":{"name":"f","description":"adds","parameters":{"type":"object","properties":{"a":{},"b":{}}}}}],"toolChoice":"auto"}',
+    "body",
+  );
+  check(isValidJson(s.body), "valid JSON");
+  answer(200, "", "{}");
+  dapr.converse("echo", new ConversationRequest().input([ConversationMessage.user("hi")]));
+  eq(last().body, '{"inputs":[{"messages":[{"ofUser":{"content":[{"text":"hi"}]}}]}]}', "minimal request");
+  eq(ConversationMessage.assistant("").toJson(), '{"ofAssistant":{}}', "empty assistant message");
+  eq(new ConversationTool("g").toJson(), '{"function":{"name":"g"}}', "tool without description or parameters");
+});
+
+test("conversation: the response: outputs, choices, tool calls, usage integers as JSON strings", (): void => {
+  answer(200, "Content-Type:application/json\n",
+    '{"contextId":"c1","outputs":[{"choices":[{"finishReason":"tool_calls","message":{"content":"be brief\\nhello",' +
+      '"toolCalls":[{"id":"0","function":{"name":"f","arguments":"a,b"}}]}},{"finishReason":"stop","index":"1","message":{}}],' +
+      '"model":"echo-1","usage":{"completionTokens":"3","promptTokens":"3","totalTokens":"6","promptTokensDetails":{}}}]}');
+  const r = dapr.converse("echo", new ConversationRequest().input([ConversationMessage.user("hello")])).value!;
+  eq(r.contextId!, "c1", "context id");
+  eqInt(r.outputs.length, 1, "one output");
+  const o = r.outputs[0];
+  eq(o.model, "echo-1", "model");
+  eqInt(o.choices.length, 2, "choices");
+  const c = o.choices[0];
+  eq(c.finishReason + "|" + c.index.toString() + "|" + c.content, "tool_calls|0|be brief\nhello", "first choice");
+  eq(c.toolCalls[0].id + " " + c.toolCalls[0].name + " " + c.toolCalls[0].arguments, "0 f a,b", "tool call");
+  eq(o.choices[1].index.toString() + " [" + o.choices[1].content + "] " + o.choices[1].toolCalls.length.toString(), "1 [] 0", "index as string, empty message");
+  const u = o.usage!;
+  eq(u.completionTokens.toString() + " " + u.promptTokens.toString() + " " + u.totalTokens.toString(), "3 3 6", "usage");
+  eq(r.content(), "be brief\nhello", "content()");
+  answer(200, "", '{"outputs":[{"choices":[{"finish_reason":"stop","message":{"content":"x"}}],"usage":{}}]}');
+  const s = dapr.converse("echo", new ConversationRequest().input([ConversationMessage.user("x")])).value!;
+  check(isNull(s.contextId), "no context id");
+  eq(s.outputs[0].choices[0].finishReason + " " + s.outputs[0].model, "stop ", "snake_case, no model");
+  eqInt(s.outputs[0].usage!.totalTokens, 0, "empty usage: zeros");
+  answer(200, "", "{}");
+  eq(dapr.converse("echo", new ConversationRequest()).value!.content(), "", "no outputs: empty content");
+});
+
+test("conversation: daprd's error codes; bad answers are InvalidResponse; bad arguments refused", (): void => {
+  answer(400, "", '{"errorCode":"ERR_CONVERSATION_NOT_FOUND","message":"failed finding conversation component nope"}');
+  const nf = dapr.converse("nope", new ConversationRequest().input([ConversationMessage.user("x")])).error!;
+  eq(nf.toString(), "dapr error 400 ERR_CONVERSATION_NOT_FOUND: failed finding conversation component nope", "not found");
+  answer(400, "", '{"errorCode":"ERR_CONVERSATION_MISSING_INPUTS","message":"failed conversing with component echo: missing inputs in request"}');
+  eq(dapr.converse("echo", new ConversationRequest()).error!.errorCode!, "ERR_CONVERSATION_MISSING_INPUTS", "no inputs");
+  eq(last().body, '{"inputs":[]}', "sent as is");
+  answer(500, "", '{"errorCode":"ERR_CONVERSATION_INVOKE","message":"failed conversing with component echo: boom"}');
+  eqInt(dapr.converse("echo", new ConversationRequest()).error!.status, 500, "invoke error");
+  answer(200, "", '{"outputs":{}}');
+  eqInt(dapr.converse("echo", new ConversationRequest()).error!.kind, DaprErrorKind.InvalidResponse, "outputs not an array");
+  check(isNull(parseConversationResponse("nope")), "not JSON");
+  check(isNull(parseConversationResponse('{"outputs":[{"usage":{"totalTokens":"many"}}]}')), "usage not an integer");
+  check(isNull(parseConversationResponse('{"outputs":[{"choices":[{"finishReason":1}]}]}')), "finishReason not a string");
+  check(isNull(parseConversationResponse('{"outputs":[{"choices":[{"message":{"toolCalls":[1]}}]}]}')), "tool call not an object");
+  check(isNull(parseConversationResponse('{"contextId":7}')), "contextId not a string");
+  const before = mock_request_count();
+  eqInt(dapr.converse("", new ConversationRequest()).error!.kind, DaprErrorKind.InvalidArgument, "empty name");
+  const badTool = new ConversationRequest().tool(new ConversationTool("f", null, "[1]"));
+  eqInt(dapr.converse("echo", badTool).error!.kind, DaprErrorKind.InvalidArgument, "parameters not an object");
+  eqInt(dapr.converse("echo", new ConversationRequest().withTemperature(Infinity)).error!.kind, DaprErrorKind.InvalidArgument, "infinite temperature");
+  eqInt(mock_request_count(), before, "nothing sent");
 });
 
 test("invoke: any verb, encoded path, query, headers, body; app 4xx is a reply", (): void => {
@@ -965,6 +1219,145 @@ test("app: decodeBase64: standard, URL-safe, unpadded; bad input is null", (): v
   check(isNull(decodeBase64("aGk=x")), "data after padding");
   check(isNull(decodeBase64("aG k=")), "space");
   check(isNull(decodeBase64("aGVsbG8==")), "padding with a bad length");
+});
+
+// ----- app: bulk subscriptions and jobs --------------------------------------------------
+
+let bulkBatches: i32 = 0;
+let lastBatch: BulkMessage | null = null;
+function onBulk(batch: BulkMessage): TopicResult[] {
+  bulkBatches++;
+  lastBatch = batch;
+  const out = new Array<TopicResult>();
+  for (let i = 0; i < batch.entries.length; i++) {
+    const d = batch.entries[i].dataObject();
+    const a = d != null ? memberString(d, "answer") : null;
+    out.push(a == "retry" ? TopicResult.Retry : a == "drop" ? TopicResult.Drop : TopicResult.Success);
+  }
+  return out;
+}
+function onBulkShort(batch: BulkMessage): TopicResult[] {
+  return [TopicResult.Success];
+}
+let gotJob: JobEvent | null = null;
+function onJobEvent(j: JobEvent): bool {
+  gotJob = j;
+  return j.dataString() != "fail";
+}
+
+function bulkApp(): App {
+  return new App()
+    .subscribe("pubsub", "single", "/single", keepEvent)
+    .subscribeBulk("pubsub", "orders", "/orders-bulk", onBulk, new BulkSubscribeOptions(10, 250),
+      new SubscribeOptions().deadLetterTopic("orders-dead").rule('event.type == "v2"', "/orders-bulk/v2"))
+    .subscribeBulk("pubsub", "raw", "raw-bulk", onBulk, null, new SubscribeOptions().rawPayload())
+    .subscribeBulk("pubsub", "short", "/short", onBulkShort)
+    .onJob("reminder", onJobEvent)
+    .onJob("a b", onJobEvent);
+}
+
+function envelope(entries: string): string {
+  return '{"entries":[' + entries + '],"id":"batch-1","metadata":{"pubsubName":"pubsub"},"pubsubname":"pubsub","topic":"orders","type":"com.dapr.event.sent.bulk"}';
+}
+
+function ceEntry(id: string, data: string): string {
+  return '{"contentType":"application/cloudevents+json","entryId":"' + id + '","event":{"specversion":"1.0","id":"ce-' + id +
+    '","source":"pub","type":"com.dapr.event.sent","datacontenttype":"application/json","topic":"orders","pubsubname":"pubsub","data":' +
+    data + '},"metadata":null}';
+}
+
+test("app: subscribeBulk registers bulkSubscribe (enabled, counts, defaults) beside the other options", (): void => {
+  const app = bulkApp();
+  eq(
+    app.subscriptionsJson(),
+    '[{"pubsubname":"pubsub","topic":"single","route":"/single"},' +
+      '{"pubsubname":"pubsub","topic":"orders","routes":{"rules":[{"match":"event.type == \\"v2\\"","path":"/orders-bulk/v2"}],"default":"/orders-bulk"},' +
+      '"deadLetterTopic":"orders-dead","bulkSubscribe":{"enabled":true,"maxMessagesCount":10,"maxAwaitDurationMs":250}},' +
+      '{"pubsubname":"pubsub","topic":"raw","route":"/raw-bulk","metadata":{"rawPayload":"true"},"bulkSubscribe":{"enabled":true,"maxMessagesCount":100,"maxAwaitDurationMs":1000}},' +
+      '{"pubsubname":"pubsub","topic":"short","route":"/short","bulkSubscribe":{"enabled":true,"maxMessagesCount":100,"maxAwaitDurationMs":1000}}]',
+    "subscriptions",
+  );
+  check(isValidJson(app.subscriptionsJson()), "valid JSON");
+  eq(new App().subscribeBulk("", "t", "/r", onBulk).subscribeBulk("p", "t", "", onBulk).subscriptionsJson(), "[]", "empty names ignored");
+  check(app.subscriptions[1].bulk != null && app.subscriptions[0].bulk == null, "bulk marks the subscription");
+});
+
+test("app: a bulk envelope is decoded and answered one status per entry, in order", (): void => {
+  bulkBatches = 0;
+  const body = envelope(ceEntry("e1", '{"orderId":1}') + "," + ceEntry("e2", '{"answer":"retry"}') + "," + ceEntry("e3", '{"answer":"drop"}'));
+  const res = bulkApp().handle(appReq("POST", "/orders-bulk", body));
+  eqInt(res.status, 200, "status");
+  eq(res.headerValue("content-type")!, "application/json", "content type");
+  eq(res.bodyText(), '{"statuses":[{"entryId":"e1","status":"SUCCESS"},{"entryId":"e2","status":"RETRY"},{"entryId":"e3","status":"DROP"}]}', "statuses");
+  eqInt(bulkBatches, 1, "one handler call");
+  const b = lastBatch!;
+  eq(b.id + " " + b.topic + " " + b.pubsubname + " " + b.type + " " + b.metadata.get("pubsubName") + " " + b.route,
+    "batch-1 orders pubsub com.dapr.event.sent.bulk pubsub /orders-bulk", "batch fields");
+  eqInt(b.entries.length, 3, "entries");
+  const e = b.entries[0];
+  eq(e.entryId + " " + e.contentType + " " + e.text(), 'e1 application/cloudevents+json {"orderId":1}', "entry");
+  check(!e.isRaw && e.cloudEvent != null && e.cloudEvent!.id == "ce-e1", "CloudEvent decoded");
+  eqInt(e.metadata.size, 0, "null metadata: empty");
+  check(e.event.startsWith('{"specversion"'), "raw event text kept");
+  eq(bulkApp().handle(appReq("POST", "/orders-bulk/v2", envelope(ceEntry("r", "{}")))).bodyText(),
+    '{"statuses":[{"entryId":"r","status":"SUCCESS"}]}', "rule path served by the bulk handler");
+});
+
+test("app: bulk raw payloads are base64-decoded; entry metadata read", (): void => {
+  const body = envelope('{"entryId":"r1","event":"eyJvcmRlcklkIjoyfQ==","metadata":{"k":"v"},"contentType":"application/octet-stream"},' +
+    '{"entryId":"r2","event":"AAH/","metadata":null}');
+  eq(bulkApp().handle(appReq("POST", "/raw-bulk", body)).bodyText(),
+    '{"statuses":[{"entryId":"r1","status":"SUCCESS"},{"entryId":"r2","status":"SUCCESS"}]}', "statuses");
+  const b = lastBatch!;
+  const r1 = b.entries[0];
+  check(r1.isRaw && r1.cloudEvent == null, "raw");
+  eq(r1.text() + " " + r1.contentType + " " + r1.metadata.get("k"), '{"orderId":2} application/octet-stream v', "decoded bytes");
+  eq(member(r1.dataObject()!, "orderId")!, "2", "raw JSON as object");
+  const r2 = b.entries[1];
+  eq(r2.bytes.length.toString() + ":" + r2.bytes[2].toString() + " [" + r2.contentType + "]", "3:255 []", "binary bytes, no content type");
+});
+
+test("app: bad bulk input: malformed entries DROP without the handler, bad envelope 400, short answers RETRY", (): void => {
+  bulkBatches = 0;
+  const body = envelope(ceEntry("ok", "{}") + ',{"entryId":"bad64","event":"@@@"},{"entryId":"num","event":7},' +
+    '{"entryId":"ce","event":{"data_base64":"%%"}},{"event":{}},"junk"');
+  const res = bulkApp().handle(appReq("POST", "/orders-bulk", body));
+  eq(res.bodyText(),
+    '{"statuses":[{"entryId":"ok","status":"SUCCESS"},{"entryId":"bad64","status":"DROP"},{"entryId":"num","status":"DROP"},{"entryId":"ce","status":"DROP"}]}',
+    "malformed entries dropped; entries without an id left out");
+  eqInt(lastBatch!.entries.length, 1, "the handler saw the good entry only");
+  bulkBatches = 0;
+  eq(bulkApp().handle(appReq("POST", "/orders-bulk", envelope('{"entryId":"x","event":1}'))).bodyText(),
+    '{"statuses":[{"entryId":"x","status":"DROP"}]}', "no good entry");
+  eqInt(bulkBatches, 0, "handler not called without good entries");
+  eq(bulkApp().handle(appReq("POST", "/orders-bulk", envelope(""))).bodyText(), '{"statuses":[]}', "empty batch");
+  eqInt(bulkApp().handle(appReq("POST", "/orders-bulk", "nope")).status, 400, "not JSON");
+  eqInt(bulkApp().handle(appReq("POST", "/orders-bulk", '{"entries":{}}')).status, 400, "entries not an array");
+  eqInt(bulkApp().handle(appReq("POST", "/orders-bulk", "{}")).status, 400, "no entries");
+  check(decodeBulkMessage("[]").isErr, "decode: an array");
+  eq(bulkApp().handle(appReq("POST", "/short", envelope(ceEntry("a", "1") + "," + ceEntry("b", "2")))).bodyText(),
+    '{"statuses":[{"entryId":"a","status":"SUCCESS"},{"entryId":"b","status":"RETRY"}]}', "missing results are RETRY");
+  eq(bulkStatusesJson(["a"], [TopicResult.Drop, TopicResult.Success]), '{"statuses":[{"entryId":"a","status":"DROP"}]}', "extra results ignored");
+  eqInt(bulkApp().handle(appReq("GET", "/orders-bulk")).status, 404, "GET on a bulk route");
+});
+
+test("app: onJob: POST /job/<name> gets the data JSON; true 200, false 500; others 404", (): void => {
+  gotJob = null;
+  const app = bulkApp();
+  const res = app.handle(appReq("POST", "/job/reminder", '{"task":"remind"}'));
+  eqInt(res.status, 200, "handled");
+  eqInt(res.body.length, 0, "empty body");
+  const j = gotJob!;
+  eq(j.name + " " + j.data + " " + memberString(j.dataObject()!, "task")!, 'reminder {"task":"remind"} remind', "event");
+  check(isNull(j.dataString()), "an object is not a string");
+  eqInt(app.handle(appReq("POST", "/job/reminder", '"fail"')).status, 500, "false is 500 (the failure policy retries)");
+  eq(gotJob!.dataString()!, "fail", "string data decoded");
+  eqInt(app.handle(appReq("POST", "/job/a b", "123")).status, 200, "decoded name");
+  eq(gotJob!.name + " " + gotJob!.data, "a b 123", "number data");
+  eqInt(app.handle(appReq("POST", "/job/other", "1")).status, 404, "unknown job");
+  eqInt(app.handle(appReq("GET", "/job/reminder")).status, 404, "GET");
+  eqInt(app.handle(appReq("POST", "/job/", "1")).status, 404, "no name");
+  eq(new App().onJob("", onJobEvent).handle(appReq("POST", "/job/", "1")).status.toString(), "404", "empty name ignored");
 });
 
 // ----- WASI helpers ----------------------------------------------------------------

@@ -1,6 +1,6 @@
 /**
  * `DaprClient`: Dapr's sidecar HTTP API (state, pub/sub, invoke, bindings, secrets,
- * configuration, lock, metadata, health) over the outbound HTTP import, one file per
+ * configuration, lock, jobs, conversation, metadata, health) over the outbound HTTP import, one file per
  * building block as in the Rust SDK's `dapr` module.
  *
  * ```ts
@@ -36,6 +36,19 @@ export { PublishOptions, BulkPublishEntry, FailedEntry } from "./pubsub";
 export { InvokeOptions } from "./invoke";
 export { ConfigurationItem, configurationItems } from "./configuration";
 export { LockResponse, UnlockStatus, UnlockResponse } from "./lock";
+export { FailurePolicy, JobRequest, Job, parseJob, isJobNotFound } from "./jobs";
+export {
+  ToolCall,
+  ConversationMessage,
+  ConversationInput,
+  ConversationTool,
+  ConversationRequest,
+  ConversationUsage,
+  ConversationChoice,
+  ConversationOutput,
+  ConversationResponse,
+  parseConversationResponse,
+} from "./conversation";
 export { ComponentMetadata, SidecarMetadata } from "./metadata";
 
 /**

@@ -11,7 +11,7 @@ import { JSON, decodeString, memberArray, memberString, memberStringMap, parseOb
 import { nowMillis, sleepMillis } from "../wasi";
 import { DaprError, DaprResult } from "./error";
 import { orEmpty, requireName } from "./client";
-import { LockClient } from "./lock";
+import { ConversationClient } from "./conversation";
 
 /** One component as listed by the metadata API. */
 export class ComponentMetadata {
@@ -46,7 +46,7 @@ export class SidecarMetadata {
 /**
  * The metadata and health calls of `DaprClient` (see there).
  */
-export class MetadataClient extends LockClient {
+export class MetadataClient extends ConversationClient {
 
   /** `GET /v1.0/metadata`. */
   getMetadata(): DaprResult<SidecarMetadata> {

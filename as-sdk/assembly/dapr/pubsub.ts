@@ -1,6 +1,7 @@
 /**
  * Publish and subscribe, the outbound half: publish one event (JSON, text, bytes or a
- * whole CloudEvent) or many at once (alpha). The inbound half is `App.subscribe`.
+ * whole CloudEvent) or many at once (bulk publish, stable since Dapr 1.17). The inbound
+ * half is `App.subscribe` / `App.subscribeBulk`.
  *
  * @packageDocumentation
  */
@@ -43,7 +44,7 @@ export class PublishOptions {
   }
 }
 
-/** One entry of a bulk publish (alpha). */
+/** One entry of a bulk publish: `{"entryId","event","contentType","metadata"?}`. */
 export class BulkPublishEntry {
   /** Per-entry metadata, or `null`. */
   metadata: Map<string, string> | null = null;
@@ -72,6 +73,25 @@ export class BulkPublishEntry {
     return new BulkPublishEntry(entryId, jsonString(encodeBase64(data)), "application/octet-stream");
   }
 
+  /** A whole CloudEvent (`application/cloudevents+json`), JSON text. */
+  static cloudEvent(entryId: string, json: string): BulkPublishEntry {
+    return new BulkPublishEntry(entryId, json, "application/cloudevents+json");
+  }
+
+  /**
+   * Adds entry metadata `key` = `value` (e.g. `ttlInSeconds`). daprd merges the call's
+   * `metadata.*` query parameters only into entries that have a `metadata` object.
+   */
+  with(key: string, value: string): BulkPublishEntry {
+    let m = this.metadata;
+    if (m == null) {
+      m = new Map<string, string>();
+      this.metadata = m;
+    }
+    m.set(key, value);
+    return this;
+  }
+
   /** `{"entryId","event","contentType","metadata"?}`. */
   toJson(): string {
     return new JsonObjectWriter()
@@ -88,8 +108,10 @@ export class FailedEntry {
   constructor(
     /** The `entryId` of the entry that was not published. */
     public readonly entryId: string,
-    /** Why, as the sidecar said it (`"failed"` if it did not). */
+    /** Why, as the sidecar said it (`"failed"` if it did not: daprd omits a nil error). */
     public readonly error: string,
+    /** The HTTP status of the answer that listed it (500 from daprd). */
+    public readonly status: u16 = 500,
   ) {}
 }
 
@@ -176,9 +198,12 @@ export class PubSubClient extends StateClient {
   }
 
   /**
-   * `POST /v1.0-alpha1/publish/bulk/{pubsub}/{topic}`. Answers the failed entries
-   * (empty when all were published). A partial failure (500 with `failedEntries`) is
-   * reported as its failures, not as an error.
+   * `POST /v1.0/publish/bulk/{pubsub}/{topic}` (the stable path of Dapr 1.17+; the
+   * `/v1.0-alpha1` one is the same handler). Answers the failed entries (empty when all
+   * were published: 204). A broker failure (500
+   * `{"failedEntries":[{"entryId","error"}],"errorCode":"ERR_PUBSUB_PUBLISH_MESSAGE"}`)
+   * is reported as its failures, not as an error; any other error answer (400
+   * `ERR_PUBSUB_EVENTS_SER` for a bad entry, 403, 404 ...) is a `DaprError`.
    *
    * @param pubsub - the pub/sub component name
    * @param topic - the topic
@@ -203,7 +228,7 @@ export class PubSubClient extends StateClient {
       }
       parts.push(entries[i].toJson());
     }
-    const u = this.url().raw("v1.0-alpha1/publish/bulk").segment(pubsub).path(topic);
+    const u = this.url().raw("v1.0/publish/bulk").segment(pubsub).path(topic);
     u.queryMap("metadata.", metadata);
     const r = this.request(Method.POST, u.build(), stringToBytes(jsonArray(parts)), "application/json");
     if (r.error) return err<FailedEntry[], DaprError>(r.error!);
@@ -223,7 +248,7 @@ export class PubSubClient extends StateClient {
       if (f == null) continue;
       const id = memberString(f, "entryId");
       const e = memberString(f, "error");
-      failures.push(new FailedEntry(id != null ? id : "", e != null ? e : "failed"));
+      failures.push(new FailedEntry(id != null ? id : "", e != null ? e : "failed", reply.status));
     }
     return ok<FailedEntry[], DaprError>(failures);
   }

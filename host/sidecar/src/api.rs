@@ -53,12 +53,15 @@ impl ApiRequest {
     }
 }
 
-/// An error answer of the HTTP API: a status and the `{"errorCode","message"}` JSON body.
+/// An error answer of the HTTP API: a status and the `{"errorCode","message"}` JSON body
+/// (daprd's APIError), plus `details` for a dapr/kit error.
 #[derive(Debug, Clone)]
 pub(crate) struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// The kit error's `details` (google.rpc ResourceInfo, ErrorInfo); empty for an APIError.
+    pub details: Vec<serde_json::Value>,
 }
 
 impl ApiError {
@@ -67,7 +70,38 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            details: Vec::new(),
         }
+    }
+
+    /// A dapr/kit error (`errors.NewBuilder(…).WithResourceInfo(…).WithErrorInfo(…)`):
+    /// `details` = a ResourceInfo `(type, name)` when given, described by the message,
+    /// then the ErrorInfo of `reason` in domain `dapr.io` with `metadata`.
+    pub fn kit(
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<String>,
+        reason: &str,
+        metadata: &BTreeMap<String, String>,
+        resource: Option<(&str, &str)>,
+    ) -> Self {
+        let mut e = Self::new(status, code, message);
+        if let Some((kind, name)) = resource {
+            e.details.push(serde_json::json!({
+                "@type": "type.googleapis.com/google.rpc.ResourceInfo",
+                "resource_type": kind,
+                "resource_name": name,
+                "owner": "",
+                "description": e.message,
+            }));
+        }
+        e.details.push(serde_json::json!({
+            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+            "reason": reason,
+            "domain": "dapr.io",
+            "metadata": metadata,
+        }));
+        e
     }
 
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -92,7 +126,10 @@ impl ApiError {
     }
 
     pub fn into_response(self) -> Resp {
-        let body = serde_json::json!({ "errorCode": self.code, "message": self.message });
+        let mut body = serde_json::json!({ "errorCode": self.code, "message": self.message });
+        if !self.details.is_empty() {
+            body["details"] = serde_json::Value::Array(self.details);
+        }
         json_response(self.status, &body)
     }
 }

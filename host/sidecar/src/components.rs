@@ -215,6 +215,18 @@ pub(crate) struct SubscriptionSpec {
     pub rules: Vec<(String, String)>,
     pub metadata: BTreeMap<String, String>,
     pub dead_letter: Option<String>,
+    /// `bulkSubscribe`, as given (defaults are applied by the subscription).
+    pub bulk: Option<BulkSubscribeSpec>,
+}
+
+/// A subscription's `bulkSubscribe: {enabled, maxMessagesCount, maxAwaitDurationMs}`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct BulkSubscribeSpec {
+    pub enabled: bool,
+    /// 0 when absent.
+    pub max_messages_count: i64,
+    /// 0 when absent.
+    pub max_await_duration_ms: i64,
 }
 
 /// What a resources folder holds.
@@ -436,6 +448,32 @@ fn parse_subscription(doc: &Value) -> Result<SubscriptionSpec, String> {
             }
         }
     }
+    let bulk = match spec.get("bulkSubscribe") {
+        None | Some(Value::Null) => None,
+        Some(b) => {
+            const BULK: &str = "expected `bulkSubscribe: {enabled: true, maxMessagesCount: N, maxAwaitDurationMs: MS}`";
+            let int = |k: &str| match b.get(k) {
+                None | Some(Value::Null) => Ok(0),
+                Some(v) => v
+                    .as_i64()
+                    .filter(|n| i32::try_from(*n).is_ok())
+                    .ok_or_else(|| {
+                        format!("spec.bulkSubscribe.{k} is not a 32-bit integer; {BULK}")
+                    }),
+            };
+            let enabled = match b.get("enabled") {
+                None | Some(Value::Null) => false,
+                Some(v) => v.as_bool().ok_or_else(|| {
+                    format!("spec.bulkSubscribe.enabled is not a boolean; {BULK}")
+                })?,
+            };
+            Some(BulkSubscribeSpec {
+                enabled,
+                max_messages_count: int("maxMessagesCount")?,
+                max_await_duration_ms: int("maxAwaitDurationMs")?,
+            })
+        }
+    };
     Ok(SubscriptionSpec {
         pubsub,
         topic,
@@ -444,6 +482,7 @@ fn parse_subscription(doc: &Value) -> Result<SubscriptionSpec, String> {
         rules,
         metadata,
         dead_letter: field("deadLetterTopic").filter(|t| !t.is_empty()),
+        bulk,
     })
 }
 
@@ -502,6 +541,31 @@ mod tests {
     }
 
     #[test]
+    fn subscription_bulk_subscribe() {
+        let r = parse(
+            "apiVersion: dapr.io/v2alpha1\nkind: Subscription\nspec: {pubsubname: p, topic: t, routes: {default: /d}, bulkSubscribe: {enabled: true, maxMessagesCount: 5, maxAwaitDurationMs: 40}}\n---\napiVersion: dapr.io/v1alpha1\nkind: Subscription\nspec: {pubsubname: p, topic: u, route: /u, bulkSubscribe: {enabled: true}}\n---\nkind: Subscription\nspec: {pubsubname: p, topic: v, route: /v}\n",
+        )
+        .expect("parses");
+        let bulk: Vec<Option<BulkSubscribeSpec>> = r.subscriptions.iter().map(|s| s.bulk).collect();
+        assert_eq!(
+            bulk,
+            [
+                Some(BulkSubscribeSpec {
+                    enabled: true,
+                    max_messages_count: 5,
+                    max_await_duration_ms: 40
+                }),
+                Some(BulkSubscribeSpec {
+                    enabled: true,
+                    max_messages_count: 0,
+                    max_await_duration_ms: 0
+                }),
+                None
+            ]
+        );
+    }
+
+    #[test]
     fn scopes_filter_by_app_id() {
         let r = parse("kind: Component\nmetadata: {name: a}\nspec: {type: state.in-memory}\nscopes: [other]\n")
             .expect("parses");
@@ -517,6 +581,9 @@ mod tests {
             "kind: Component\nmetadata: {name: a}\nspec: {type: t, metadata: [{value: b}]}\n",
             "kind: [\n",
             "kind: Subscription\nspec: {topic: t}\n",
+            "kind: Subscription\nspec: {pubsubname: p, topic: t, route: /r, bulkSubscribe: {enabled: yes}}\n",
+            "kind: Subscription\nspec: {pubsubname: p, topic: t, route: /r, bulkSubscribe: {enabled: true, maxMessagesCount: 1.5}}\n",
+            "kind: Subscription\nspec: {pubsubname: p, topic: t, route: /r, bulkSubscribe: {maxAwaitDurationMs: 99999999999}}\n",
         ] {
             let err = parse(text).expect_err(text);
             assert!(err.to_string().contains("c.yaml"), "{err}");

@@ -3,6 +3,7 @@
 
 // Layers, each using only those above it:
 //   api, error, options, app                leaves: wire vocabulary, startup errors, settings, the app channel
+//   gojson                                  leaf: Go encoding/json key matching for bodies
 //   components                              resource YAML, ComponentKind
 //   */component.rs, state/store.rs, ...     the backends of each building block (no HTTP)
 //   ctx                                     what the handlers share
@@ -16,6 +17,7 @@ mod configuration;
 mod conversation;
 mod ctx;
 mod error;
+mod gojson;
 mod invoke;
 mod jobs;
 mod loader;

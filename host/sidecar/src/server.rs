@@ -235,12 +235,14 @@ async fn route(
             state::delete(ctx, req, store, key).await
         }
         (true, ["state", store, "query"]) if write => state::query(ctx, req, store).await,
-        // Pub/sub.
+        // Pub/sub. Bulk first, on both versions: as in daprd's router (chi),
+        // `publish/bulk/{pubsub}/{topic}` shadows a single publish to a pub/sub named
+        // `bulk`; `publish/bulk/{x}` (no topic) is still a single publish to `bulk`.
+        (_, ["publish", "bulk", pubsub, topic @ ..]) if write && !topic.is_empty() => {
+            publish::bulk_publish(ctx, req, pubsub, &topic.join("/")).await
+        }
         (false, ["publish", pubsub, topic @ ..]) if write => {
             publish::publish(ctx, req, pubsub, &topic.join("/")).await
-        }
-        (true, ["publish", "bulk", pubsub, topic @ ..]) if write => {
-            publish::bulk_publish(ctx, req, pubsub, &topic.join("/")).await
         }
         // Bindings and secrets.
         (false, ["bindings", name]) if write => bindings::invoke(ctx, req, name).await,
@@ -261,6 +263,18 @@ async fn route(
         (_, ["jobs", name]) if m == Method::POST => jobs::schedule(ctx, req, name).await,
         (_, ["jobs", name]) if get => jobs::get(ctx, name).await,
         (_, ["jobs", name]) if m == Method::DELETE => jobs::delete(ctx, name).await,
+        // Actors: this sidecar has no placement service, and answers as daprd without one.
+        (false, ["actors", _, _, "method", _]) if get || write || m == Method::DELETE => {
+            Err(no_placement())
+        }
+        (false, ["actors", _, _, "state"]) if write => Err(no_placement()),
+        (false, ["actors", _, _, "state", _]) if get => Err(no_placement()),
+        (false, ["actors", _, _, "reminders", _]) if get || write || m == Method::DELETE => {
+            Err(no_placement())
+        }
+        (false, ["actors", _, _, "timers", _]) if write || m == Method::DELETE => {
+            Err(no_placement())
+        }
         // Metadata, health, shutdown.
         (false, ["metadata"]) if get => metadata::get(ctx, req).await,
         (false, ["metadata", key]) if m == Method::PUT || m == Method::POST => {
@@ -271,6 +285,14 @@ async fn route(
         (false, ["shutdown"]) if write || get => metadata::shutdown(ctx).await,
         _ => invoke::fallback(ctx, req, path).await,
     }
+}
+
+/// daprd's answer to every actor call when no placement service is configured.
+fn no_placement() -> ApiError {
+    ApiError::bad_request(
+        "ERR_ACTOR_NO_PLACEMENT",
+        "placement service is not configured",
+    )
 }
 
 #[cfg(test)]

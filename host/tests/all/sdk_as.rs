@@ -118,3 +118,23 @@ async fn publish_as_example_prints_its_readme_output() {
 async fn pubsub_as_publisher_prints_its_readme_output() {
     assert_example_output("pubsub-as", "as_pubsub_as_publisher").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_subscriber_as_publisher_prints_its_readme_output() {
+    assert_example_output("bulk-subscriber-as", "as_bulk_subscriber_as_publisher").await;
+}
+
+/// The Dapr 1.18 calls of the AS SDK (jobs, conversation against a `conversation.echo`
+/// named `echo`, stable bulk publish): the integration module's `CASE=dapr118`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn as_sdk_integration_module_passes_the_dapr_1_18_calls() {
+    let components =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../as-sdk/tests/components-118");
+    let sc = sidecar(|o| o.resources_path = Some(components)).await;
+    let allow = allow_sidecar(&sc);
+    let args = ["--env", "CASE=dapr118", "--env", "CONVERSATION=echo"];
+    let out = run_with(&sc, &allow, guests::guest("as_sdk_integration_as"), &args).await;
+    out.assert_success();
+    assert!(out.stdout.contains(" passed, 0 failed, 0 skipped"), "{out}");
+    sc.shutdown().await;
+}

@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use crate::api::{ApiError, ApiRequest, Resp, bytes_response, no_content};
 use crate::ctx::{Ctx, wait_for_shutdown};
+use crate::gojson::{self, Shape};
 
 /// Input bindings: probes `OPTIONS /{name}` until the app answers, then (when 2xx or 405)
 /// posts an event every interval until shutdown.
@@ -77,56 +78,14 @@ pub(crate) async fn run_input(ctx: Arc<Ctx>, name: String, every: Duration) {
     }
 }
 
-/// daprd's `OutputBindingRequest`, decoded like Go's `encoding/json`: keys match the
-/// field names case-insensitively (`Operation`, `DATA`), a later key overrides an
-/// earlier one, `null` leaves a field unset, unknown keys are ignored.
-#[derive(Debug, Default)]
+/// daprd's `OutputBindingRequest`. [`gojson`] has matched the keys to these names (Go's
+/// case-insensitive rule) and dropped `null`s, so a plain derive decodes the rest.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
 struct BindingRequest {
     data: Value,
     metadata: BTreeMap<String, String>,
     operation: String,
-}
-
-impl<'de> serde::Deserialize<'de> for BindingRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visit;
-        impl<'de> serde::de::Visitor<'de> for Visit {
-            type Value = BindingRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(
-                    r#"an object like {"operation":"create","data":…,"metadata":{"k":"v"}}"#,
-                )
-            }
-            fn visit_unit<E: serde::de::Error>(self) -> Result<BindingRequest, E> {
-                Ok(BindingRequest::default())
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<BindingRequest, A::Error> {
-                let mut out = BindingRequest::default();
-                while let Some(key) = map.next_key::<String>()? {
-                    if key.eq_ignore_ascii_case("data") {
-                        out.data = map.next_value()?;
-                    } else if key.eq_ignore_ascii_case("metadata") {
-                        let m: Option<BTreeMap<String, String>> = map.next_value()?;
-                        if let Some(m) = m {
-                            out.metadata = m;
-                        }
-                    } else if key.eq_ignore_ascii_case("operation") {
-                        let o: Option<String> = map.next_value()?;
-                        if let Some(o) = o {
-                            out.operation = o;
-                        }
-                    } else {
-                        map.next_value::<serde::de::IgnoredAny>()?;
-                    }
-                }
-                Ok(out)
-            }
-        }
-        d.deserialize_any(Visit)
-    }
 }
 
 /// Go's `json.Marshal` of a value decoded into `interface{}`: numbers are float64
@@ -205,9 +164,17 @@ fn go_quote(s: &str, out: &mut String) {
     out.push('"');
 }
 
+/// The Go shape of an output binding body (`OutputBindingRequest`), for [`gojson`].
+const BINDING_REQUEST: Shape = Shape::Struct(&[
+    ("metadata", Shape::Map),
+    ("data", Shape::Plain),
+    ("operation", Shape::Plain),
+]);
+
 /// `POST|PUT /v1.0/bindings/{name}`.
 pub(crate) async fn invoke(ctx: &Ctx, req: &ApiRequest, name: &str) -> Result<Resp, ApiError> {
-    let body: BindingRequest = serde_json::from_slice(&req.body).map_err(ApiError::malformed)?;
+    let body: BindingRequest =
+        gojson::from_slice(&req.body, &BINDING_REQUEST).map_err(ApiError::malformed)?;
     let fail = |e: String| {
         ApiError::internal(
             "ERR_INVOKE_OUTPUT_BINDING",
@@ -271,18 +238,14 @@ mod tests {
 
     #[test]
     fn requests_decode_case_insensitively() {
-        let r: BindingRequest =
-            serde_json::from_str(r#"{"Operation":"get","DATA":1,"metadata":null,"x":[]}"#)
-                .expect("decodes");
+        let decode =
+            |body: &str| gojson::from_slice::<BindingRequest>(body.as_bytes(), &BINDING_REQUEST);
+        let r = decode(r#"{"Operation":"get","DATA":1,"metadata":null,"x":[]}"#).expect("decodes");
         assert_eq!((r.operation.as_str(), r.data), ("get", Value::from(1)));
-        let r: BindingRequest =
-            serde_json::from_str(r#"{"operation":"a","OPERATION":"b"}"#).expect("decodes");
+        let r = decode(r#"{"operation":"a","OPERATION":"b"}"#).expect("decodes");
         assert_eq!(r.operation, "b", "the later key wins");
         for bad in [r#"{"operation":1}"#, r#"{"metadata":{"k":1}}"#, "[1]", "{"] {
-            assert!(
-                serde_json::from_str::<BindingRequest>(bad).is_err(),
-                "{bad}"
-            );
+            assert!(decode(bad).is_err(), "{bad}");
         }
     }
 }

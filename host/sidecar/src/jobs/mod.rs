@@ -6,6 +6,8 @@ pub(crate) mod scheduler;
 pub(crate) mod store;
 pub(crate) mod timefmt;
 
+use std::collections::BTreeMap;
+
 use http::StatusCode;
 use serde_json::{Map, Value, json};
 
@@ -17,23 +19,19 @@ use store::{AddError, Job};
 /// The namespace daprd reports outside Kubernetes (`NAMESPACE` unset).
 const NAMESPACE: &str = "default";
 
-/// A dapr/kit error answer: `errorCode` = the ErrorInfo reason, and one ErrorInfo detail.
-fn kit_error(status: StatusCode, reason: &str, message: &str, metadata: &[(&str, &str)]) -> Resp {
-    let metadata: Map<String, Value> = metadata
+/// A dapr/kit error answer with `errorCode` = the ErrorInfo reason (every `DAPR_SCHEDULER_…`
+/// code has no legacy tag) and one ErrorInfo detail.
+fn kit_error(
+    status: StatusCode,
+    reason: &'static str,
+    message: &str,
+    metadata: &[(&str, &str)],
+) -> Resp {
+    let metadata: BTreeMap<String, String> = metadata
         .iter()
-        .map(|(k, v)| ((*k).to_string(), Value::String((*v).to_string())))
+        .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
         .collect();
-    let body = json!({
-        "errorCode": reason,
-        "message": message,
-        "details": [{
-            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
-            "reason": reason,
-            "domain": "dapr.io",
-            "metadata": metadata,
-        }],
-    });
-    json_response(status, &body)
+    ApiError::kit(status, reason, message, reason, &metadata, None).into_response()
 }
 
 fn meta(ctx: &Ctx) -> [(&str, &str); 2] {

@@ -12,7 +12,6 @@ use serde_json::{Map, Value, json};
 
 use super::subscription::Subscription;
 use crate::api::{ApiError, ApiRequest, rfc3339};
-use crate::components::parse_bool;
 
 pub(crate) const CE_CONTENT_TYPE: &str = "application/cloudevents+json";
 
@@ -81,15 +80,7 @@ pub(crate) struct EventInput<'a> {
 
 /// Wraps a published body into daprd's CloudEvent, by content type.
 fn make_cloud_event(app_id: &str, input: &EventInput<'_>) -> Result<Map<String, Value>, ApiError> {
-    let ser_err = |e: String| {
-        ApiError::internal(
-            "ERR_PUBSUB_CLOUD_EVENTS_SER",
-            format!(
-                "error when marshalling cloud event envelope for topic {} pubsub {}: {e}",
-                input.topic, input.pubsub
-            ),
-        )
-    };
+    let ser_err = |e: String| creation_error(app_id, input.pubsub, e);
     let ess = essence(input.content_type);
     let mut ce = if ess == CE_CONTENT_TYPE {
         let mut ce = match serde_json::from_slice::<Value>(input.body) {
@@ -188,23 +179,32 @@ fn ttl_expiry(metadata: &BTreeMap<String, String>) -> Result<Option<SystemTime>,
     }
 }
 
-/// The published bytes for one message, or the error answer.
-pub(crate) fn build_message(app_id: &str, input: &EventInput<'_>) -> Result<Message, ApiError> {
-    let raw = match input.metadata.get("rawPayload").filter(|v| !v.is_empty()) {
-        None => false,
-        Some(v) => parse_bool(v).ok_or_else(|| {
-            ApiError::bad_request(
-                "ERR_PUBSUB_REQUEST_METADATA",
-                format!("failed deserializing metadata: rawPayload: strconv.ParseBool: parsing {v:?}: invalid syntax"),
-            )
-        })?,
-    };
-    let expires = ttl_expiry(input.metadata).map_err(|e| {
-        ApiError::internal(
-            "ERR_PUBSUB_CLOUD_EVENTS_SER",
-            format!("cannot create cloudevent: {e}"),
-        )
-    })?;
+/// daprd's `CloudEventCreation` kit error: `500 ERR_PUBSUB_CLOUD_EVENTS_SER` "cannot create
+/// cloudevent", with the cause in the ErrorInfo metadata.
+fn creation_error(app_id: &str, pubsub: &str, cause: String) -> ApiError {
+    let meta = BTreeMap::from([
+        ("appID".to_string(), app_id.to_string()),
+        ("error".to_string(), cause),
+    ]);
+    ApiError::kit(
+        http::StatusCode::INTERNAL_SERVER_ERROR,
+        "ERR_PUBSUB_CLOUD_EVENTS_SER",
+        "cannot create cloudevent",
+        "DAPR_PUBSUB_CLOUD_EVENT_CREATION",
+        &meta,
+        Some(("pubsub", pubsub)),
+    )
+}
+
+/// The published bytes for one message (`raw`: the body as is, else its CloudEvent), or
+/// the error answer.
+pub(crate) fn build_message(
+    app_id: &str,
+    input: &EventInput<'_>,
+    raw: bool,
+) -> Result<Message, ApiError> {
+    let expires =
+        ttl_expiry(input.metadata).map_err(|e| creation_error(app_id, input.pubsub, e))?;
     let data = if raw {
         Bytes::copy_from_slice(input.body)
     } else {

@@ -1,7 +1,6 @@
-//! Delivery and retry: each message to the bounded queue of every matching subscription,
-//! a fixed number of workers per subscription (each on one keep-alive connection to the
-//! app), SUCCESS/RETRY/DROP and dead-letter topics, and loading the app's subscriptions at
-//! startup.
+//! Delivery and retry: a fixed number of workers per subscription (each on one keep-alive
+//! connection to the app; bulk subscriptions' workers are in `bulk.rs`), SUCCESS/RETRY/DROP
+//! and dead-letter topics, and loading the app's subscriptions at startup.
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -11,45 +10,33 @@ use http::{HeaderValue, Method, Request, StatusCode, header};
 use http_body_util::Full;
 use serde_json::Value;
 
+use super::broker;
+use super::bulk;
 use super::cloudevent::{CE_CONTENT_TYPE, Message, delivery_event};
-use super::queue::{DeliveryQueue, QueueFull};
+use super::queue::DeliveryQueue;
 use super::subscription::{Subscription, parse_app_subscriptions};
 use crate::app::AppConnection;
 use crate::ctx::{Ctx, wait_for_shutdown};
+use crate::gojson::{self, Shape};
 
-/// Queues a message for every matching subscription. A full queue refuses it (the other
-/// subscriptions still get it) and the error is returned for the publisher.
-pub(crate) fn dispatch(ctx: &Arc<Ctx>, msg: Message) -> Result<(), QueueFull> {
-    let queues: Vec<Arc<DeliveryQueue>> = ctx
-        .subscriptions
-        .read()
-        .unwrap_or_else(|p| p.into_inner())
-        .iter()
-        .filter(|q| q.sub.pubsub == msg.pubsub && q.sub.topic == msg.topic)
-        .cloned()
-        .collect();
-    if queues.is_empty() {
-        tracing::debug!(pubsub = %msg.pubsub, topic = %msg.topic, "no subscriber; message dropped");
-    }
-    let mut refused = None;
-    for q in queues {
-        if let Err(e) = q.offer(msg.clone()) {
-            refused = Some(e);
-        }
-    }
-    refused.map_or(Ok(()), Err)
-}
+/// The Go shape of the app's answer to a delivery (`AppResponse`), for [`gojson`].
+const APP_RESPONSE: Shape = Shape::Struct(&[("status", Shape::Plain)]);
 
-/// Installs subscriptions: a bounded queue each, and its delivery workers.
+/// Installs subscriptions: a bounded queue each, and its delivery workers (batching ones
+/// for a `bulkSubscribe` subscription).
 pub(crate) fn install(ctx: &Arc<Ctx>, subs: Vec<Subscription>) {
     for sub in subs {
+        let bulk = sub.bulk;
         let queue = Arc::new(DeliveryQueue::new(
             Arc::new(sub),
             ctx.tuning.delivery_queue,
             ctx.tuning.delivery_queue_bytes,
         ));
         for _ in 0..ctx.tuning.delivery_workers.max(1) {
-            tokio::spawn(worker(ctx.clone(), queue.clone()));
+            match bulk {
+                Some(settings) => tokio::spawn(bulk::worker(ctx.clone(), queue.clone(), settings)),
+                None => tokio::spawn(worker(ctx.clone(), queue.clone())),
+            };
         }
         ctx.add_subscription(queue);
     }
@@ -121,7 +108,7 @@ async fn deliver_once(
             Outcome::NotFound
         }
         Ok(res) if res.status.is_success() => {
-            match serde_json::from_slice::<Value>(&res.body)
+            match gojson::to_value(&res.body, &APP_RESPONSE)
                 .ok()
                 .and_then(|v| v.get("status").cloned())
             {
@@ -148,6 +135,13 @@ async fn deliver_once(
 async fn deliver(ctx: &Arc<Ctx>, sub: &Subscription, msg: Message, conn: &mut AppConnection) {
     if msg.expires.is_some_and(|t| t <= SystemTime::now()) {
         tracing::debug!(topic = %msg.topic, "message expired before delivery");
+        return;
+    }
+    // daprd refuses the delivery (and dead-letters it) when the subscription's rawPayload
+    // does not parse as a boolean.
+    if let Err(e) = sub.raw_payload_setting() {
+        tracing::error!(topic = %sub.topic, error = %e, "subscription metadata rawPayload is no boolean; message not delivered");
+        broker::dead_letter(ctx, sub, &msg);
         return;
     }
     let event = delivery_event(&ctx.app_id, sub, &msg);
@@ -179,16 +173,8 @@ async fn deliver(ctx: &Arc<Ctx>, sub: &Subscription, msg: Message, conn: &mut Ap
             true
         }
     };
-    if dead_letter
-        && !msg.dead_lettered
-        && let Some(dlt) = &sub.dead_letter
-    {
-        let mut dl = msg.clone();
-        dl.topic = dlt.clone();
-        dl.dead_lettered = true;
-        if let Err(e) = dispatch(ctx, dl) {
-            tracing::warn!(topic = %dlt, error = %e, "dead-letter message dropped");
-        }
+    if dead_letter {
+        broker::dead_letter(ctx, sub, &msg);
     }
 }
 

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
 
 use tokio::sync::{Mutex, mpsc};
 
@@ -89,6 +90,27 @@ impl DeliveryQueue {
             .fetch_sub(msg.data.len(), Ordering::SeqCst);
         Some(msg)
     }
+
+    /// A batch for a bulk subscription: waits for a first message, then takes more until
+    /// `max` or until `max_await` after the first. One worker forms a batch at a time (the
+    /// others wait), so batches keep the queue's order. The batch's bytes count against
+    /// the queue's byte budget until it is complete.
+    pub async fn take_batch(&self, max: usize, max_await: Duration) -> Option<Vec<Message>> {
+        let mut rx = self.rx.lock().await;
+        let first = rx.recv().await?;
+        let deadline = tokio::time::Instant::now() + max_await;
+        let mut batch = vec![first];
+        while batch.len() < max.max(1) {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(m)) => batch.push(m),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        drop(rx);
+        let bytes: usize = batch.iter().map(|m| m.data.len()).sum();
+        self.queued_bytes.fetch_sub(bytes, Ordering::SeqCst);
+        Some(batch)
+    }
 }
 
 #[cfg(test)]
@@ -123,6 +145,35 @@ mod tests {
         assert!(q.offer(msg(1)).is_err());
         assert!(q.take().await.is_some());
         q.offer(msg(1)).unwrap();
+    }
+
+    #[tokio::test]
+    async fn batches_flush_at_the_count_or_after_the_wait() {
+        let q = DeliveryQueue::new(sub(), 100, 1 << 20);
+        for _ in 0..5 {
+            q.offer(msg(1)).unwrap();
+        }
+        let wait = Duration::from_millis(30);
+        assert_eq!(q.take_batch(2, wait).await.map(|b| b.len()), Some(2));
+        assert_eq!(q.take_batch(2, wait).await.map(|b| b.len()), Some(2));
+        let started = std::time::Instant::now();
+        assert_eq!(q.take_batch(2, wait).await.map(|b| b.len()), Some(1));
+        assert!(
+            started.elapsed() >= wait,
+            "a short batch waits for max_await"
+        );
+        q.offer(msg(7)).unwrap();
+        assert_eq!(
+            q.take_batch(0, wait).await.map(|b| b.len()),
+            Some(1),
+            "max 0 is 1"
+        );
+        q.offer(msg(1)).unwrap();
+        q.offer(msg(1)).unwrap();
+        assert!(
+            q.offer(msg(1 << 20)).is_err(),
+            "the byte budget still holds"
+        );
     }
 
     #[tokio::test]

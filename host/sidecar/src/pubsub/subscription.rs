@@ -3,11 +3,52 @@
 //! subset that rules match events with.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::components::{ComponentSpec, SubscriptionSpec, parse_bool};
+use crate::components::{BulkSubscribeSpec, ComponentSpec, SubscriptionSpec, parse_bool};
 use crate::error::SidecarError;
+use crate::gojson::{self, Shape};
+
+/// daprd's `maxMessagesCount` when 0 or absent.
+pub(crate) const DEFAULT_BULK_MAX_MESSAGES: usize = 100;
+/// daprd's `maxAwaitDurationMs` when 0 or absent.
+pub(crate) const DEFAULT_BULK_MAX_AWAIT: Duration = Duration::from_millis(1000);
+/// The largest batch this sidecar forms; a larger `maxMessagesCount` is clamped to it.
+pub(crate) const MAX_BULK_MESSAGES: usize = 10_000;
+
+/// A `bulkSubscribe` subscription's batching, defaults applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BulkSettings {
+    /// A batch is flushed when it has this many messages...
+    pub max_messages: usize,
+    /// ... or this long after its first message.
+    pub max_await: Duration,
+}
+
+impl BulkSettings {
+    /// `None` unless enabled; 0 or negative → daprd's defaults; above [`MAX_BULK_MESSAGES`] → clamped.
+    fn resolve(spec: Option<BulkSubscribeSpec>, topic: &str) -> Option<BulkSettings> {
+        let spec = spec.filter(|b| b.enabled)?;
+        let mut max_messages = usize::try_from(spec.max_messages_count)
+            .ok()
+            .filter(|n| *n > 0)
+            .unwrap_or(DEFAULT_BULK_MAX_MESSAGES);
+        if max_messages > MAX_BULK_MESSAGES {
+            tracing::warn!(%topic, max_messages, limit = MAX_BULK_MESSAGES, "bulkSubscribe.maxMessagesCount is clamped");
+            max_messages = MAX_BULK_MESSAGES;
+        }
+        let max_await = u64::try_from(spec.max_await_duration_ms)
+            .ok()
+            .filter(|n| *n > 0)
+            .map_or(DEFAULT_BULK_MAX_AWAIT, Duration::from_millis);
+        Some(BulkSettings {
+            max_messages,
+            max_await,
+        })
+    }
+}
 
 /// A `pubsub.in-memory` component.
 #[derive(Debug)]
@@ -102,6 +143,8 @@ pub(crate) struct Subscription {
     pub metadata: BTreeMap<String, String>,
     pub dead_letter: Option<String>,
     pub declarative: bool,
+    /// Set for a `bulkSubscribe` subscription: delivered in batches as the bulk envelope.
+    pub bulk: Option<BulkSettings>,
 }
 
 impl Subscription {
@@ -115,7 +158,9 @@ impl Subscription {
             rules,
             metadata,
             dead_letter,
+            bulk,
         } = spec;
+        let bulk = BulkSettings::resolve(bulk, &topic);
         let default_route = default_route
             .filter(|r| !r.is_empty())
             .or(route.filter(|r| !r.is_empty()));
@@ -142,6 +187,7 @@ impl Subscription {
             metadata,
             dead_letter,
             declarative,
+            bulk,
         })
     }
 
@@ -164,11 +210,19 @@ impl Subscription {
         self.default_route.as_deref()
     }
 
+    /// Whether the subscription asks for raw payloads; a value that is no boolean counts
+    /// as false here (delivery refuses such a subscription first: [`Self::raw_payload_setting`]).
     pub(crate) fn raw_payload(&self) -> bool {
-        self.metadata
-            .get("rawPayload")
-            .and_then(|v| parse_bool(v))
-            .unwrap_or(false)
+        self.raw_payload_setting().unwrap_or(false)
+    }
+
+    /// The subscription's `rawPayload` metadata as daprd reads it (`strconv.ParseBool`):
+    /// absent is false, a value that is no boolean an error.
+    pub(crate) fn raw_payload_setting(&self) -> Result<bool, String> {
+        match self.metadata.get("rawPayload") {
+            None => Ok(false),
+            Some(v) => parse_bool(v).ok_or_else(|| format!("rawPayload {v:?} is not a boolean")),
+        }
     }
 
     /// The JSON shape in `GET /v1.0/metadata`.
@@ -205,9 +259,40 @@ impl Subscription {
     }
 }
 
-/// Parses the app's answer to `GET /dapr/subscribe`.
+/// The Go shape of the app's `GET /dapr/subscribe` answer (`[]SubscriptionJSON`), for [`gojson`].
+const APP_SUBSCRIPTIONS: Shape = Shape::List(&Shape::Struct(&[
+    ("pubsubname", Shape::Plain),
+    ("topic", Shape::Plain),
+    ("deadLetterTopic", Shape::Plain),
+    ("metadata", Shape::Map),
+    ("route", Shape::Plain),
+    (
+        "routes",
+        Shape::Struct(&[
+            (
+                "rules",
+                Shape::List(&Shape::Struct(&[
+                    ("match", Shape::Plain),
+                    ("path", Shape::Plain),
+                ])),
+            ),
+            ("default", Shape::Plain),
+        ]),
+    ),
+    (
+        "bulkSubscribe",
+        Shape::Struct(&[
+            ("enabled", Shape::Plain),
+            ("maxMessagesCount", Shape::Plain),
+            ("maxAwaitDurationMs", Shape::Plain),
+        ]),
+    ),
+]));
+
+/// Parses the app's answer to `GET /dapr/subscribe` (keys matched as Go's `encoding/json` does).
 pub(crate) fn parse_app_subscriptions(body: &[u8]) -> Result<Vec<Subscription>, String> {
-    let list: Vec<Value> = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    let list: Vec<Value> =
+        gojson::from_slice(body, &APP_SUBSCRIPTIONS).map_err(|e| e.to_string())?;
     let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
     let mut out = Vec::new();
     for entry in list {
@@ -241,6 +326,14 @@ pub(crate) fn parse_app_subscriptions(body: &[u8]) -> Result<Vec<Subscription>, 
             .unwrap_or_default();
         let default_route = routes.and_then(|r| s(r, "default"));
         let dead_letter = s(&entry, "deadLetterTopic").filter(|t| !t.is_empty());
+        let bulk = entry.get("bulkSubscribe").map(|b| {
+            let int = |k: &str| b.get(k).and_then(Value::as_i64).unwrap_or(0);
+            BulkSubscribeSpec {
+                enabled: b.get("enabled").and_then(Value::as_bool).unwrap_or(false),
+                max_messages_count: int("maxMessagesCount"),
+                max_await_duration_ms: int("maxAwaitDurationMs"),
+            }
+        });
         let spec = SubscriptionSpec {
             pubsub,
             topic,
@@ -249,6 +342,7 @@ pub(crate) fn parse_app_subscriptions(body: &[u8]) -> Result<Vec<Subscription>, 
             rules,
             metadata,
             dead_letter,
+            bulk,
         };
         out.extend(Subscription::new(spec, false));
     }
@@ -283,5 +377,41 @@ mod tests {
         assert_eq!(subs[1].dead_letter.as_deref(), Some("dl"));
         assert!(subs[1].raw_payload());
         assert!(parse_app_subscriptions(b"{").is_err());
+    }
+
+    #[test]
+    fn app_subscriptions_match_keys_as_go_does_and_read_bulk_subscribe() {
+        let subs = parse_app_subscriptions(
+            br#"[{"PubsubName":"p","TOPIC":"a","Routes":{"Rules":[{"Match":"","PATH":"/r"}],"DEFAULT":"/d"},"deadlettertopic":"dl","BulkSubscribe":{"Enabled":true,"MaxMessagesCount":5,"maxawaitdurationms":40}},
+                {"pubsubname":"p","topic":"b","route":"/b","bulkSubscribe":{"enabled":true}},
+                {"pubsubname":"p","topic":"c","route":"/c","bulkSubscribe":{"enabled":true,"maxMessagesCount":1000000,"maxAwaitDurationMs":-1}},
+                {"pubsubname":"p","topic":"d","route":"/d","bulkSubscribe":{"enabled":false,"maxMessagesCount":5}}]"#,
+        )
+        .unwrap_or_default();
+        assert_eq!(subs.len(), 4);
+        assert_eq!(subs[0].default_route.as_deref(), Some("/d"));
+        assert_eq!(subs[0].rules[0].path, "/r");
+        assert_eq!(subs[0].dead_letter.as_deref(), Some("dl"));
+        let ms = Duration::from_millis;
+        let bulk: Vec<Option<BulkSettings>> = subs.iter().map(|s| s.bulk).collect();
+        assert_eq!(
+            bulk,
+            [
+                Some(BulkSettings {
+                    max_messages: 5,
+                    max_await: ms(40)
+                }),
+                Some(BulkSettings {
+                    max_messages: DEFAULT_BULK_MAX_MESSAGES,
+                    max_await: DEFAULT_BULK_MAX_AWAIT
+                }),
+                Some(BulkSettings {
+                    max_messages: MAX_BULK_MESSAGES,
+                    max_await: DEFAULT_BULK_MAX_AWAIT
+                }),
+                None,
+            ]
+        );
+        assert!(parse_app_subscriptions(br#"{"pubsubname":"p"}"#).is_err());
     }
 }

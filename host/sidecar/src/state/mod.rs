@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 use crate::api::{ApiError, ApiRequest, Resp, bytes_response, no_content, rfc3339};
 use crate::ctx::{Ctx, NamedStore, find_store};
+use crate::gojson::{self, Shape};
 use store::{StateComponent, StateError, WriteKind, WriteOp};
 
 /// Looks a store up: none configured → 500, unknown → 400.
@@ -93,6 +94,55 @@ fn first_write(concurrency: Option<&str>, consistency: Option<&str>) -> Result<b
         Some(c) => Err(format!("unrecognized concurrency model '{c}'")),
     }
 }
+
+/// The Go shape of a save body (`[]state.SetRequest`), for [`gojson`].
+const SAVE_ITEMS: Shape = Shape::List(&Shape::Struct(&[
+    ("key", Shape::Plain),
+    ("value", Shape::Plain),
+    ("etag", Shape::Plain),
+    ("metadata", Shape::Map),
+    (
+        "options",
+        Shape::Struct(&[("concurrency", Shape::Plain), ("consistency", Shape::Plain)]),
+    ),
+    ("contentType", Shape::Plain),
+]));
+
+/// The Go shape of a bulk get body (`BulkGetRequest`).
+const BULK_GET: Shape = Shape::Struct(&[
+    ("keys", Shape::Plain),
+    ("parallelism", Shape::Plain),
+    ("metadata", Shape::Map),
+]);
+
+/// The Go shape of a transaction body (`stateTransactionRequestBody`); each `request` is a
+/// Go `any`, decoded after with `mapstructure` ([`TX_REQUEST`]).
+const TX: Shape = Shape::Struct(&[
+    (
+        "operations",
+        Shape::List(&Shape::Struct(&[
+            ("operation", Shape::Plain),
+            ("request", Shape::Plain),
+        ])),
+    ),
+    ("metadata", Shape::Map),
+]);
+
+/// `state.SetRequest` / `DeleteRequest` fields for `mapstructure`: (json name, Go name).
+const TX_REQUEST: &[gojson::GoField] = &[
+    ("key", "Key", &[]),
+    ("value", "Value", &[]),
+    ("etag", "ETag", &[]),
+    ("metadata", "Metadata", &[]),
+    (
+        "options",
+        "Options",
+        &[
+            ("concurrency", "Concurrency"),
+            ("consistency", "Consistency"),
+        ],
+    ),
+];
 
 /// Query `metadata.k` wins over the body's `metadata` object.
 fn merged_metadata(
@@ -180,7 +230,8 @@ fn save_error(store: &str, e: StateError) -> ApiError {
 /// `POST|PUT /v1.0/state/{store}`.
 pub(crate) async fn save(ctx: &Ctx, req: &ApiRequest, store: &str) -> Result<Resp, ApiError> {
     let comp = find(ctx, store)?;
-    let items: Vec<SaveItem> = serde_json::from_slice(&req.body).map_err(ApiError::malformed)?;
+    let items: Vec<SaveItem> =
+        gojson::from_slice(&req.body, &SAVE_ITEMS).map_err(ApiError::malformed)?;
     let mut ops = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
         let fail = |e: String| save_error(store, StateError::Backend(e));
@@ -260,7 +311,8 @@ fn push_entry(out: &mut Vec<u8>, key: &str, found: Result<Option<store::StoredIt
 /// while building it, so no more than the cap is ever held.
 pub(crate) async fn bulk_get(ctx: &Ctx, req: &ApiRequest, store: &str) -> Result<Resp, ApiError> {
     let comp = find(ctx, store)?;
-    let body: BulkGetBody = serde_json::from_slice(&req.body).map_err(ApiError::malformed)?;
+    let body: BulkGetBody =
+        gojson::from_slice(&req.body, &BULK_GET).map_err(ApiError::malformed)?;
     let mut seen = HashSet::with_capacity(body.keys.len());
     let mut keys = Vec::new();
     for key in &body.keys {
@@ -355,7 +407,7 @@ struct TxOperation {
     #[serde(default)]
     operation: String,
     #[serde(default)]
-    request: Option<SaveItem>,
+    request: Option<Value>,
 }
 
 /// `POST|PUT /v1.0/state/{store}/transaction`.
@@ -365,7 +417,7 @@ pub(crate) async fn transaction(
     store: &str,
 ) -> Result<Resp, ApiError> {
     let comp = find(ctx, store)?;
-    let body: TxBody = serde_json::from_slice(&req.body).map_err(ApiError::malformed)?;
+    let body: TxBody = gojson::from_slice(&req.body, &TX).map_err(ApiError::malformed)?;
     let tx_err = |e: String| {
         ApiError::internal(
             "ERR_STATE_TRANSACTION",
@@ -384,9 +436,11 @@ pub(crate) async fn transaction(
                 ));
             }
         };
-        let item = op
+        let request = op
             .request
             .ok_or_else(|| ApiError::malformed(format!("operation {i} has no request")))?;
+        let item: SaveItem = serde_json::from_value(gojson::mapstructure(request, TX_REQUEST))
+            .map_err(ApiError::malformed)?;
         ops.push(item.into_write(
             comp,
             req,

@@ -22,7 +22,9 @@ const SUBSCRIPTIONS: &str = r#"[
   {"pubsubname":"pubsub","topic":"notfound","route":"/nope","deadLetterTopic":"dead"},
   {"pubsubname":"pubsub","topic":"dead","route":"/dead"},
   {"pubsubname":"pubsub","topic":"weird","route":"/weird"},
+  {"PubsubName":"pubsub","TOPIC":"casedrop","Route":"/casedrop","DeadLetterTopic":"dead"},
   {"pubsubname":"pubsub","topic":"raw","route":"/raw","metadata":{"rawPayload":"true"}},
+  {"pubsubname":"pubsub","topic":"rawbad","route":"/rawbad","deadLetterTopic":"dead","metadata":{"rawPayload":"\"true\""}},
   {"pubsubname":"pubsub","topic":"rules","route":"/ignored","routes":{"rules":[{"match":"event.type == \"widget\"","path":"/widgets"}],"default":"/other"}}
 ]"#;
 
@@ -35,6 +37,8 @@ async fn app() -> MockServer {
         "/fail500" => reply(500, "boom"),
         "/nope" => reply(404, ""),
         "/weird" => reply(200, r#"{"status":"MAYBE"}"#),
+        // Answers are decoded as Go's encoding/json does: `Status` is `status`.
+        "/casedrop" => reply(200, r#"{"Status":"DROP"}"#),
         "/orders" => reply(200, r#"{"status":"SUCCESS"}"#),
         _ => reply(200, ""),
     })
@@ -50,7 +54,7 @@ async fn setup(token: Option<&str>) -> (MockServer, Sidecar) {
         o.app_api_token = token;
     })
     .await;
-    wait_subscriptions(sc.local_addr(), 10).await;
+    wait_subscriptions(sc.local_addr(), 12).await;
     (app, sc)
 }
 
@@ -276,7 +280,9 @@ async fn topics_with_slashes_raw_payload_and_rules() {
 async fn delivery_outcomes_retry_drop_and_dead_letter() {
     let (app, sc) = setup(None).await;
     let addr = sc.local_addr();
-    for topic in ["retry", "drop", "exhaust", "notfound", "weird"] {
+    for topic in [
+        "retry", "drop", "exhaust", "notfound", "weird", "casedrop", "rawbad",
+    ] {
         publish(
             addr,
             &format!("/v1.0/publish/pubsub/{topic}"),
@@ -290,13 +296,19 @@ async fn delivery_outcomes_retry_drop_and_dead_letter() {
     assert_eq!(app.wait_for("/retry", 3).await.len(), 3);
     assert_eq!(app.wait_for("/fail500", 3).await.len(), 3);
     assert_eq!(app.wait_for("/weird", 3).await.len(), 3);
-    // DROP goes to the dead-letter topic once; exhausted retries too; 404 is dropped without dead letter.
-    let dead = app.wait_for("/dead", 2).await;
+    // DROP goes to the dead-letter topic once; exhausted retries too; 404 is dropped without
+    // dead letter; a subscription whose rawPayload is no boolean is never delivered to (the
+    // official JS SDK's DaprServer sends `"\"true\""`), its message dead-lettered.
+    let dead = app.wait_for("/dead", 4).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(app.requests_to("/retry").len(), 3, "retries are bounded");
     assert_eq!(app.requests_to("/drop").len(), 1, "DROP is not redelivered");
     assert_eq!(app.requests_to("/nope").len(), 1, "404 is not redelivered");
-    let dead = if dead.len() < 2 {
+    assert!(
+        app.requests_to("/rawbad").is_empty(),
+        "a rawPayload that is no boolean is refused"
+    );
+    let dead = if dead.len() < 4 {
         app.requests_to("/dead")
     } else {
         dead
@@ -306,7 +318,7 @@ async fn delivery_outcomes_retry_drop_and_dead_letter() {
         .map(|r| event(r)["data"].as_str().unwrap_or_default().to_string())
         .collect();
     data.sort();
-    assert_eq!(data, ["drop", "exhaust"]);
+    assert_eq!(data, ["casedrop", "drop", "exhaust", "rawbad"]);
     sc.shutdown().await;
 }
 
@@ -317,7 +329,7 @@ async fn publish_error_rows() {
     let a = publish(addr, "/v1.0/publish/nope/orders", Some("text/plain"), "x").await;
     assert_eq!(
         a.assert_error(404, "ERR_PUBSUB_NOT_FOUND"),
-        "pubsub nope not found"
+        "pubsub nope is not found"
     );
     let a = publish(addr, "/v1.0/publish/pubsub/", Some("text/plain"), "x").await;
     assert_eq!(
@@ -362,7 +374,7 @@ async fn publish_error_rows() {
     let a = publish(sc.local_addr(), "/v1.0/publish/pubsub/orders", None, "x").await;
     assert_eq!(
         a.assert_error(400, "ERR_PUBSUB_NOT_CONFIGURED"),
-        "no pubsub is configured"
+        "pubsub pubsub is not configured"
     );
     sc.shutdown().await;
 
@@ -379,66 +391,6 @@ async fn publish_error_rows() {
         a.assert_error(403, "ERR_PUBSUB_FORBIDDEN"),
         "topic c is not allowed for app id app"
     );
-    sc.shutdown().await;
-}
-
-#[tokio::test]
-async fn bulk_publish() {
-    let (app, sc) = setup(None).await;
-    let addr = sc.local_addr();
-    let path = "/v1.0-alpha1/publish/bulk/pubsub/orders";
-    let body = json!([
-        {"entryId": "1", "event": {"n": 1}, "contentType": "application/json"},
-        {"entryId": "2", "event": "text", "contentType": "text/plain"},
-        {"entryId": "3", "event": "AQI=", "contentType": "application/octet-stream"},
-        {"entryId": "4", "event": {"id": "ce-4", "data": 4}, "contentType": "application/cloudevents+json"},
-    ]);
-    publish(addr, path, Some("application/json"), &body.to_string())
-        .await
-        .assert_no_content();
-    let got = app.wait_for("/orders", 4).await;
-    let events: Vec<Value> = got.iter().map(event).collect();
-    assert!(events.iter().any(|e| e["data"] == json!({"n": 1})));
-    assert!(
-        events
-            .iter()
-            .any(|e| e["data"] == "text" && e["datacontenttype"] == "text/plain")
-    );
-    assert!(events.iter().any(|e| e["data_base64"] == "AQI="));
-    assert!(events.iter().any(|e| e["id"] == "ce-4"));
-    // Partial failure: 500 with failedEntries; the good entry is still published.
-    let body = json!([
-        {"entryId": "ok", "event": "fine", "contentType": "text/plain"},
-        {"entryId": "bad", "event": {"not": "a string"}, "contentType": "text/plain"},
-        {"entryId": "b64", "event": "%%%", "contentType": "application/octet-stream"},
-    ]);
-    let a = publish(addr, path, Some("application/json"), &body.to_string()).await;
-    assert_eq!(a.status.as_u16(), 500);
-    let v = a.json();
-    assert_eq!(v["errorCode"], "ERR_PUBSUB_PUBLISH_MESSAGE");
-    let ids: Vec<&str> = v["failedEntries"]
-        .as_array()
-        .expect("failedEntries")
-        .iter()
-        .map(|e| e["entryId"].as_str().unwrap_or_default())
-        .collect();
-    assert_eq!(ids, ["bad", "b64"]);
-    assert!(v["failedEntries"][0]["error"].is_string());
-    assert_eq!(app.wait_for("/orders", 5).await.len(), 5);
-    // Missing or duplicate entryId, bad JSON: 400.
-    let dup = json!([{"entryId": "x", "event": "a"}, {"entryId": "x", "event": "b"}]);
-    publish(addr, path, None, &dup.to_string())
-        .await
-        .assert_error(400, "ERR_PUBSUB_EVENTS_SER");
-    publish(addr, path, None, r#"[{"event":"a"}]"#)
-        .await
-        .assert_error(400, "ERR_PUBSUB_EVENTS_SER");
-    publish(addr, path, None, "{")
-        .await
-        .assert_error(400, "ERR_PUBSUB_EVENTS_SER");
-    publish(addr, "/v1.0-alpha1/publish/bulk/nope/orders", None, "[]")
-        .await
-        .assert_error(404, "ERR_PUBSUB_NOT_FOUND");
     sc.shutdown().await;
 }
 
@@ -586,7 +538,31 @@ async fn delivery_reuses_connections_and_a_full_queue_refuses_publishes() {
     assert_eq!(a.status, 500);
     let v = a.json();
     assert_eq!(v["errorCode"], "ERR_PUBSUB_PUBLISH_MESSAGE");
+    assert!(v.get("message").is_none(), "{v}");
     assert_eq!(v["failedEntries"].as_array().map(Vec::len), Some(2));
+    assert!(
+        a.text().starts_with(r#"{"failedEntries":[{"entryId":""#),
+        "Go's field order: {}",
+        a.text()
+    );
+    assert!(
+        v["failedEntries"][0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("is full"))
+    );
+    assert_eq!(a.header("metadata.responsedata"), Some(a.text().as_str()));
+    let err = a.header("metadata.error").unwrap_or_default();
+    assert!(
+        err.starts_with("api error: code = Internal desc = error when publishing to topic slow in pubsub pubsub: "),
+        "{err}"
+    );
+    // A refused single publish is the PublishMessage kit error.
+    let single = publish(addr, "/v1.0/publish/pubsub/slow", None, "x").await;
+    single.assert_error(500, "ERR_PUBSUB_PUBLISH_MESSAGE");
+    let details = single.json()["details"].clone();
+    assert_eq!(details[0]["resource_name"], "pubsub");
+    assert_eq!(details[1]["reason"], "DAPR_PUBSUB_PUBLISH_MESSAGE");
+    assert_eq!(details[1]["metadata"]["topic"], "slow");
     // Other topics still flow.
     assert_eq!(
         publish(addr, "/v1.0/publish/pubsub/fast", None, "after")
