@@ -282,7 +282,8 @@ async fn localstorage_create_through_a_dangling_symlink_stays_in_root_path() {
         sc.addr,
         "POST",
         "/v1.0/bindings/files",
-        br#"{"operation":"create","data":"fine","metadata":{"fileName":"sub/ok.txt"}}"#,
+        // Not valid base64 (daprd stores a string that is valid base64 decoded).
+        br#"{"operation":"create","data":"fine text","metadata":{"fileName":"sub/ok.txt"}}"#,
     )
     .await;
     let (status, latency) = normal_request(sc.addr, "/v1.0/healthz", NORMAL_WITHIN).await;
@@ -311,7 +312,10 @@ async fn localstorage_create_through_a_dangling_symlink_stays_in_root_path() {
     }
     assert!(Path::new(&outside.join("secret.txt")).exists());
     assert_eq!(ok, 200, "a normal create inside rootPath");
-    assert_eq!(std::fs::read(root.join("sub/ok.txt")).unwrap(), b"fine");
+    assert_eq!(
+        std::fs::read(root.join("sub/ok.txt")).unwrap(),
+        b"fine text"
+    );
     assert_eq!(status, 204);
     assert!(peak < 100 * 1024, "peak memory {} MiB", peak / 1024);
 }
