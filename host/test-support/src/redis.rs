@@ -36,7 +36,7 @@ impl RedisServer {
             .or_else(|| which("redis-server"));
         let Some(bin) = bin else {
             bail!(
-                "redis-server is not installed: the Redis conformance tests need it (apt-get install redis-server)"
+                "redis-server is not installed: the Redis conformance tests need it (Debian: apt-get install -y redis-server)"
             );
         };
         let port = std::net::TcpListener::bind("127.0.0.1:0")?

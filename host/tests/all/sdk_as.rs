@@ -1,6 +1,7 @@
 //! The AssemblyScript guests (`as-sdk/`) through `wasi-dapr run` against the embedded
-//! sidecar. They are built by the artifacts crate when `npm ci --prefix as-sdk` has run;
-//! without that these tests fail with that instruction (they never skip).
+//! sidecar. The artifacts crate builds them, installing the pinned toolchain with `npm ci
+//! --prefix as-sdk` when needed; without npm these tests fail with one line naming the
+//! package to install (they never skip).
 
 use wasi_dapr_sidecar::Sidecar;
 
