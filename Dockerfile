@@ -1,6 +1,8 @@
 # syntax=docker/dockerfile:1
 #
-# The wasi-dapr app image: the `wasi-dapr` host plus the pub/sub example's modules.
+# The wasi-dapr app image: the `wasi-dapr` host plus the pub/sub example's modules,
+# precompiled by `wasi-dapr compile` so a container serves its first request without
+# compiling wasm (the .cwasm loads only in this image's wasi-dapr build).
 #
 #   docker build -t wasi-dapr-example:0.1.0 .
 #   docker run --rm -p 8080:8080 wasi-dapr-example:0.1.0
@@ -10,7 +12,8 @@
 # beside daprd. The same image runs the publisher with `wasi-dapr run` (see
 # examples/k8s/50-order-publisher.yaml).
 
-# ---- build: the host (native, release) and the example modules (wasm32-wasip1) ----
+# ---- build: the host (native, release), the example modules (wasm32-wasip1), and
+# their .cwasm made by that host ----
 # 1.95 is the workspace's rust-version (Cargo.toml).
 FROM rust:1.95-slim-bookworm AS build
 RUN rustup target add wasm32-wasip1
@@ -19,6 +22,9 @@ COPY . .
 # The caches keep crates and build outputs between image builds; whatever the final
 # stage needs is copied out to /out inside the same step. The shipped binary leaves out
 # the release profile's line tables (about 160 MB with them, 30 MB without).
+# The .cwasm holds native code for the build machine's CPU: build the image on (or for)
+# the architecture it runs on; a node whose CPU lacks a feature the code uses refuses the
+# .cwasm at start with wasmtime's reason.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     CARGO_PROFILE_RELEASE_STRIP=debuginfo \
@@ -26,8 +32,9 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
  && cargo build --release --locked --target wasm32-wasip1 -p pubsub-rust \
  && mkdir -p /out \
  && cp target/release/wasi-dapr /out/wasi-dapr \
- && cp target/wasm32-wasip1/release/pubsub-rust-subscriber.wasm \
-       target/wasm32-wasip1/release/pubsub-rust-publisher.wasm /out/
+ && for m in pubsub-rust-subscriber pubsub-rust-publisher; do \
+      /out/wasi-dapr compile target/wasm32-wasip1/release/$m.wasm -o /out/$m.cwasm || exit 1; \
+    done
 
 # ---- runtime: Debian slim (the glibc the build stage linked against), non-root ----
 FROM debian:bookworm-slim
@@ -40,8 +47,8 @@ RUN apt-get update \
  && useradd --system --uid 10001 --gid 10001 --home-dir /home/wasi-dapr --create-home \
       --shell /usr/sbin/nologin wasi-dapr
 COPY --from=build /out/wasi-dapr /usr/local/bin/wasi-dapr
-COPY --from=build /out/pubsub-rust-subscriber.wasm /app/pubsub-rust-subscriber.wasm
-COPY --from=build /out/pubsub-rust-publisher.wasm /app/pubsub-rust-publisher.wasm
+COPY --from=build /out/pubsub-rust-subscriber.cwasm /app/pubsub-rust-subscriber.cwasm
+COPY --from=build /out/pubsub-rust-publisher.cwasm /app/pubsub-rust-publisher.cwasm
 # The default outbound policy: the local Dapr sidecar (127.0.0.1:3500, localhost:3500).
 COPY allowlist.toml /app/allowlist.toml
 WORKDIR /app
@@ -49,4 +56,4 @@ USER 10001:10001
 EXPOSE 8080
 # daprd probes /healthz (dapr.io/app-health-check-path); the kubelet may use /readyz.
 ENTRYPOINT ["wasi-dapr", "serve", "--listen", "0.0.0.0:8080"]
-CMD ["--allowlist", "/app/allowlist.toml", "/app/pubsub-rust-subscriber.wasm"]
+CMD ["--allowlist", "/app/allowlist.toml", "/app/pubsub-rust-subscriber.cwasm"]

@@ -10,6 +10,7 @@ pub mod dev;
 pub mod logging;
 pub mod outbound;
 pub mod outbound_http;
+pub mod precompiled;
 pub mod run;
 pub mod runtime;
 pub mod serve;

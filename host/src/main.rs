@@ -35,11 +35,31 @@ enum Command {
     Serve(ServeArgs),
     /// Serve Dapr's HTTP API locally: an embedded stand-in for daprd.
     Sidecar(SidecarArgs),
+    /// Compile a module or component ahead of time into a .cwasm that `run` and `serve` load without compiling.
+    ///
+    /// The .cwasm holds native code for this machine's architecture, made with the engine
+    /// settings of `run` and `serve`; it loads only in the same wasi-dapr build (same
+    /// wasmtime version and configuration) and is refused with a clear error otherwise.
+    ///
+    /// Precompiled code is not validated when loaded: a .cwasm is trusted like a native
+    /// binary. Only load artifacts you built yourself with `wasi-dapr compile`.
+    Compile(CompileArgs),
+}
+
+#[derive(Args)]
+struct CompileArgs {
+    /// The module or component to compile (.wasm, or .wat text).
+    module: PathBuf,
+    /// Where to write the artifact (default: MODULE with the extension .cwasm).
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
 }
 
 #[derive(Args)]
 struct ServeArgs {
-    /// The guest handling requests: a WASI command module (CGI on stdin/stdout) or a wasi:http/proxy component.
+    /// The guest handling requests: a WASI command module (CGI on stdin/stdout) or a
+    /// wasi:http/proxy component; .wasm, .wat, or a .cwasm from `wasi-dapr compile` (trusted,
+    /// not validated: load only artifacts you built yourself).
     module: PathBuf,
     /// Address to listen on (daprd's --app-port points here).
     #[arg(long, default_value_t = defaults::SERVE_LISTEN, value_name = "ADDR")]
@@ -140,7 +160,8 @@ struct EngineArgs {
 
 #[derive(Args)]
 struct RunArgs {
-    /// The module or component to run (.wasm, or .wat text); told apart by its bytes.
+    /// The module or component to run (.wasm, .wat text, or a .cwasm from `wasi-dapr
+    /// compile`, which is trusted, not validated: load only artifacts you built yourself).
     module: PathBuf,
     /// Outbound policy file (default: ./allowlist.toml if present, else deny all).
     #[arg(long, value_name = "FILE")]
@@ -209,7 +230,32 @@ async fn dispatch(cli: Cli) -> Result<u8> {
         Command::Run(args) => run(args).await,
         Command::Serve(args) => serve(args).await,
         Command::Sidecar(args) => sidecar(args).await,
+        Command::Compile(args) => compile(&args),
     }
+}
+
+fn compile(args: &CompileArgs) -> Result<u8> {
+    let output = args
+        .output
+        .clone()
+        .unwrap_or_else(|| args.module.with_extension("cwasm"));
+    let started = std::time::Instant::now();
+    // The engine of `run` and `serve`: the settings that shape code are the same for
+    // both (see `RuntimeOptions`); the cache only slows a one-off compile down.
+    let runtime = Runtime::new(RuntimeOptions {
+        cache: false,
+        ..RuntimeOptions::default()
+    })?;
+    let artifact = runtime.precompile(&args.module)?;
+    std::fs::write(&output, &artifact).with_context(|| format!("writing {}", output.display()))?;
+    info!(
+        module = %args.module.display(),
+        output = %output.display(),
+        bytes = artifact.len(),
+        elapsed = ?started.elapsed(),
+        "compiled"
+    );
+    Ok(0)
 }
 
 fn load_config(path: Option<&Path>) -> Result<HostConfig> {

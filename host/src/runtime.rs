@@ -1,5 +1,6 @@
 //! The wasmtime engine (one per process), module and component compilation with a cache,
-//! a module store's state, the module linker (WASI preview 1 + the outbound HTTP import)
+//! precompiling to and loading from a `.cwasm` ([`crate::precompiled`]), a module store's
+//! state, the module linker (WASI preview 1 + the outbound HTTP import)
 //! and deadlines. Components have their state and linker in [`crate::component`].
 
 use std::path::{Path, PathBuf};
@@ -15,6 +16,7 @@ use wasmtime::{
 use wasmtime_wasi::p1::WasiP1Ctx;
 
 use crate::outbound_http::{self, OutboundHttpCtx};
+use crate::precompiled::{self, FormatError, Header, Kind};
 
 /// How often the engine's epoch advances; deadlines are checked at this granularity.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -52,9 +54,59 @@ pub enum RuntimeError {
     /// Linking the host functions failed.
     #[error("linking host functions: {0}")]
     Link(String),
+    /// `wasi-dapr compile` was given a file that is not wasm.
+    #[error(
+        "compiling {path}: it is not a WebAssembly module or component (a .wasm binary or .wat text): {reason}"
+    )]
+    NotWasm {
+        /// The input path.
+        path: PathBuf,
+        /// What the text parser said.
+        reason: String,
+    },
+    /// `wasi-dapr compile` was given a file that is already precompiled.
+    #[error("compiling {path}: it is already precompiled; compile the .wasm it was made from")]
+    AlreadyPrecompiled {
+        /// The input path.
+        path: PathBuf,
+    },
+    /// A `.cwasm` whose header or checksum is wrong.
+    #[error(
+        "{path} is not a usable precompiled guest: {reason}; recompile it with `wasi-dapr compile`"
+    )]
+    Damaged {
+        /// The artifact path.
+        path: PathBuf,
+        /// What is wrong with it.
+        #[source]
+        reason: FormatError,
+    },
+    /// Wasmtime refused a `.cwasm`: another wasmtime version or engine configuration.
+    #[error(
+        "{path} was compiled by a different wasi-dapr/wasmtime version or configuration; recompile it with `wasi-dapr compile` (wasmtime: {reason})"
+    )]
+    Incompatible {
+        /// The artifact path.
+        path: PathBuf,
+        /// What wasmtime said.
+        reason: String,
+    },
+    /// A wasmtime artifact that `wasi-dapr compile` did not write (e.g. `wasmtime compile`).
+    #[error(
+        "{path} is a precompiled wasmtime artifact not written by `wasi-dapr compile`; only `wasi-dapr compile` output is loaded: recompile the .wasm with it"
+    )]
+    Foreign {
+        /// The artifact path.
+        path: PathBuf,
+    },
 }
 
 /// Engine settings.
+///
+/// None of them changes the code wasmtime generates (the cache, the pooling allocator and
+/// its sizes, the memory cap are runtime settings; wasmtime's artifact check compares the
+/// code-shaping ones, and epoch interruption is always on), so one `.cwasm` from
+/// `wasi-dapr compile` loads in `run` and in `serve` alike.
 #[derive(Debug, Clone)]
 pub struct RuntimeOptions {
     /// Cache compiled modules on disk so a second start does not recompile (default on;
@@ -184,35 +236,20 @@ impl Runtime {
         &self.options
     }
 
-    /// Reads and compiles a module (binary `.wasm`, or `.wat` text).
+    /// Reads and compiles a core module (binary `.wasm`, `.wat` text, or a `.cwasm` from
+    /// `wasi-dapr compile`).
     pub fn load_module(&self, path: &Path) -> Result<Module, RuntimeError> {
-        self.load_module_bytes(path).map(|(module, _)| module)
+        match self.load(path)? {
+            Loaded::Module(module, _) => Ok(module),
+            Loaded::Component(_) => Err(RuntimeError::Compile {
+                path: path.to_path_buf(),
+                reason: "it is a component; a core module is needed here".into(),
+            }),
+        }
     }
 
-    /// [`Runtime::load_module`], also returning the file's bytes.
-    pub fn load_module_bytes(&self, path: &Path) -> Result<(Module, Vec<u8>), RuntimeError> {
-        let bytes = std::fs::read(path).map_err(|source| RuntimeError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        self.load_module_from(path, bytes)
-    }
-
-    fn load_module_from(
-        &self,
-        path: &Path,
-        bytes: Vec<u8>,
-    ) -> Result<(Module, Vec<u8>), RuntimeError> {
-        let started = Instant::now();
-        let module = Module::new(&self.engine, &bytes).map_err(|e| RuntimeError::Compile {
-            path: path.to_path_buf(),
-            reason: format!("{e:#}"),
-        })?;
-        debug!(path = %path.display(), elapsed = ?started.elapsed(), "module ready");
-        Ok((module, bytes))
-    }
-
-    /// Reads and compiles a core module or a component, told apart by the bytes.
+    /// Reads and compiles a core module or a component, told apart by the bytes; a
+    /// `.cwasm` from `wasi-dapr compile` is loaded without compiling.
     pub fn load(&self, path: &Path) -> Result<Loaded, RuntimeError> {
         let bytes = std::fs::read(path).map_err(|source| RuntimeError::Read {
             path: path.to_path_buf(),
@@ -223,20 +260,112 @@ impl Runtime {
 
     /// [`Runtime::load`] of bytes already read from `path`.
     pub fn load_from(&self, path: &Path, bytes: Vec<u8>) -> Result<Loaded, RuntimeError> {
-        if !crate::component::is_component(&bytes) {
-            return self
-                .load_module_from(path, bytes)
-                .map(|(m, b)| Loaded::Module(m, b));
+        if precompiled::is_precompiled(&bytes) {
+            return self.load_precompiled(path, &bytes);
+        }
+        if Engine::detect_precompiled(&bytes).is_some() {
+            return Err(RuntimeError::Foreign {
+                path: path.to_path_buf(),
+            });
         }
         let started = Instant::now();
-        let component = wasmtime::component::Component::new(&self.engine, &bytes).map_err(|e| {
-            RuntimeError::Compile {
-                path: path.to_path_buf(),
-                reason: format!("{e:#}"),
-            }
-        })?;
+        let compile_error = |e: wasmtime::Error| RuntimeError::Compile {
+            path: path.to_path_buf(),
+            reason: format!("{e:#}"),
+        };
+        if !crate::component::is_component(&bytes) {
+            let facts = ModuleFacts {
+                has_start: has_start_function(&bytes),
+            };
+            let module = Module::new(&self.engine, &bytes).map_err(compile_error)?;
+            debug!(path = %path.display(), elapsed = ?started.elapsed(), "module ready");
+            return Ok(Loaded::Module(module, facts));
+        }
+        let component =
+            wasmtime::component::Component::new(&self.engine, &bytes).map_err(compile_error)?;
         debug!(path = %path.display(), elapsed = ?started.elapsed(), "component ready");
         Ok(Loaded::Component(component))
+    }
+
+    /// Loads a `.cwasm`: its header and checksum checked here, its engine version and
+    /// configuration by wasmtime.
+    // Deserializing trusts the machine code in the file (wasmtime does not validate it):
+    // the one place the host opts out of `unsafe_code = "deny"`.
+    #[allow(unsafe_code)]
+    fn load_precompiled(&self, path: &Path, bytes: &[u8]) -> Result<Loaded, RuntimeError> {
+        let started = Instant::now();
+        let (header, artifact) =
+            precompiled::decode(bytes).map_err(|reason| RuntimeError::Damaged {
+                path: path.to_path_buf(),
+                reason,
+            })?;
+        let incompatible = |e: wasmtime::Error| RuntimeError::Incompatible {
+            path: path.to_path_buf(),
+            reason: format!("{e:#}"),
+        };
+        let loaded = match header.kind {
+            // SAFETY: the file starts with the header `wasi-dapr compile` writes and its
+            // checksum matches, and wasmtime checks its own header (version, target,
+            // engine settings). That it was written by a trusted `wasi-dapr compile` is
+            // the user's promise, as documented for `run`, `serve` and `compile`.
+            Kind::Module => Loaded::Module(
+                unsafe { Module::deserialize(&self.engine, artifact) }.map_err(incompatible)?,
+                ModuleFacts {
+                    has_start: header.has_start,
+                },
+            ),
+            // SAFETY: as above.
+            Kind::Component => Loaded::Component(
+                unsafe { wasmtime::component::Component::deserialize(&self.engine, artifact) }
+                    .map_err(incompatible)?,
+            ),
+        };
+        debug!(path = %path.display(), elapsed = ?started.elapsed(), "precompiled guest loaded");
+        Ok(loaded)
+    }
+
+    /// Compiles a module or component (`.wasm` or `.wat`) ahead of time into a `.cwasm`
+    /// that [`Runtime::load`] of an engine with the same settings loads without compiling.
+    pub fn precompile(&self, path: &Path) -> Result<Vec<u8>, RuntimeError> {
+        let bytes = std::fs::read(path).map_err(|source| RuntimeError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        if precompiled::is_precompiled(&bytes) || Engine::detect_precompiled(&bytes).is_some() {
+            return Err(RuntimeError::AlreadyPrecompiled {
+                path: path.to_path_buf(),
+            });
+        }
+        let binary = wat::parse_bytes(&bytes).map_err(|e| RuntimeError::NotWasm {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        let compile_error = |e: wasmtime::Error| RuntimeError::Compile {
+            path: path.to_path_buf(),
+            reason: format!("{e:#}"),
+        };
+        let (header, artifact) = if wasmparser::Parser::is_component(&binary) {
+            let artifact = self
+                .engine
+                .precompile_component(&binary)
+                .map_err(compile_error)?;
+            let header = Header {
+                kind: Kind::Component,
+                has_start: false,
+            };
+            (header, artifact)
+        } else {
+            let artifact = self
+                .engine
+                .precompile_module(&binary)
+                .map_err(compile_error)?;
+            let header = Header {
+                kind: Kind::Module,
+                has_start: has_start_function(&binary),
+            };
+            (header, artifact)
+        };
+        Ok(precompiled::encode(header, &artifact))
     }
 
     /// A linker with WASI preview 1 and the outbound HTTP import.
@@ -255,13 +384,30 @@ impl Runtime {
     }
 }
 
-/// A compiled guest: a core module (with its bytes, which `serve` inspects) or a
+/// A compiled guest: a core module (with what `serve` needs to know of it) or a
 /// component.
 pub enum Loaded {
     /// A core wasm module (WASI preview 1).
-    Module(Module, Vec<u8>),
+    Module(Module, ModuleFacts),
     /// A component (WASI 0.2).
     Component(wasmtime::component::Component),
+}
+
+/// What `serve` needs to know of a module that wasmtime's [`Module`] does not say; read
+/// from the wasm, or from a `.cwasm`'s header.
+#[derive(Debug, Clone, Copy)]
+pub struct ModuleFacts {
+    /// Whether the module declares a wasm `start` function ([`has_start_function`]).
+    pub has_start: bool,
+}
+
+/// Whether `bytes` (wasm, text, or a `.cwasm`) hold a component rather than a core module.
+/// A damaged `.cwasm` is reported when it is loaded.
+pub fn is_component(bytes: &[u8]) -> bool {
+    if precompiled::is_precompiled(bytes) {
+        return precompiled::decode_kind(bytes) == Some(Kind::Component);
+    }
+    crate::component::is_component(bytes)
 }
 
 /// What [`new_store`] needs from a store's state: its limits and its deadline.
@@ -365,7 +511,86 @@ impl HostState {
 
 #[cfg(test)]
 mod tests {
-    use super::has_start_function;
+    use super::*;
+
+    fn runtime(options: RuntimeOptions) -> Runtime {
+        Runtime::new(RuntimeOptions {
+            cache: false,
+            ..options
+        })
+        .expect("engine")
+    }
+
+    /// Compiles `wat` with `wasi-dapr compile`'s engine into a temporary `.cwasm`.
+    fn precompiled(wat: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let source = dir.path().join("guest.wat");
+        std::fs::write(&source, wat).expect("write");
+        let artifact = runtime(RuntimeOptions::default())
+            .precompile(&source)
+            .expect("precompile");
+        let path = dir.path().join("guest.cwasm");
+        std::fs::write(&path, artifact).expect("write");
+        (dir, path)
+    }
+
+    #[test]
+    fn a_cwasm_loads_in_the_engines_of_run_and_serve() {
+        let (_dir, module) =
+            precompiled(r#"(module (func $init) (start $init) (func (export "_start")))"#);
+        let (_dir2, component) = precompiled("(component)");
+        let bytes = std::fs::read(&component).expect("read");
+        assert!(is_component(&bytes));
+        assert!(!is_component(&std::fs::read(&module).expect("read")));
+        let serve = |components| RuntimeOptions {
+            pooling_instances: Some(4),
+            max_memory_bytes: 16 << 20,
+            components,
+            ..RuntimeOptions::default()
+        };
+        for options in [RuntimeOptions::default(), serve(false), serve(true)] {
+            let rt = runtime(options);
+            match rt.load(&module).expect("module") {
+                Loaded::Module(_, facts) => assert!(facts.has_start),
+                Loaded::Component(_) => panic!("a module"),
+            }
+            assert!(matches!(
+                rt.load(&component).expect("component"),
+                Loaded::Component(_)
+            ));
+        }
+    }
+
+    #[test]
+    fn a_cwasm_of_another_engine_configuration_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = Config::new();
+        config.epoch_interruption(false);
+        let engine = Engine::new(&config).expect("engine");
+        let artifact = engine.precompile_module(b"(module)").expect("precompile");
+        let header = Header {
+            kind: Kind::Module,
+            has_start: false,
+        };
+        let path = dir.path().join("other.cwasm");
+        std::fs::write(&path, precompiled::encode(header, &artifact)).expect("write");
+        let err = runtime(RuntimeOptions::default())
+            .load(&path)
+            .err()
+            .expect("refused");
+        assert!(matches!(err, RuntimeError::Incompatible { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .contains("recompile it with `wasi-dapr compile`")
+        );
+        // wasmtime's own artifact, without the wasi-dapr header, is refused too.
+        std::fs::write(&path, &artifact).expect("write");
+        let err = runtime(RuntimeOptions::default())
+            .load(&path)
+            .err()
+            .expect("refused");
+        assert!(matches!(err, RuntimeError::Foreign { .. }), "{err}");
+    }
 
     #[test]
     fn start_functions_are_found_in_text_and_binary() {

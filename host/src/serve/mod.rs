@@ -39,7 +39,7 @@ use crate::defaults;
 use crate::outbound::{OutboundHttp, OutboundSetupError};
 use crate::outbound_http::OutboundHttpCtx;
 use crate::run::{Outcome, classify, merge_env};
-use crate::runtime::{HostState, Loaded, Runtime, RuntimeError, RuntimeOptions};
+use crate::runtime::{HostState, Loaded, ModuleFacts, Runtime, RuntimeError, RuntimeOptions};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 mod cgi;
@@ -231,7 +231,7 @@ impl Server {
             path: options.module.clone(),
             source,
         })?;
-        let is_component = crate::component::is_component(&bytes);
+        let is_component = crate::runtime::is_component(&bytes);
         // CGI variables are the module's request interface; a component has its own.
         if !is_component
             && let Some((name, _)) = options.env.iter().find(|(k, _)| is_cgi_variable(k))
@@ -262,8 +262,8 @@ impl Server {
             options.api_token.clone(),
         )?;
         let handler = match loaded {
-            Loaded::Module(module, bytes) => {
-                prepare_module(&runtime, &options, &limits, module, &bytes, &outbound)?
+            Loaded::Module(module, facts) => {
+                prepare_module(&runtime, &options, &limits, module, facts, &outbound)?
             }
             Loaded::Component(component) => Handler::Component {
                 pre: prepare_component(&runtime, &options, &component)?,
@@ -329,11 +329,11 @@ fn prepare_module(
     options: &ServeOptions,
     limits: &ServeLimits,
     module: wasmtime::Module,
-    bytes: &[u8],
+    facts: ModuleFacts,
     outbound: &OutboundHttp,
 ) -> Result<Handler, ServeError> {
     // A wasm start function would run against a prepared store's placeholder context.
-    let prepared = if crate::runtime::has_start_function(bytes) {
+    let prepared = if facts.has_start {
         debug!("the module has a start function: instances are not prepared ahead");
         0
     } else {

@@ -2,6 +2,7 @@
 
 mod abi;
 mod app_rust;
+mod compile;
 mod connect_policy;
 mod outbound_http;
 mod outbound_table;

@@ -537,6 +537,15 @@ fn check_dockerfile(text: &str, rust_version: (u32, u32)) -> Vec<String> {
                     problems.push("Dockerfile: ENTRYPOINT + CMD name no module to serve".into())
                 }
             }
+            // A .cwasm loads only in the wasi-dapr build that made it: the image's own.
+            if inv.module.as_deref().is_some_and(|m| m.ends_with(".cwasm"))
+                && !run_has(&["wasi-dapr compile"])
+            {
+                problems.push(
+                    "Dockerfile: serves a .cwasm but the build stage does not run `wasi-dapr compile`"
+                        .into(),
+                );
+            }
             if let Some(allowlist) = inv.option("--allowlist")
                 && !files.contains(allowlist)
             {
@@ -1306,7 +1315,7 @@ fn broken_manifests_are_reported() {
         ),
         (
             app,
-            "- /app/pubsub-rust-subscriber.wasm",
+            "- /app/pubsub-rust-subscriber.cwasm",
             "- /app/subscriber.wasm",
             "does not contain",
         ),
@@ -1399,14 +1408,14 @@ fn broken_manifests_are_reported() {
     // A module the manifests run but the image lacks.
     let docs = parse_all(&files).expect("parses");
     let thin = dockerfile_text().replace(
-        "COPY --from=build /out/pubsub-rust-publisher.wasm /app/pubsub-rust-publisher.wasm\n",
+        "COPY --from=build /out/pubsub-rust-publisher.cwasm /app/pubsub-rust-publisher.cwasm\n",
         "",
     );
     let problems = check_manifests(&docs, &Dockerfile::parse(&thin).expect("parses"));
     assert!(
         problems
             .iter()
-            .any(|p| p.contains("pubsub-rust-publisher.wasm")),
+            .any(|p| p.contains("pubsub-rust-publisher.cwasm")),
         "{problems:#?}"
     );
 }
@@ -1457,9 +1466,9 @@ fn broken_dockerfiles_are_reported() {
             "does not copy in",
         ),
         (
-            "COPY --from=build /out/pubsub-rust-subscriber.wasm /app/pubsub-rust-subscriber.wasm\n",
+            "COPY --from=build /out/pubsub-rust-subscriber.cwasm /app/pubsub-rust-subscriber.cwasm\n",
             "",
-            "serves /app/pubsub-rust-subscriber.wasm",
+            "serves /app/pubsub-rust-subscriber.cwasm",
         ),
         (
             "COPY allowlist.toml /app/allowlist.toml\n",
@@ -1467,6 +1476,11 @@ fn broken_dockerfiles_are_reported() {
             "--allowlist /app/allowlist.toml is not copied",
         ),
         ("CMD [\"--allowlist\"", "CMD --allowlist", "exec form"),
+        (
+            "/out/wasi-dapr compile",
+            "/out/wasi-dapr version",
+            "does not run `wasi-dapr compile`",
+        ),
     ];
     let mut missed = Vec::new();
     for (from, to, expected) in cases {
