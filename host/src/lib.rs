@@ -7,6 +7,7 @@ pub mod config;
 pub mod dapr_env;
 pub mod defaults;
 pub mod dev;
+pub mod fd_write;
 pub mod logging;
 pub mod outbound;
 pub mod outbound_http;

@@ -14,7 +14,7 @@ use crate::config::HostConfig;
 use crate::dapr_env::{Secret, SidecarEndpoint};
 use crate::outbound::{OutboundHttp, OutboundSetupError};
 use crate::outbound_http::OutboundHttpCtx;
-use crate::runtime::{HostState, Loaded, Runtime, RuntimeError};
+use crate::runtime::{HostState, Loaded, ModuleFacts, Runtime, RuntimeError};
 use wasmtime_wasi::p2::bindings::CommandPre;
 
 /// Exit code used when the guest traps (as a process killed by SIGABRT would report).
@@ -97,8 +97,8 @@ pub enum RunError {
         /// What wasmtime said.
         reason: String,
     },
-    /// The module has no `_start` export: it is not a WASI command.
-    #[error("{0} is not a WASI command module (no `_start` export)")]
+    /// The module has neither a `_start` export nor a wasm start function: nothing runs.
+    #[error("{0} is not a WASI command module (no `_start` export and no wasm start function)")]
     NotACommand(PathBuf),
     /// The component does not export `wasi:cli/run`.
     #[error(
@@ -115,7 +115,7 @@ pub enum RunError {
 /// How the guest ended.
 #[derive(Debug)]
 pub enum Outcome {
-    /// It returned from `_start` (0) or called `proc_exit`.
+    /// It returned from `_start` or its start function (0), or called `proc_exit`.
     Exited(i32),
     /// It trapped; the message includes the wasm backtrace.
     Trapped(String),
@@ -161,7 +161,9 @@ pub async fn run(runtime: &Runtime, options: RunOptions) -> Result<Outcome, RunE
             })?;
     }
     match loaded {
-        Loaded::Module(module, _) => run_module(runtime, &options, module, wasi, outbound).await,
+        Loaded::Module(module, facts) => {
+            run_module(runtime, &options, module, facts, wasi, outbound).await
+        }
         Loaded::Component(component) => {
             run_component(runtime, &options, component, wasi, outbound).await
         }
@@ -172,6 +174,7 @@ async fn run_module(
     runtime: &Runtime,
     options: &RunOptions,
     module: wasmtime::Module,
+    facts: ModuleFacts,
     mut wasi: WasiCtxBuilder,
     outbound: OutboundHttp,
 ) -> Result<Outcome, RunError> {
@@ -182,14 +185,30 @@ async fn run_module(
         runtime.options().max_memory_bytes,
         options.timeout,
     );
+    // A module without `_start` is still run when it has a wasm start function: old
+    // guests (AssemblyScript top-level code) do all their work there.
+    let has_command_start = module.get_export("_start").is_some();
+    if !has_command_start && !facts.has_start {
+        return Err(RunError::NotACommand(options.module.clone()));
+    }
     let mut store = runtime.new_store(state);
-    let instance = linker
-        .instantiate_async(&mut store, &module)
-        .await
-        .map_err(|e| RunError::Instantiate {
-            module: options.module.clone(),
-            reason: format!("{e:#}"),
-        })?;
+    let instance = match linker.instantiate_async(&mut store, &module).await {
+        Ok(instance) => instance,
+        // A trap, `proc_exit` or deadline in the start function is the guest's outcome.
+        Err(e) if e.downcast_ref::<Trap>().is_some() || e.downcast_ref::<I32Exit>().is_some() => {
+            return Ok(classify(e));
+        }
+        Err(e) => {
+            return Err(RunError::Instantiate {
+                module: options.module.clone(),
+                reason: format!("{e:#}"),
+            });
+        }
+    };
+    if !has_command_start {
+        info!(module = %options.module.display(), "ran its start function (no `_start`)");
+        return Ok(Outcome::Exited(0));
+    }
     let start = instance
         .get_typed_func::<(), ()>(&mut store, "_start")
         .map_err(|_| RunError::NotACommand(options.module.clone()))?;

@@ -368,10 +368,14 @@ impl Runtime {
         Ok(precompiled::encode(header, &artifact))
     }
 
-    /// A linker with WASI preview 1 and the outbound HTTP import.
+    /// A linker with WASI preview 1 (its `fd_write` writing every buffer, see
+    /// [`crate::fd_write`]) and the outbound HTTP import.
     pub fn linker(&self) -> Result<Linker<HostState>, RuntimeError> {
         let mut linker = Linker::new(&self.engine);
         wasmtime_wasi::p1::add_to_linker_async(&mut linker, |s: &mut HostState| &mut s.wasi)
+            .map_err(|e| RuntimeError::Link(format!("{e:#}")))?;
+        // Old guests ignore short writes: stdio `fd_write` writes every buffer.
+        crate::fd_write::add_to_linker(&mut linker, |s: &mut HostState| &mut s.wasi)
             .map_err(|e| RuntimeError::Link(format!("{e:#}")))?;
         outbound_http::add_to_linker(&mut linker, |s: &mut HostState| &mut s.http)
             .map_err(|e| RuntimeError::Link(format!("{e:#}")))?;

@@ -4,6 +4,7 @@ mod abi;
 mod app_rust;
 mod compile;
 mod connect_policy;
+mod old_guests;
 mod outbound_http;
 mod outbound_table;
 mod pod;
