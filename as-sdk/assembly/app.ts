@@ -97,6 +97,22 @@ export function logLine(message: string): void {
 
 // ----- requests and responses ------------------------------------------------------------
 
+/** An inbound request's W3C trace context ({@link AppRequest.traceContext}). */
+export class TraceContext {
+  constructor(
+    /** The `traceparent` header (`00-<trace id>-<parent id>-<flags>`). */
+    public readonly traceparent: string,
+    /** The `tracestate` header, or `null` if not sent. */
+    public readonly tracestate: string | null,
+  ) {}
+
+  /** The 32-hex-digit trace id of a version-00-shaped `traceparent`, or `""`. */
+  get traceId(): string {
+    const parts = this.traceparent.split("-");
+    return parts.length >= 2 && parts[1].length == 32 ? parts[1] : "";
+  }
+}
+
 /** One inbound HTTP request, as `wasi-dapr serve` hands it to the module. */
 export class AppRequest {
   constructor(
@@ -115,6 +131,17 @@ export class AppRequest {
   /** Header `name` (case-insensitive), or `null` if absent. */
   header(name: string): string | null {
     return findHeader(this.headers, name);
+  }
+
+  /**
+   * The request's W3C trace context (`traceparent`, `tracestate` as sent), or `null`
+   * without a `traceparent`. Under `wasi-dapr serve` the host already adds a valid one to
+   * the module's sidecar requests; this is for logging it or passing it on.
+   */
+  traceContext(): TraceContext | null {
+    const parent = this.header("traceparent");
+    if (parent == null) return null;
+    return new TraceContext(parent, this.header("tracestate"));
   }
 
   /** The `Content-Type` header, or `""`. */

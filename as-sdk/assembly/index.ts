@@ -30,6 +30,7 @@ export {
   App,
   AppRequest,
   AppResponse,
+  TraceContext,
   TopicEvent,
   TopicResult,
   TopicHandler,

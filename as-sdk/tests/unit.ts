@@ -951,6 +951,18 @@ function appReq(method: string, path: string, body: string = "", query: string =
   return new AppRequest(method, path, query, [new Header("content-type", "application/cloudevents+json")], stringToBytes(body));
 }
 
+test("app: traceContext reads traceparent and tracestate", (): void => {
+  const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  const r = new AppRequest("GET", "/", "", [new Header("traceparent", tp), new Header("tracestate", "congo=t61rcWkgMzE")], new Uint8Array(0));
+  const t = r.traceContext();
+  check(t != null, "present");
+  eq(t!.traceparent, tp, "traceparent");
+  check(t!.tracestate != null && t!.tracestate! == "congo=t61rcWkgMzE", "tracestate");
+  eq(t!.traceId, "4bf92f3577b34da6a3ce929d0e0e4736", "trace id");
+  const none = new AppRequest("GET", "/", "", [new Header("tracestate", "a=b")], new Uint8Array(0));
+  check(none.traceContext() == null, "no traceparent");
+});
+
 let gotEvent: TopicEvent | null = null;
 let gotEvents: i32 = 0;
 function keepEvent(e: TopicEvent): TopicResult {

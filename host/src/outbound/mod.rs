@@ -9,6 +9,7 @@
 //! | `address.rs` | the connect policy ([`ConnectPolicy`], `[connect]`): which resolved addresses a name or a wildcard entry may reach |
 //! | `resolve.rs` | the client's resolver: looks names up and drops the addresses the connect policy refuses, before any connection |
 //! | `token.rs` | `dapr-api-token` added for the sidecar origin only |
+//! | `trace.rs` | the served request's `traceparent` / `tracestate` added for the sidecar origin only |
 //! | `redirect.rs` | whether and where a redirect is followed, and what the next hop keeps |
 //! | `error.rs` | [`SendError`]: what can go wrong, for each ABI to map to its own codes |
 //!
@@ -21,11 +22,13 @@ mod redirect;
 mod resolve;
 mod send;
 mod token;
+mod trace;
 
 pub use address::{BlockReason, ConnectPolicy};
 pub use error::{OutboundSetupError, SendError};
 pub use resolve::NameLookup;
 pub use send::{OutboundHttp, OutboundRequest, OutboundResponse, ResponseBody};
+pub use trace::{MAX_TRACESTATE_LEN, TraceContext};
 
 /// Request headers a guest may not set (every ABI drops them): the host derives them from the URL and body, and letting
 /// a guest choose `Host` would let it reach a virtual host the allowlist did not name.

@@ -13,6 +13,7 @@ use tracing::{debug, warn};
 use url::Url;
 
 use super::resolve::{CheckedResolver, blocked_in};
+use super::trace::{self, TraceContext};
 use super::{NameLookup, OutboundSetupError, SendError, allow, loggable, redirect, token};
 use crate::config::{HostConfig, Limits};
 use crate::dapr_env::{Secret, SidecarEndpoint};
@@ -86,6 +87,8 @@ impl ResponseBody {
 #[derive(Clone)]
 pub struct OutboundHttp {
     inner: Arc<Shared>,
+    /// The served request's trace context, added for the sidecar only (`None` in `run`).
+    trace: Option<TraceContext>,
 }
 
 struct Shared {
@@ -162,7 +165,16 @@ impl OutboundHttp {
                 sidecar,
                 token,
             }),
+            trace: None,
         })
+    }
+
+    /// This client for one served request: `trace` (the inbound request's valid trace
+    /// context) is added to hops bound for the sidecar whose guest headers carry no
+    /// `traceparent`.
+    pub fn with_trace(mut self, trace: Option<TraceContext>) -> Self {
+        self.trace = trace;
+        self
     }
 
     /// The limits in force.
@@ -218,6 +230,13 @@ impl OutboundHttp {
                 &url,
                 &mut outgoing,
             )?;
+            trace::add_for_sidecar(
+                self.trace.as_ref(),
+                &self.inner.sidecar,
+                &url,
+                &headers,
+                &mut outgoing,
+            );
             let started = std::time::Instant::now();
             let sent = self
                 .inner

@@ -156,6 +156,12 @@ impl OutboundHttpCtx {
         }
     }
 
+    /// Sets the trace context this instance's sidecar requests carry (a prepared
+    /// instance gets its request's here).
+    pub fn set_trace(&mut self, trace: Option<crate::outbound::TraceContext>) {
+        self.shared = self.shared.clone().with_trace(trace);
+    }
+
     /// How many responses are open.
     pub fn open_responses(&self) -> usize {
         self.responses.len()

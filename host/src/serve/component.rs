@@ -25,6 +25,7 @@ use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use super::{App, FRAMING_HEADERS, HandlerError, log_guest_stderr};
 use crate::component::ComponentState;
 use crate::defaults;
+use crate::outbound::TraceContext;
 use crate::run::{Outcome, classify};
 
 /// Handles one request with a fresh instance of the component.
@@ -46,7 +47,9 @@ pub(super) async fn invoke(
         .envs(&app.env.vars);
     let state = ComponentState::new(
         wasi.build(),
-        app.outbound.clone(),
+        app.outbound
+            .clone()
+            .with_trace(TraceContext::from_headers(&parts.headers)),
         limits.max_memory_bytes,
         Some(limits.request_timeout),
     );

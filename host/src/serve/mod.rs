@@ -36,7 +36,7 @@ use crate::component::ComponentState;
 use crate::config::HostConfig;
 use crate::dapr_env::{Secret, SidecarEndpoint};
 use crate::defaults;
-use crate::outbound::{OutboundHttp, OutboundSetupError};
+use crate::outbound::{OutboundHttp, OutboundSetupError, TraceContext};
 use crate::outbound_http::OutboundHttpCtx;
 use crate::run::{Outcome, classify, merge_env};
 use crate::runtime::{HostState, Loaded, ModuleFacts, Runtime, RuntimeError, RuntimeOptions};
@@ -713,6 +713,7 @@ async fn invoke(
         .stderr(stderr.clone())
         .arg(&app.env.program);
     cgi_env(&app.env, &mut wasi, request, body_len);
+    let trace = TraceContext::from_headers(&request.parts.headers);
     // The store goes back to the helper thread with the permit when `lease` is dropped,
     // however this function ends.
     let (mut lease, instance) = match instances.take_prepared() {
@@ -720,6 +721,7 @@ async fn invoke(
             let mut lease = instances.lease(store, permit);
             lease.set_wasi(wasi.build_p1());
             let store = lease.store();
+            store.data_mut().http.set_trace(trace);
             store.data_mut().deadline = Some(Instant::now() + limits.request_timeout);
             // Count epochs from now rather than from when the store was prepared, so the
             // guest's first check does not yield needlessly.
@@ -729,7 +731,7 @@ async fn invoke(
         None => {
             let state = HostState::new(
                 wasi.build_p1(),
-                OutboundHttpCtx::new(app.outbound.clone()),
+                OutboundHttpCtx::new(app.outbound.clone().with_trace(trace)),
                 limits.max_memory_bytes,
                 Some(limits.request_timeout),
             );

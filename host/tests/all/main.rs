@@ -14,3 +14,4 @@ mod sdk_rust;
 mod serve;
 mod serve_component;
 mod support;
+mod trace_context;

@@ -138,6 +138,17 @@ impl Request {
         self.headers.get(name)
     }
 
+    /// The request's W3C trace context: `traceparent` and `tracestate` as the caller sent
+    /// them, `None` without a `traceparent`. Under `wasi-dapr serve` the host already adds
+    /// a valid one to the guest's sidecar requests; this is for logging it or passing it
+    /// on to another service.
+    pub fn trace_context(&self) -> Option<TraceContext> {
+        Some(TraceContext {
+            traceparent: self.header("traceparent")?.to_owned(),
+            tracestate: self.header("tracestate").map(str::to_owned),
+        })
+    }
+
     /// The `Content-Type` header, if any.
     pub fn content_type(&self) -> Option<&str> {
         self.header("content-type")
@@ -316,12 +327,50 @@ impl Response {
     }
 }
 
+/// An inbound request's W3C trace context ([`Request::trace_context`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceContext {
+    /// The `traceparent` header (`00-<trace id>-<parent id>-<flags>`).
+    pub traceparent: String,
+    /// The `tracestate` header, if sent.
+    pub tracestate: Option<String>,
+}
+
+impl TraceContext {
+    /// The 32-hex-digit trace id of a version-00-shaped `traceparent`.
+    pub fn trace_id(&self) -> Option<&str> {
+        self.traceparent
+            .split('-')
+            .nth(1)
+            .filter(|id| id.len() == 32)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn cgi(vars: &[(&str, &str)], body: &str) -> Request {
         Request::from_cgi(vars.iter().copied(), body).unwrap()
+    }
+
+    #[test]
+    fn the_trace_context_comes_from_the_trace_headers() {
+        let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let r = cgi(
+            &[
+                ("REQUEST_METHOD", "GET"),
+                ("HTTP_TRACEPARENT", tp),
+                ("HTTP_TRACESTATE", "congo=t61rcWkgMzE"),
+            ],
+            "",
+        );
+        let t = r.trace_context().expect("trace context");
+        assert_eq!(t.traceparent, tp);
+        assert_eq!(t.tracestate.as_deref(), Some("congo=t61rcWkgMzE"));
+        assert_eq!(t.trace_id(), Some("4bf92f3577b34da6a3ce929d0e0e4736"));
+        let r = cgi(&[("REQUEST_METHOD", "GET"), ("HTTP_TRACESTATE", "a=b")], "");
+        assert_eq!(r.trace_context(), None);
     }
 
     #[test]

@@ -53,7 +53,7 @@ use serde_json::Value;
 
 pub use binding::BindingEvent;
 pub use bulk::{BulkEntry, BulkEntryEvent, BulkEntryStatus, BulkMessage, BulkSubscribe};
-pub use cgi::{Request, Response};
+pub use cgi::{Request, Response, TraceContext};
 pub use configuration::ConfigurationUpdate;
 pub use job::JobEvent;
 pub use topic::{EventData, Rule, Subscription, TopicEvent, TopicResult};
