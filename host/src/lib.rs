@@ -8,6 +8,7 @@ pub mod dapr_env;
 pub mod defaults;
 pub mod dev;
 pub mod logging;
+pub mod metrics;
 pub mod outbound;
 pub mod outbound_http;
 pub mod run;
