@@ -3,6 +3,8 @@
 mod abi;
 mod app_rust;
 mod connect_policy;
+mod metrics;
+mod observability_logs;
 mod outbound_http;
 mod outbound_table;
 mod pod;
