@@ -199,7 +199,8 @@ impl OutboundHttp {
         let _ = self.inner.metrics.set(metrics);
     }
 
-    /// [`OutboundHttp::send_checked`], counted in the attached [`Metrics`] if any.
+    /// Sends `request` under the policy (see `send_checked`), counted in the attached
+    /// [`Metrics`] if any.
     pub async fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, SendError> {
         let Some(metrics) = self.inner.metrics.get() else {
             return self.send_checked(request).await;
