@@ -41,7 +41,7 @@ fn main() -> Result<()> {
         .filter(|&r| r > 0)
         .unwrap_or(5);
     // The binary's log setup (level filter and formatter), writing nowhere.
-    wasi_dapr::logging::init(std::io::sink, false);
+    wasi_dapr::logging::init(std::io::sink, false, wasi_dapr::logging::LogFormat::Text);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

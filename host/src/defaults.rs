@@ -29,6 +29,8 @@ pub const SERVE_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// `serve --max-connections`: open client connections; past it, new ones wait in the
 /// listen backlog until one closes.
 pub const SERVE_MAX_CONNECTIONS: u32 = 512;
+/// Open connections to the `--metrics-listen` listener at most (scrapers are few).
+pub const METRICS_MAX_CONNECTIONS: u32 = 16;
 /// How long a `/readyz` answer is reused before the sidecar is asked again.
 pub const SERVE_READY_CACHE: Duration = Duration::from_secs(1);
 /// `serve --prepared-instances`: instances kept instantiated ahead of requests.

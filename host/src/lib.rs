@@ -9,6 +9,7 @@ pub mod defaults;
 pub mod dev;
 pub mod fd_write;
 pub mod logging;
+pub mod metrics;
 pub mod outbound;
 pub mod outbound_http;
 pub mod precompiled;

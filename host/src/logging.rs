@@ -17,18 +17,31 @@ pub fn filter() -> EnvFilter {
     EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER))
 }
 
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Compact human-readable lines (the default).
+    #[default]
+    Text,
+    /// One JSON object per line (`timestamp`, `level`, `fields.message`, other fields
+    /// beside it, the current spans), for log pipelines.
+    Json,
+}
+
 /// Installs the process's subscriber: compact lines without targets, colour only on a
-/// terminal. Does nothing if one is already installed.
-pub fn init<W>(writer: W, ansi: bool)
+/// terminal, or JSON lines. Does nothing if one is already installed.
+pub fn init<W>(writer: W, ansi: bool, format: LogFormat)
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter())
         .with_writer(writer)
-        .with_target(false)
-        .with_ansi(ansi)
-        .try_init();
+        .with_target(false);
+    let _ = match format {
+        LogFormat::Text => builder.with_ansi(ansi).try_init(),
+        LogFormat::Json => builder.json().with_ansi(false).try_init(),
+    };
 }
 
 #[cfg(test)]

@@ -23,8 +23,17 @@ use wasi_dapr_sidecar::{Sidecar, SidecarOptions};
     about = "Run WebAssembly (WASI) modules and components beside a Dapr sidecar"
 )]
 struct Cli {
+    /// Log line format on stderr: text, or json (one object per line) for log pipelines.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormatArg::Text, value_name = "FORMAT")]
+    log_format: LogFormatArg,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormatArg {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -110,6 +119,9 @@ struct ServeArgs {
     /// Readiness path: 200 once the sidecar's /v1.0/healthz/outbound answers, else 503.
     #[arg(long, default_value = defaults::SERVE_READY_PATH, value_name = "PATH")]
     ready_path: String,
+    /// Also serve Prometheus metrics at GET /metrics on this address (default: off).
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<std::net::SocketAddr>,
     #[command(flatten)]
     engine: EngineArgs,
     #[command(flatten)]
@@ -201,11 +213,16 @@ fn parse_env(s: &str) -> Result<(String, String), String> {
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let format = match cli.log_format {
+        LogFormatArg::Text => wasi_dapr::logging::LogFormat::Text,
+        LogFormatArg::Json => wasi_dapr::logging::LogFormat::Json,
+    };
     wasi_dapr::logging::init(
         std::io::stderr,
         std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        format,
     );
-    let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -391,6 +408,7 @@ async fn serve(args: ServeArgs) -> Result<u8> {
     options.ready_path = args.ready_path;
     options.cache = !args.engine.no_cache;
     options.cache_dir = args.engine.cache_dir;
+    options.metrics_listen = args.metrics_listen;
     options.limits = ServeLimits {
         request_timeout: args.request_timeout.into(),
         max_memory_bytes: args.max_memory_mib.saturating_mul(1 << 20),
@@ -410,6 +428,9 @@ async fn serve(args: ServeArgs) -> Result<u8> {
         "wasi-dapr serve listening on http://{}",
         server.local_addr()
     );
+    if let Some(addr) = server.metrics_addr() {
+        println!("wasi-dapr serve metrics on http://{addr}/metrics");
+    }
     let embedded = if args.dev.dev {
         let options = dev::DevOptions {
             resources_path: args.dev.resources_path,

@@ -2,7 +2,7 @@
 //! calls — allowlist and connect policy per hop, sidecar token, redirects, the deadline
 //! and the size caps.
 
-use std::sync::{Arc, Once};
+use std::sync::{Arc, Once, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -17,6 +17,7 @@ use super::trace::{self, TraceContext};
 use super::{NameLookup, OutboundSetupError, SendError, allow, loggable, redirect, token};
 use crate::config::{HostConfig, Limits};
 use crate::dapr_env::{Secret, SidecarEndpoint};
+use crate::metrics::{Denial, Metrics, OutboundResult};
 
 /// A request as a guest described it, already validated by its ABI.
 #[derive(Debug)]
@@ -96,6 +97,8 @@ struct Shared {
     config: HostConfig,
     sidecar: SidecarEndpoint,
     token: Option<Secret>,
+    /// Where [`OutboundHttp::send`] counts its results, once serve attaches it.
+    metrics: OnceLock<Arc<Metrics>>,
 }
 
 impl std::fmt::Debug for OutboundHttp {
@@ -164,6 +167,7 @@ impl OutboundHttp {
                 config,
                 sidecar,
                 token,
+                metrics: OnceLock::new(),
             }),
             trace: None,
         })
@@ -201,11 +205,46 @@ impl OutboundHttp {
         Ok(())
     }
 
+    /// Counts every later [`OutboundHttp::send`] in `metrics` (by the first hop's origin
+    /// and result; a denial by reason only). Only the first call has an effect.
+    pub fn record_metrics(&self, metrics: Arc<Metrics>) {
+        let _ = self.inner.metrics.set(metrics);
+    }
+
+    /// Sends `request` under the policy (see `send_checked`), counted in the attached
+    /// [`Metrics`] if any.
+    pub async fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, SendError> {
+        let Some(metrics) = self.inner.metrics.get() else {
+            return self.send_checked(request).await;
+        };
+        let origin = request.url.origin().ascii_serialization();
+        let sent = self.send_checked(request).await;
+        match &sent {
+            Ok(response) => {
+                metrics.outbound(&origin, OutboundResult::Status(response.status.as_u16()))
+            }
+            Err(SendError::Denied) => metrics.outbound_denied(Denial::Allowlist),
+            Err(SendError::BlockedAddress { .. }) => metrics.outbound_denied(Denial::ConnectPolicy),
+            Err(SendError::Timeout | SendError::BodyTimeout) => {
+                metrics.outbound(&origin, OutboundResult::Timeout)
+            }
+            Err(
+                SendError::RequestBodyTooLarge
+                | SendError::ResponseHeadersTooLarge
+                | SendError::ResponseBodyTooLarge,
+            ) => metrics.outbound(&origin, OutboundResult::TooLarge),
+            Err(SendError::Failed(_) | SendError::BodyFailed(_) | SendError::InvalidToken) => {
+                metrics.outbound(&origin, OutboundResult::Error)
+            }
+        }
+        sent
+    }
+
     /// Sends `request` under the policy: every hop allowed by the allowlist and connected
     /// only to addresses the connect policy allows, the token
     /// only to the sidecar, redirects by `max_redirects`, all within `request_timeout`,
     /// the answer's headers and declared length within their caps.
-    pub async fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, SendError> {
+    async fn send_checked(&self, request: OutboundRequest) -> Result<OutboundResponse, SendError> {
         let limits = self.limits();
         self.check_request_body_len(request.body.len())?;
         let deadline = Instant::now() + limits.request_timeout;

@@ -113,6 +113,14 @@ impl Instances {
             .pop()
     }
 
+    /// How many prepared instances are ready now.
+    pub(crate) fn prepared_count(&self) -> usize {
+        self.ready
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
     /// Lends `store` to a request holding `permit`; dropping the lease hands both back.
     pub(crate) fn lease(&self, store: Store<HostState>, permit: OwnedSemaphorePermit) -> Lease {
         Lease {

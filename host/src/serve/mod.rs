@@ -36,6 +36,7 @@ use crate::component::ComponentState;
 use crate::config::HostConfig;
 use crate::dapr_env::{Secret, SidecarEndpoint};
 use crate::defaults;
+use crate::metrics::{GuestFailure, Metrics, Route};
 use crate::outbound::{OutboundHttp, OutboundSetupError, TraceContext};
 use crate::outbound_http::OutboundHttpCtx;
 use crate::run::{Outcome, classify, merge_env};
@@ -45,6 +46,7 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 mod cgi;
 mod component;
 mod instances;
+mod metrics;
 
 pub use cgi::{CGI_VARIABLES, CgiError, PathError, is_cgi_variable, parse_cgi};
 use cgi::{FRAMING_HEADERS, Inbound, StaticEnv, cgi_env};
@@ -123,6 +125,8 @@ pub struct ServeOptions {
     pub cache: bool,
     /// Compiled-module cache directory.
     pub cache_dir: Option<PathBuf>,
+    /// Where to serve `GET /metrics` (Prometheus / OpenMetrics text); `None`: nowhere.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl ServeOptions {
@@ -141,6 +145,7 @@ impl ServeOptions {
             limits: ServeLimits::default(),
             cache: true,
             cache_dir: None,
+            metrics_listen: None,
         }
     }
 }
@@ -204,6 +209,10 @@ struct App {
     /// What every request's environment shares, built once (see [`StaticEnv`]).
     env: StaticEnv,
     permits: Arc<Semaphore>,
+    /// The number of permits `permits` started with (`max_concurrent`).
+    permits_total: usize,
+    /// What requests and outbound calls count, served by `--metrics-listen`.
+    metrics: Arc<Metrics>,
     /// The cached readiness answer.
     ready: ReadyProbe,
     next_id: AtomicU64,
@@ -212,6 +221,7 @@ struct App {
 /// A running server.
 pub struct Server {
     addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -261,6 +271,8 @@ impl Server {
             options.sidecar.clone(),
             options.api_token.clone(),
         )?;
+        let metrics = Arc::new(Metrics::new());
+        outbound.record_metrics(metrics.clone());
         let handler = match loaded {
             Loaded::Module(module, facts) => {
                 prepare_module(&runtime, &options, &limits, module, facts, &outbound)?
@@ -280,6 +292,15 @@ impl Server {
             addr: options.listen,
             source,
         })?;
+        let metrics_listener = match options.metrics_listen {
+            None => None,
+            Some(at) => {
+                let bind = |source| ServeError::Bind { addr: at, source };
+                let listener = TcpListener::bind(at).await.map_err(bind)?;
+                let bound = listener.local_addr().map_err(bind)?;
+                Some((listener, bound))
+            }
+        };
         let env = StaticEnv {
             program: options
                 .module
@@ -297,6 +318,8 @@ impl Server {
             outbound,
             env,
             permits: Arc::new(Semaphore::new(limits.max_concurrent as usize)),
+            permits_total: limits.max_concurrent as usize,
+            metrics,
             ready: ReadyProbe::new(),
             next_id: AtomicU64::new(1),
             options,
@@ -307,13 +330,28 @@ impl Server {
         };
         info!(%addr, module = %app.options.module.display(), kind, "serving");
         let (stop, stop_rx) = watch::channel(false);
+        let metrics_addr = metrics_listener.map(|(listener, bound)| {
+            info!(addr = %bound, "serving metrics at /metrics");
+            tokio::spawn(metrics::accept_loop(listener, app.clone(), stop_rx.clone()));
+            bound
+        });
         let task = tokio::spawn(accept_loop(listener, app, stop_rx));
-        Ok(Server { addr, stop, task })
+        Ok(Server {
+            addr,
+            metrics_addr,
+            stop,
+            task,
+        })
     }
 
     /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The bound `--metrics-listen` address, if metrics are served.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// Stops accepting, lets in-flight requests finish, then returns.
@@ -431,7 +469,7 @@ async fn accept_loop(listener: TcpListener, app: Arc<App>, mut stop: watch::Rece
                 let app = app.clone();
                 let service = service_fn(move |req| {
                     let app = app.clone();
-                    async move { Ok::<_, Infallible>(handle(app, req, peer).await) }
+                    async move { Ok::<_, Infallible>(counted(app, req, peer).await) }
                 });
                 let conn = http.serve_connection(TokioIo::new(stream), service);
                 let conn = graceful.watch(conn);
@@ -471,6 +509,27 @@ fn token_matches(given: &[u8], expected: &[u8]) -> bool {
         .zip(expected)
         .fold(0u8, |acc, (a, b)| acc | (a ^ b))
         == 0
+}
+
+/// [`handle`], counted in the app's metrics by route class, status and latency.
+async fn counted(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
+    let started = Instant::now();
+    let path = req.uri().path();
+    let route = if path == app.options.health_path {
+        Route::Health
+    } else if path == app.options.ready_path {
+        Route::Ready
+    } else {
+        Route::App
+    };
+    let metrics = app.metrics.clone();
+    let response = handle(app, req, peer).await;
+    metrics.request(
+        route,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    response
 }
 
 async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
@@ -532,13 +591,17 @@ async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> Resp
     // A free instance is the common case: take it without arming the queue timer.
     let permit = match app.permits.clone().try_acquire_owned() {
         Ok(p) => Some(p),
-        Err(_) => tokio::time::timeout(limits.queue_timeout, app.permits.clone().acquire_owned())
-            .await
-            .ok()
-            .and_then(Result::ok),
+        Err(_) => {
+            app.metrics.queue_wait();
+            tokio::time::timeout(limits.queue_timeout, app.permits.clone().acquire_owned())
+                .await
+                .ok()
+                .and_then(Result::ok)
+        }
     };
     let Some(permit) = permit else {
         warn!(request = id, %path, "busy: no free instance within the queue timeout");
+        app.metrics.queue_rejected();
         return plain(
             StatusCode::SERVICE_UNAVAILABLE,
             "busy: too many concurrent requests",
@@ -562,6 +625,7 @@ async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> Resp
         Ok(res) => res,
         Err(failure) => {
             error!(request = id, method = %parts.method, %path, "{failure}");
+            app.metrics.guest_failure(failure.kind());
             plain(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "the wasm handler failed; see the host log",
@@ -690,6 +754,18 @@ pub enum HandlerError {
     /// A component answered with a status outside 200-599.
     #[error("the component answered with status {0}; only 200-599 are served")]
     BadStatus(u16),
+}
+
+impl HandlerError {
+    /// The failure's kind, for the `guest_failures` metric.
+    fn kind(&self) -> GuestFailure {
+        match self {
+            HandlerError::Trapped(_) => GuestFailure::Trap,
+            HandlerError::TimedOut(_) => GuestFailure::Timeout,
+            HandlerError::Exited(_) => GuestFailure::Exit,
+            _ => GuestFailure::Other,
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

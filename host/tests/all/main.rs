@@ -4,6 +4,8 @@ mod abi;
 mod app_rust;
 mod compile;
 mod connect_policy;
+mod metrics;
+mod observability_logs;
 mod old_guests;
 mod outbound_http;
 mod outbound_table;
