@@ -981,3 +981,62 @@ async fn bulk_subscriber_example(subscriber: &str, publisher: &str) {
     );
     sc.shutdown().await;
 }
+
+/// W3C trace context end to end: a caller's `traceparent` on an invocation through the
+/// sidecar reaches the served app, the host adds it to the app's publish to the sidecar,
+/// and the CloudEvent the sidecar delivers carries the caller's trace on. Without an
+/// inbound context the event gets a fresh trace of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callers_trace_context_flows_through_the_guest_into_the_cloud_event() {
+    const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let (sc, _served) = serve_behind_sidecar(guests::SERVED_APP, "app", None).await;
+    wait_subscriptions(sc.local_addr(), 3).await;
+
+    let invoke = |body: &'static str, headers: &'static [(&'static str, &'static str)]| {
+        let addr = sc.local_addr();
+        async move {
+            let mut all = vec![("content-type", "application/json")];
+            all.extend_from_slice(headers);
+            send(
+                addr,
+                Method::POST,
+                "/v1.0/invoke/app/method/publish",
+                &all,
+                Bytes::from_static(body.as_bytes()),
+            )
+            .await
+        }
+    };
+    let traced = invoke(
+        r#"{"case":"traced"}"#,
+        &[
+            ("traceparent", TRACEPARENT),
+            ("tracestate", "congo=t61rcWkgMzE"),
+        ],
+    )
+    .await;
+    assert_eq!(traced.status, 204, "{}", traced.text());
+    let untraced = invoke(r#"{"case":"untraced"}"#, &[]).await;
+    assert_eq!(untraced.status, 204, "{}", untraced.text());
+
+    let event = wait_state(&sc, "event-traced", |_| true).await["event"].clone();
+    assert_eq!(event["traceparent"], TRACEPARENT, "{event:#}");
+    assert_eq!(event["traceid"], TRACEPARENT, "{event:#}");
+    assert_eq!(event["tracestate"], "congo=t61rcWkgMzE", "{event:#}");
+
+    let event = wait_state(&sc, "event-untraced", |_| true).await["event"].clone();
+    assert_traceparent(&event["traceparent"]);
+    let trace_id = |v: &Value| {
+        v.as_str()
+            .unwrap_or_default()
+            .split('-')
+            .nth(1)
+            .map(str::to_owned)
+    };
+    assert_ne!(
+        trace_id(&event["traceparent"]),
+        trace_id(&json!(TRACEPARENT)),
+        "an untraced call must not inherit another request's trace: {event:#}"
+    );
+    sc.shutdown().await;
+}

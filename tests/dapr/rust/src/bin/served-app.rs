@@ -19,15 +19,18 @@
 //!   `failing-job` (counts `attempts-failing-job`, always fails).
 //! - input binding `tick`: counts `ticks`.
 //! - configuration store `configstore`: saves `config-<key>` = the update.
+//! - invocation `publish`: publishes the request's JSON body to `pubsub/orders` and
+//!   answers 204 (a guest that calls the sidecar while serving a request, for the trace
+//!   context tests); a body that is not JSON gets 400.
 
 use std::error::Error;
 
 use serde_json::{Map, Value, json};
 use wasi_dapr_sdk::app::{
     App, BindingEvent, BulkEntry, BulkEntryEvent, BulkEntryStatus, BulkMessage,
-    ConfigurationUpdate, HandlerResult, JobEvent, TopicEvent, TopicResult,
+    ConfigurationUpdate, HandlerResult, JobEvent, Request, Response, TopicEvent, TopicResult,
 };
-use wasi_dapr_sdk::dapr::Client;
+use wasi_dapr_sdk::dapr::{Client, Event};
 
 fn main() {
     let mut app = App::new();
@@ -47,7 +50,21 @@ fn main() {
     app.on_job("failing-job", on_failing_job);
     app.on_binding("tick", on_tick);
     app.on_configuration("configstore", on_configuration);
+    app.on_invoke("publish", on_publish);
     app.run();
+}
+
+fn on_publish(request: &Request) -> Response {
+    let data = match request.json::<Value>() {
+        Ok(data) => data,
+        Err(error) => return Response::text(format!("not JSON: {error}\n")).with_status(400),
+    };
+    let published = Event::json(&data)
+        .and_then(|event| Client::new().publish_event("pubsub", "orders", &event));
+    match published {
+        Ok(()) => Response::new(204),
+        Err(error) => Response::text(format!("publish failed: {error}\n")).with_status(502),
+    }
 }
 
 fn store() -> String {
