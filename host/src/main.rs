@@ -122,6 +122,9 @@ struct ServeArgs {
     /// Also serve Prometheus metrics at GET /metrics on this address (default: off).
     #[arg(long, value_name = "ADDR")]
     metrics_listen: Option<std::net::SocketAddr>,
+    /// Open connections to the metrics listener at most, apart from --max-connections.
+    #[arg(long, default_value_t = defaults::METRICS_MAX_CONNECTIONS, value_name = "N")]
+    metrics_max_connections: u32,
     #[command(flatten)]
     engine: EngineArgs,
     #[command(flatten)]
@@ -419,6 +422,7 @@ async fn serve(args: ServeArgs) -> Result<u8> {
         body_read_timeout: args.body_read_timeout.into(),
         header_read_timeout: args.header_read_timeout.into(),
         max_connections: args.max_connections.max(1),
+        metrics_max_connections: args.metrics_max_connections.max(1),
         prepared_instances: args.prepared_instances,
     };
     let server = Server::start(options)

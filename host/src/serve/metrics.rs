@@ -4,69 +4,34 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
-use tracing::{debug, warn};
+use tokio::sync::watch;
 
+use super::listener::{Bounds, OnStop};
 use super::{App, Handler, plain};
-use crate::defaults;
 
 /// Serves `/metrics` until `stop` changes; open connections are then dropped.
-pub(super) async fn accept_loop(
-    listener: TcpListener,
-    app: Arc<App>,
-    mut stop: watch::Receiver<bool>,
-) {
-    let connections = Arc::new(Semaphore::new(defaults::METRICS_MAX_CONNECTIONS as usize));
-    let mut http = http1::Builder::new();
-    http.timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(app.options.limits.header_read_timeout);
-    let mut tasks = tokio::task::JoinSet::new();
-    loop {
-        let slot = tokio::select! {
-            slot = connections.clone().acquire_owned() => match slot {
-                Ok(slot) => slot,
-                Err(_) => break,
-            },
-            _ = stop.changed() => break,
-        };
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, _) = match accepted {
-                    Ok(v) => v,
-                    Err(e) => {
-                        warn!(error = %e, "metrics: accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let app = app.clone();
-                let service = service_fn(move |req| {
-                    let app = app.clone();
-                    async move { Ok::<_, Infallible>(answer(&app, &req)) }
-                });
-                let conn = http.serve_connection(TokioIo::new(stream), service);
-                tasks.spawn(async move {
-                    if let Err(e) = conn.await {
-                        debug!(error = %e, "metrics connection ended with an error");
-                    }
-                    drop(slot);
-                });
-            }
-            _ = stop.changed() => break,
-        }
-        while tasks.try_join_next().is_some() {}
-    }
-    tasks.abort_all();
+pub(super) async fn accept_loop(listener: TcpListener, app: Arc<App>, stop: watch::Receiver<bool>) {
+    let bounds = Bounds {
+        name: "metrics",
+        max_connections: app.options.limits.metrics_max_connections as usize,
+        header_read_timeout: app.options.limits.header_read_timeout,
+        on_stop: OnStop::Drop,
+    };
+    let service = move |_peer| {
+        let app = app.clone();
+        service_fn(move |req| {
+            let app = app.clone();
+            async move { Ok::<_, Infallible>(answer(&app, &req)) }
+        })
+    };
+    super::listener::accept_loop(listener, bounds, stop, service).await;
 }
 
 fn answer(app: &App, req: &Request<Incoming>) -> Response<Full<Bytes>> {

@@ -22,9 +22,7 @@ use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tracing::{debug, error, info, warn};
@@ -46,6 +44,7 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 mod cgi;
 mod component;
 mod instances;
+mod listener;
 mod metrics;
 
 pub use cgi::{CGI_VARIABLES, CgiError, PathError, is_cgi_variable, parse_cgi};
@@ -75,6 +74,9 @@ pub struct ServeLimits {
     pub header_read_timeout: Duration,
     /// Open client connections (default 512); past it, new ones wait to be accepted.
     pub max_connections: u32,
+    /// Open connections to the `--metrics-listen` listener (default 16), counted apart
+    /// from `max_connections` so scrapes and app traffic never starve each other.
+    pub metrics_max_connections: u32,
     /// Instances kept instantiated ahead of requests (default 2; 0 turns it off; at most
     /// `max_concurrent`). Each holds one more pool slot. Modules with a wasm `start`
     /// function are never prepared ahead (see `serve/instances.rs`).
@@ -93,6 +95,7 @@ impl Default for ServeLimits {
             body_read_timeout: defaults::SERVE_BODY_READ_TIMEOUT,
             header_read_timeout: defaults::SERVE_HEADER_READ_TIMEOUT,
             max_connections: defaults::SERVE_MAX_CONNECTIONS,
+            metrics_max_connections: defaults::METRICS_MAX_CONNECTIONS,
             prepared_instances: defaults::SERVE_PREPARED_INSTANCES,
         }
     }
@@ -437,55 +440,25 @@ fn prepare_component(
     })
 }
 
-async fn accept_loop(listener: TcpListener, app: Arc<App>, mut stop: watch::Receiver<bool>) {
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let limits = app.options.limits.clone();
-    let connections = Arc::new(Semaphore::new(limits.max_connections.max(1) as usize));
-    let mut http = http1::Builder::new();
-    http.timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout);
-    loop {
-        // At most max_connections open: past it, new clients wait in the listen backlog.
-        let slot = tokio::select! {
-            slot = connections.clone().acquire_owned() => match slot {
-                Ok(slot) => slot,
-                Err(_) => break,
-            },
-            _ = stop.changed() => break,
-        };
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(v) => v,
-                    Err(e) => {
-                        warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                // A response larger than one write must not wait on Nagle for the
-                // client's delayed ACK.
-                let _ = stream.set_nodelay(true);
+async fn accept_loop(listener: TcpListener, app: Arc<App>, stop: watch::Receiver<bool>) {
+    let limits = &app.options.limits;
+    let bounds = listener::Bounds {
+        name: "app",
+        max_connections: limits.max_connections as usize,
+        header_read_timeout: limits.header_read_timeout,
+        on_stop: listener::OnStop::Drain,
+    };
+    let service = {
+        let app = app.clone();
+        move |peer: SocketAddr| {
+            let app = app.clone();
+            service_fn(move |req| {
                 let app = app.clone();
-                let service = service_fn(move |req| {
-                    let app = app.clone();
-                    async move { Ok::<_, Infallible>(counted(app, req, peer).await) }
-                });
-                let conn = http.serve_connection(TokioIo::new(stream), service);
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        debug!(error = %e, "connection ended with an error");
-                    }
-                    drop(slot);
-                });
-            }
-            _ = stop.changed() => break,
+                async move { Ok::<_, Infallible>(counted(app, req, peer).await) }
+            })
         }
-    }
-    drop(listener);
-    info!("no longer accepting; waiting for in-flight requests");
-    graceful.shutdown().await;
+    };
+    listener::accept_loop(listener, bounds, stop, service).await;
     info!("stopped");
 }
 

@@ -278,3 +278,112 @@ async fn guest_stderr_floods_are_capped_and_escaped() {
         "what was dropped is counted"
     );
 }
+
+/// The metrics listener under slow scrapers and floods: half-sent heads fill its own
+/// connection bound without touching the app port, are closed at the header timeout, and
+/// then a scrape is answered; requests to thousands of distinct paths add no series (route
+/// classes are bounded), so a scrape's size stays the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_metrics_listener_holds_its_bounds_under_slow_scrapers_and_floods() {
+    let metrics_port = crate::support::free_port();
+    let metrics = std::net::SocketAddr::from(([127, 0, 0, 1], metrics_port));
+    let listen = metrics.to_string();
+    let served = Proc::serve(
+        guests::CGI,
+        &[
+            "--metrics-listen",
+            &listen,
+            "--metrics-max-connections",
+            "4",
+            "--header-read-timeout",
+            "1s",
+        ],
+        &[],
+    )
+    .await;
+    let (status, _) = get_raw(metrics, "/metrics").await;
+    assert_eq!(status, 200);
+
+    // 40 slow scrapers: four hold the listener's connections, the rest wait in the
+    // backlog; the app port is not affected.
+    let mut held = Vec::new();
+    for _ in 0..40 {
+        let Ok(Ok(mut s)) =
+            tokio::time::timeout(Duration::from_millis(200), TcpStream::connect(metrics)).await
+        else {
+            continue;
+        };
+        let _ = s
+            .write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\nx-slow: ")
+            .await;
+        held.push(s);
+    }
+    let (status, app_latency) = normal_request(served.addr, "/hello", Duration::from_secs(5)).await;
+    assert_eq!(status, 200, "the app port answers while scrapers hang");
+    // Each held head is closed at the timeout (1 s), four at a time: all within a few.
+    let started = Instant::now();
+    let mut closed = 0;
+    for s in &mut held {
+        let mut buf = [0u8; 512];
+        loop {
+            let left = Duration::from_secs(20).saturating_sub(started.elapsed());
+            match tokio::time::timeout(left, s.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => {
+                    closed += 1;
+                    break;
+                }
+                Ok(Ok(_)) => continue,
+                Err(_) => break,
+            }
+        }
+    }
+    let took = started.elapsed();
+    assert_eq!(
+        closed,
+        held.len(),
+        "slow scrapers still open after {took:?}"
+    );
+    let (status, scrape_latency) =
+        normal_request(metrics, "/metrics", Duration::from_secs(5)).await;
+    assert_eq!(
+        status, 200,
+        "a scrape is answered once the slow ones are gone"
+    );
+
+    // Distinct paths, wrong methods and junk on the metrics port add nothing unbounded.
+    let before = get_raw(metrics, "/metrics").await.1;
+    let series = |raw: &[u8]| {
+        String::from_utf8_lossy(raw)
+            .lines()
+            .filter(|l| !l.starts_with('#') && l.contains(' '))
+            .map(|l| {
+                l.rsplit_once(' ')
+                    .map(|(k, _)| k.to_string())
+                    .unwrap_or_default()
+            })
+            .collect::<std::collections::BTreeSet<String>>()
+    };
+    for i in 0..300 {
+        let _ = get_raw(served.addr, &format!("/distinct/{i}?q={i}")).await;
+        let _ = get_raw(metrics, &format!("/not-metrics/{i}")).await;
+    }
+    let after = get_raw(metrics, "/metrics").await.1;
+    let (before, after) = (series(&before), series(&after));
+    let added: Vec<&String> = after.difference(&before).collect();
+    assert!(
+        added.len() <= 16,
+        "300 distinct paths added {} series: {added:#?}",
+        added.len()
+    );
+    let peak = served.peak_kib();
+    report(
+        "the_metrics_listener_holds_its_bounds_under_slow_scrapers_and_floods",
+        &format!(
+            "{} slow scrapers held, all closed within {took:?}; app request {app_latency:?}, scrape {scrape_latency:?}; {} series before / {} after 300 distinct paths; peak {peak} KiB",
+            held.len(),
+            before.len(),
+            after.len()
+        ),
+    );
+    assert!(peak < SERVE_PEAK_KIB, "peak {peak} KiB");
+}
