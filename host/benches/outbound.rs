@@ -160,7 +160,7 @@ async fn bench(n: u64) -> Result<()> {
         config,
         SidecarEndpoint::parse("http://127.0.0.1:3500")?,
         None,
-    )?;
+    );
 
     // Warm up both sides (connections, caches, lazy init).
     native(&url, 100).await?;

@@ -306,6 +306,13 @@ impl AllowedHosts {
         self.entries.is_empty()
     }
 
+    /// True if some entry allows an `https` URL (scheme `https` or `*`).
+    pub fn allows_https(&self) -> bool {
+        self.entries
+            .iter()
+            .any(|e| matches!(e.scheme, SchemePattern::Https | SchemePattern::Any))
+    }
+
     /// True if some entry allows every request (`*://*:*`).
     pub fn is_allow_all(&self) -> bool {
         self.entries.iter().any(|e| {
@@ -914,6 +921,14 @@ mod tests {
             hosts(&["http://a.com", "http://b.com:81", "http://a.com"]).to_string(),
             "http://a.com, http://b.com:81"
         );
+    }
+
+    #[test]
+    fn https_is_allowed_by_an_https_or_any_scheme_entry_only() {
+        assert!(!hosts(&[]).allows_https());
+        assert!(!hosts(&["http://127.0.0.1:3500", "http://*.svc"]).allows_https());
+        assert!(hosts(&["http://127.0.0.1:3500", "https://api.example.com"]).allows_https());
+        assert!(hosts(&["*://example.com"]).allows_https());
     }
 
     #[test]

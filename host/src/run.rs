@@ -12,7 +12,7 @@ use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
 use crate::component::{self, ComponentState};
 use crate::config::HostConfig;
 use crate::dapr_env::{Secret, SidecarEndpoint};
-use crate::outbound::{OutboundHttp, OutboundSetupError};
+use crate::outbound::OutboundHttp;
 use crate::outbound_http::OutboundHttpCtx;
 use crate::runtime::{HostState, Loaded, ModuleFacts, Runtime, RuntimeError};
 use wasmtime_wasi::p2::bindings::CommandPre;
@@ -78,9 +78,6 @@ pub enum RunError {
     /// Engine or module problem.
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
-    /// The HTTP client could not be set up.
-    #[error(transparent)]
-    Outbound(#[from] OutboundSetupError),
     /// A preopened directory could not be opened.
     #[error("opening directory {path} for the guest: {reason}")]
     Preopen {
@@ -140,7 +137,8 @@ pub async fn run(runtime: &Runtime, options: RunOptions) -> Result<Outcome, RunE
         options.config.clone(),
         options.sidecar.clone(),
         options.api_token.clone(),
-    )?;
+    );
+    outbound.warm_up();
 
     let mut wasi = WasiCtxBuilder::new();
     wasi.inherit_stdio();

@@ -45,11 +45,3 @@ pub enum SendError {
     #[error("DAPR_API_TOKEN is not a valid header value")]
     InvalidToken,
 }
-
-/// A failure to set up the outbound HTTP client.
-#[derive(Debug, thiserror::Error)]
-pub enum OutboundSetupError {
-    /// The HTTP client could not be built.
-    #[error("building the outbound HTTP client")]
-    Client(#[source] reqwest::Error),
-}

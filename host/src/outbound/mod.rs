@@ -25,7 +25,7 @@ mod token;
 mod trace;
 
 pub use address::{BlockReason, ConnectPolicy};
-pub use error::{OutboundSetupError, SendError};
+pub use error::SendError;
 pub use resolve::NameLookup;
 pub use send::{OutboundHttp, OutboundRequest, OutboundResponse, ResponseBody};
 pub use trace::{MAX_TRACESTATE_LEN, TraceContext};

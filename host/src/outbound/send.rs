@@ -14,7 +14,7 @@ use url::Url;
 
 use super::resolve::{CheckedResolver, blocked_in};
 use super::trace::{self, TraceContext};
-use super::{NameLookup, OutboundSetupError, SendError, allow, loggable, redirect, token};
+use super::{NameLookup, SendError, allow, loggable, redirect, token};
 use crate::config::{HostConfig, Limits};
 use crate::dapr_env::{Secret, SidecarEndpoint};
 use crate::metrics::{Denial, Metrics, OutboundResult};
@@ -93,12 +93,84 @@ pub struct OutboundHttp {
 }
 
 struct Shared {
-    client: reqwest::Client,
+    client: Clients,
     config: HostConfig,
     sidecar: SidecarEndpoint,
     token: Option<Secret>,
     /// Where [`OutboundHttp::send`] counts its results, once serve attaches it.
     metrics: OnceLock<Arc<Metrics>>,
+}
+
+/// What went wrong, with its causes (`...: invalid peer certificate: UnknownIssuer`) and
+/// without the URL, whose query may carry secrets (the log line shows it safely).
+fn describe(error: reqwest::Error) -> String {
+    let error = error.without_url();
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// Makes a configured client builder: the resolver, timeouts and pins of this process.
+type MakeBuilder = Box<dyn Fn() -> reqwest::ClientBuilder + Send + Sync>;
+
+/// The reqwest clients, each built at its first use: one for `http://` hops, whose TLS
+/// configuration trusts nothing (building it is cheap), and one for `https://` hops that
+/// loads the system's root certificates (a few milliseconds), built only when an
+/// `https` hop is sent or by [`OutboundHttp::warm_up`]. A `run` whose guest never calls
+/// out, or only calls the sidecar over plain HTTP, never pays for the certificates.
+struct Clients {
+    make: MakeBuilder,
+    plain: OnceLock<Result<reqwest::Client, String>>,
+    tls: OnceLock<Result<reqwest::Client, String>>,
+}
+
+impl Clients {
+    fn new(make: MakeBuilder) -> Self {
+        Self {
+            make,
+            plain: OnceLock::new(),
+            tls: OnceLock::new(),
+        }
+    }
+
+    /// The client for a hop to `url`; callers that arrive while it is being built wait
+    /// for it. A failure to build it (no usable TLS configuration) fails every request it
+    /// would have sent, with the reason.
+    fn for_url(&self, url: &Url) -> Result<&reqwest::Client, SendError> {
+        if url.scheme() == "https" {
+            self.tls()
+        } else {
+            Self::built(&self.plain, || (self.make)().tls_certs_only([]))
+        }
+    }
+
+    fn tls(&self) -> Result<&reqwest::Client, SendError> {
+        Self::built(&self.tls, || (self.make)())
+    }
+
+    fn built(
+        cell: &OnceLock<Result<reqwest::Client, String>>,
+        builder: impl FnOnce() -> reqwest::ClientBuilder,
+    ) -> Result<&reqwest::Client, SendError> {
+        let built = cell.get_or_init(|| {
+            builder().build().map_err(|e| {
+                let reason = format!("building the outbound HTTP client: {e:#}");
+                warn!("{reason}");
+                reason
+            })
+        });
+        built
+            .as_ref()
+            .map_err(|reason| SendError::Failed(reason.clone()))
+    }
 }
 
 impl std::fmt::Debug for OutboundHttp {
@@ -114,11 +186,7 @@ impl OutboundHttp {
     /// Builds the shared client. `token` (from the host's `DAPR_API_TOKEN`) is sent as
     /// `dapr-api-token` on requests bound for `sidecar`, and nowhere else. Host names are
     /// looked up with the system resolver and checked against `config.connect`.
-    pub fn new(
-        config: HostConfig,
-        sidecar: SidecarEndpoint,
-        token: Option<Secret>,
-    ) -> Result<Self, OutboundSetupError> {
+    pub fn new(config: HostConfig, sidecar: SidecarEndpoint, token: Option<Secret>) -> Self {
         Self::with_lookup(config, sidecar, token, NameLookup::system())
     }
 
@@ -130,7 +198,7 @@ impl OutboundHttp {
         sidecar: SidecarEndpoint,
         token: Option<Secret>,
         lookup: NameLookup,
-    ) -> Result<Self, OutboundSetupError> {
+    ) -> Self {
         static CRYPTO: Once = Once::new();
         CRYPTO.call_once(|| {
             // Another component of the process may have installed one already: fine.
@@ -142,35 +210,68 @@ impl OutboundHttp {
             Some(url::Host::Domain(name)) => Some(name.to_owned()),
             _ => None,
         };
-        let resolver =
-            CheckedResolver::new(config.connect.clone(), lookup, sidecar_name.as_deref());
-        let mut client = reqwest::Client::builder()
-            .dns_resolver(Arc::new(resolver))
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(config.limits.connect_timeout)
-            .no_proxy()
-            .pool_idle_timeout(Duration::from_secs(30));
+        let resolver = Arc::new(CheckedResolver::new(
+            config.connect.clone(),
+            lookup,
+            sidecar_name.as_deref(),
+        ));
         // With a token, a sidecar named by a host name is pinned to the address it
         // resolves to now: the token goes to that address, not to a later DNS answer.
         // The pin bypasses the resolver above, which is safe: it is only ever the
         // configured sidecar's name, which that resolver exempts anyway.
-        if token.is_some()
-            && let (Some(addr), Some(host)) = (sidecar.resolved_addr(), sidecar.url().host_str())
-        {
-            debug!(sidecar = %sidecar.origin(), %addr, "sidecar host pinned to its address");
-            client = client.resolve(host, addr);
-        }
-        let client = client.build().map_err(OutboundSetupError::Client)?;
-        Ok(Self {
+        let pin = match (
+            token.is_some(),
+            sidecar.resolved_addr(),
+            sidecar.url().host_str(),
+        ) {
+            (true, Some(addr), Some(host)) => {
+                debug!(sidecar = %sidecar.origin(), %addr, "sidecar host pinned to its address");
+                Some((host.to_owned(), addr))
+            }
+            _ => None,
+        };
+        let connect_timeout = config.limits.connect_timeout;
+        let make: MakeBuilder = Box::new(move || {
+            let client = reqwest::Client::builder()
+                .dns_resolver(resolver.clone())
+                .redirect(reqwest::redirect::Policy::none())
+                .connect_timeout(connect_timeout)
+                .no_proxy()
+                .pool_idle_timeout(Duration::from_secs(30));
+            match &pin {
+                Some((host, addr)) => client.resolve(host, *addr),
+                None => client,
+            }
+        });
+        Self {
             inner: Arc::new(Shared {
-                client,
+                client: Clients::new(make),
                 config,
                 sidecar,
                 token,
                 metrics: OnceLock::new(),
             }),
             trace: None,
-        })
+        }
+    }
+
+    /// If the allowlist allows any `https` destination, builds the TLS client on a
+    /// helper thread now, so that neither start-up nor the first `https` request waits
+    /// for the system's root certificates to load. Without this call it is built at its
+    /// first use.
+    pub fn warm_up(&self) {
+        if !self.inner.config.allowed_hosts.allows_https() {
+            return;
+        }
+        let inner = self.inner.clone();
+        let spawned = std::thread::Builder::new()
+            .name("wasi-dapr-http-client".into())
+            .spawn(move || {
+                let _ = inner.client.tls();
+            });
+        if let Err(e) = spawned {
+            debug!(error = %e, "no thread to build the HTTP client ahead; it is built at first use");
+        }
     }
 
     /// This client for one served request: `trace` (the inbound request's valid trace
@@ -280,6 +381,7 @@ impl OutboundHttp {
             let sent = self
                 .inner
                 .client
+                .for_url(&url)?
                 .request(method.clone(), url.clone())
                 .headers(outgoing)
                 .body(body.clone())
@@ -293,8 +395,9 @@ impl OutboundHttp {
                     if let Some(blocked) = blocked_in(&e) {
                         return Err(allow::blocked(&url, blocked));
                     }
-                    warn!(url = %loggable(&url), error = %e, "outbound request failed");
-                    return Err(SendError::Failed(e.to_string()));
+                    let reason = describe(e);
+                    warn!(url = %loggable(&url), error = %reason, "outbound request failed");
+                    return Err(SendError::Failed(reason));
                 }
                 Ok(Ok(r)) => r,
             };

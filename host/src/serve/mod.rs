@@ -35,7 +35,7 @@ use crate::config::HostConfig;
 use crate::dapr_env::{Secret, SidecarEndpoint};
 use crate::defaults;
 use crate::metrics::{GuestFailure, Metrics, Route};
-use crate::outbound::{OutboundHttp, OutboundSetupError, TraceContext};
+use crate::outbound::{OutboundHttp, TraceContext};
 use crate::outbound_http::OutboundHttpCtx;
 use crate::run::{Outcome, classify, merge_env};
 use crate::runtime::{HostState, Loaded, ModuleFacts, Runtime, RuntimeError, RuntimeOptions};
@@ -159,9 +159,6 @@ pub enum ServeError {
     /// Engine or module problem.
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
-    /// The HTTP client could not be set up.
-    #[error(transparent)]
-    Outbound(#[from] OutboundSetupError),
     /// The module's imports cannot be satisfied, or it is not a command.
     #[error("preparing {module}: {reason}")]
     Prepare {
@@ -273,7 +270,8 @@ impl Server {
             options.config.clone(),
             options.sidecar.clone(),
             options.api_token.clone(),
-        )?;
+        );
+        outbound.warm_up();
         let metrics = Arc::new(Metrics::new());
         outbound.record_metrics(metrics.clone());
         let handler = match loaded {
@@ -613,37 +611,46 @@ async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> Resp
 /// reused for [`defaults::SERVE_READY_CACHE`], so a flood of probes costs one request to
 /// the sidecar per interval.
 struct ReadyProbe {
-    client: Option<reqwest::Client>,
-    /// When the sidecar was last asked, and what it answered. Held across the ask, so
-    /// concurrent probes wait for one answer instead of asking again.
-    last: tokio::sync::Mutex<Option<(Instant, bool)>>,
+    /// The client (built at the first probe, so start-up does not load the root
+    /// certificates for it) and when the sidecar was last asked, with what it answered.
+    /// Held across the ask, so concurrent probes wait for one answer instead of asking
+    /// again.
+    state: tokio::sync::Mutex<ProbeState>,
+}
+
+#[derive(Default)]
+struct ProbeState {
+    /// `None` until the first probe; `Some(None)` if the client could not be built.
+    client: Option<Option<reqwest::Client>>,
+    last: Option<(Instant, bool)>,
 }
 
 impl ReadyProbe {
     fn new() -> Self {
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(2))
-            .build()
-            .map_err(
-                |e| warn!(error = %e, "building the readiness client failed: /readyz answers 503"),
-            )
-            .ok();
         ReadyProbe {
-            client,
-            last: tokio::sync::Mutex::new(None),
+            state: tokio::sync::Mutex::new(ProbeState::default()),
         }
     }
 
     async fn is_ready(&self, sidecar: &SidecarEndpoint) -> bool {
-        let mut last = self.last.lock().await;
-        if let Some((at, ready)) = *last
+        let mut state = self.state.lock().await;
+        if let Some((at, ready)) = state.last
             && at.elapsed() < defaults::SERVE_READY_CACHE
         {
             return ready;
         }
+        let client = state.client.get_or_insert_with(|| {
+            reqwest::Client::builder()
+                .no_proxy()
+                .timeout(Duration::from_secs(2))
+                .build()
+                .map_err(
+                    |e| warn!(error = %e, "building the readiness client failed: /readyz answers 503"),
+                )
+                .ok()
+        });
         let url = format!("{}/v1.0/healthz/outbound", sidecar.origin());
-        let ready = match &self.client {
+        let ready = match client {
             Some(c) => c
                 .get(url)
                 .send()
@@ -651,7 +658,7 @@ impl ReadyProbe {
                 .is_ok_and(|r| r.status().is_success()),
             None => false,
         };
-        *last = Some((Instant::now(), ready));
+        state.last = Some((Instant::now(), ready));
         ready
     }
 }

@@ -61,8 +61,7 @@ impl Guest {
             config,
             SidecarEndpoint::parse("http://127.0.0.1:3500").expect("endpoint"),
             None,
-        )
-        .expect("http");
+        );
         let memory = if with_memory {
             r#"(memory (export "memory") 1)"#
         } else {

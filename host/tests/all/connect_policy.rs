@@ -37,7 +37,6 @@ fn outbound(
         token.map(Secret::new),
         lookup,
     )
-    .expect("outbound")
 }
 
 fn plain(toml: &str, names: &[(&str, &[&str])]) -> OutboundHttp {

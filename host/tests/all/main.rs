@@ -16,4 +16,5 @@ mod sdk_rust;
 mod serve;
 mod serve_component;
 mod support;
+mod tls;
 mod trace_context;
