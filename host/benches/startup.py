@@ -7,8 +7,11 @@ recorded figures and the exact command).
     cargo build --release -p wasi-dapr-test-artifacts   # the guests (cargo guests)
     python3 host/benches/startup.py [--runs N] [--wasmtime PATH] [--only serve|run]
 
-Each case is started N times (default 15) after one untimed warm-up start; the table
-gives the median and the ratio to the wasmtime case it stands beside. `serve` cases are
+Each case is started N times (default 15) after one untimed warm-up start, the cases of
+a group in turn (round-robin, so the machine's drift affects them alike); the table gives
+the median and the ratio to the wasmtime case of the same kind (no cache, warm cache,
+precompiled; a precompiled `serve` beside the issue's baseline, a warm-cache `wasmtime
+serve`). `serve` cases are
 timed from spawn to the first 200 of GET /hello (polled every 0.5 ms); `run` cases from
 spawn to exit. "warm cache" means the compiled-module cache (each side its own) was filled
 by the warm-up; "no cache" is `--no-cache` / `-C cache=n`; "precompiled" loads a .cwasm
@@ -99,11 +102,6 @@ def time_run(argv, env=None, cwd=None) -> float:
     return elapsed
 
 
-def median_of(runs: int, once) -> float:
-    once()  # warm-up: fills the cache, pages the binary in
-    return statistics.median(once() for _ in range(runs))
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=15)
@@ -141,54 +139,83 @@ def main() -> None:
 
     rows = []  # (group, label, seconds, baseline label)
 
-    def case(group, label, seconds, baseline=None):
-        rows.append((group, label, seconds, baseline))
-        print(f"  {label}: {seconds * 1000:.1f} ms", file=sys.stderr, flush=True)
+    def group_of(group, cases):
+        """Times `cases` [(label, once, baseline label or None)] round-robin: one warm-up
+        start of each, then `runs` rounds of one start of each, so that the machine's
+        drift affects every case of the group alike."""
+        for label, once, _ in cases:
+            once()
+        times = {label: [] for label, _, _ in cases}
+        for _ in range(args.runs):
+            for label, once, _ in cases:
+                times[label].append(once())
+        for label, _, baseline in cases:
+            seconds = statistics.median(times[label])
+            rows.append((group, label, seconds, baseline))
+            print(f"  {group}: {label}: {seconds * 1000:.1f} ms", file=sys.stderr, flush=True)
 
     if args.only in (None, "serve"):
         wd_serve = lambda extra, module: lambda port: [  # noqa: E731
             wd, "serve", "--listen", f"127.0.0.1:{port}", *extra, str(module)]
         wt_serve = lambda extra, module: lambda port: [  # noqa: E731
             wt, "serve", "-S", "cli", "--addr", f"127.0.0.1:{port}", *extra, str(module)]
+        serve = lambda argv: lambda: time_serve(argv, env)  # noqa: E731
         for name, module in [("component (http_proxy)", proxy), ("CGI module (cgi)", cgi)]:
-            group = f"serve: {name}"
             pre = wd_compile(module)
-            t = lambda argv: median_of(args.runs, lambda: time_serve(argv, env))  # noqa: E731
+            cases = []
+            like = {}
             if module == proxy:
                 wt_pre = wt_compile(module)
-                case(group, "wasmtime serve, no cache", t(wt_serve(["-C", "cache=n"], module)))
-                case(group, "wasmtime serve, warm cache",
-                     t(wt_serve(["-C", f"cache-config={wt_cache_cfg}"], module)))
-                case(group, "wasmtime serve, precompiled",
-                     t(wt_serve(["--allow-precompiled"], wt_pre)))
-            base = "wasmtime serve, warm cache" if module == proxy else None
-            case(group, "wasi-dapr serve, no cache", t(wd_serve(["--no-cache"], module)), base)
-            case(group, "wasi-dapr serve, warm cache",
-                 t(wd_serve(["--cache-dir", str(cache)], module)), base)
-            case(group, "wasi-dapr serve, precompiled", t(wd_serve([], pre)), base)
+                like = {
+                    "no cache": "wasmtime serve, no cache",
+                    "warm cache": "wasmtime serve, warm cache",
+                    "precompiled": "wasmtime serve, precompiled",
+                }
+                cases += [
+                    (like["no cache"], serve(wt_serve(["-C", "cache=n"], module)), None),
+                    (like["warm cache"],
+                     serve(wt_serve(["-C", f"cache-config={wt_cache_cfg}"], module)), None),
+                    (like["precompiled"], serve(wt_serve(["--allow-precompiled"], wt_pre)), None),
+                ]
+            cases += [
+                ("wasi-dapr serve, no cache", serve(wd_serve(["--no-cache"], module)),
+                 like.get("no cache")),
+                ("wasi-dapr serve, warm cache",
+                 serve(wd_serve(["--cache-dir", str(cache)], module)), like.get("warm cache")),
+                ("wasi-dapr serve, precompiled", serve(wd_serve([], pre)),
+                 like.get("warm cache")),
+            ]
+            group_of(f"serve: {name}", cases)
 
     if args.only in (None, "run"):
-        group = "run: hello module (env_dump)"
         pre = wd_compile(hello)
         wt_pre = wt_compile(hello)
-        t = lambda argv: median_of(args.runs, lambda: time_run(argv, env, work))  # noqa: E731
-        base = "wasmtime run, warm cache"
-        case(group, "wasmtime run, warm cache",
-             t([wt, "run", "-C", f"cache-config={wt_cache_cfg}", str(hello)]))
-        case(group, "wasmtime run, precompiled", t([wt, "run", "--allow-precompiled", str(wt_pre)]))
-        case(group, "wasi-dapr run, no cache", t([wd, "run", "--no-cache", str(hello)]), base)
-        case(group, "wasi-dapr run, warm cache",
-             t([wd, "run", "--cache-dir", str(cache), str(hello)]), base)
-        case(group, "wasi-dapr run, precompiled", t([wd, "run", str(pre)]), base)
+        run = lambda argv: lambda: time_run(argv, env, work)  # noqa: E731
+        group_of("run: hello module (env_dump)", [
+            ("wasmtime run, no cache", run([wt, "run", "-C", "cache=n", str(hello)]), None),
+            ("wasmtime run, warm cache",
+             run([wt, "run", "-C", f"cache-config={wt_cache_cfg}", str(hello)]), None),
+            ("wasmtime run, precompiled",
+             run([wt, "run", "--allow-precompiled", str(wt_pre)]), None),
+            ("wasi-dapr run, no cache", run([wd, "run", "--no-cache", str(hello)]),
+             "wasmtime run, no cache"),
+            ("wasi-dapr run, warm cache", run([wd, "run", "--cache-dir", str(cache), str(hello)]),
+             "wasmtime run, warm cache"),
+            ("wasi-dapr run, precompiled", run([wd, "run", str(pre)]),
+             "wasmtime run, precompiled"),
+        ])
 
-        group = "run: state example (state-rust --dev, embedded sidecar)"
         pre = wd_compile(state)
         dev_env = dict(env, DAPR_HTTP_PORT=str(free_port()))
-        t = lambda argv: median_of(args.runs, lambda: time_run(argv, dev_env, work))  # noqa: E731
-        case(group, "wasi-dapr run --dev, warm cache",
-             t([wd, "run", "--dev", "--cache-dir", str(cache), str(state)]))
-        case(group, "wasi-dapr run --dev, precompiled", t([wd, "run", "--dev", str(pre)]),
-             "wasi-dapr run --dev, warm cache")
+        run_dev = lambda argv: lambda: time_run(argv, dev_env, work)  # noqa: E731
+        group_of("run: state example (state-rust --dev, embedded sidecar)", [
+            ("wasi-dapr run --dev, no cache", run_dev([wd, "run", "--dev", "--no-cache", str(state)]),
+             None),
+            ("wasi-dapr run --dev, warm cache",
+             run_dev([wd, "run", "--dev", "--cache-dir", str(cache), str(state)]), None),
+            ("wasi-dapr run --dev, precompiled", run_dev([wd, "run", "--dev", str(pre)]),
+             "wasi-dapr run --dev, warm cache"),
+        ])
 
     print(f"\nmedians of {args.runs} starts ({wd}; {wt})\n")
     last_group = None

@@ -1,7 +1,6 @@
 //! The `wasi-dapr` command line: parses arguments and calls the library.
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -215,7 +214,7 @@ fn parse_env(s: &str) -> Result<(String, String), String> {
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn main() -> ExitCode {
+fn main() -> ! {
     let cli = Cli::parse();
     let format = match cli.log_format {
         LogFormatArg::Text => wasi_dapr::logging::LogFormat::Text,
@@ -233,16 +232,24 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: starting the async runtime: {e}");
-            return ExitCode::from(1);
+            std::process::exit(1);
         }
     };
-    match runtime.block_on(dispatch(cli)) {
-        Ok(code) => ExitCode::from(code),
+    let code = match runtime.block_on(dispatch(cli)) {
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(1)
+            1
         }
-    }
+    };
+    // Every command has finished its work (serve and the sidecar have drained, `run`'s
+    // guest has returned and its output is written): exit without tearing down the async
+    // runtime, the engine and the compiled-module cache's worker one by one, which costs
+    // a `run` a few milliseconds and frees nothing the process exit does not.
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    std::process::exit(i32::from(code))
 }
 
 async fn dispatch(cli: Cli) -> Result<u8> {
