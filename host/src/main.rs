@@ -328,7 +328,11 @@ async fn run(args: RunArgs) -> Result<u8> {
     } else {
         None
     };
-    let runtime = Runtime::new(engine_options(&args.engine, args.max_memory_mib))?;
+    let mut engine = engine_options(&args.engine, args.max_memory_mib);
+    // A `.cwasm` is never compiled: the cache (and its worker thread) would only cost
+    // start-up time.
+    engine.cache &= !wasi_dapr::precompiled::file_is_precompiled(&args.module);
+    let runtime = Runtime::new(engine)?;
     let options = RunOptions {
         module: args.module,
         args: args.args,

@@ -74,6 +74,25 @@ pub fn is_precompiled(bytes: &[u8]) -> bool {
     n >= 8 && bytes[..n] == MAGIC[..n]
 }
 
+/// Whether the file at `path` starts like a `.cwasm` (only its first bytes are read; a
+/// file that cannot be read is not, and its loading reports why).
+pub fn file_is_precompiled(path: &std::path::Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; MAGIC.len()];
+    let Ok(file) = std::fs::File::open(path) else {
+        return false;
+    };
+    let mut n = 0;
+    let mut file = file.take(head.len() as u64);
+    while let Ok(read) = file.read(&mut head[n..]) {
+        if read == 0 {
+            break;
+        }
+        n += read;
+    }
+    is_precompiled(&head[..n])
+}
+
 /// Wraps wasmtime's precompiled `artifact` in a `.cwasm`.
 pub fn encode(header: Header, artifact: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER_LEN + artifact.len());
@@ -146,6 +165,25 @@ mod tests {
             assert!(is_precompiled(&file));
             assert_eq!(decode(&file), Ok((header, &b"artifact"[..])));
         }
+    }
+
+    #[test]
+    fn files_are_told_apart_by_their_first_bytes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let write = |name: &str, bytes: &[u8]| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, bytes).expect("write");
+            path
+        };
+        let header = Header {
+            kind: Kind::Module,
+            has_start: false,
+        };
+        assert!(file_is_precompiled(&write("a.cwasm", &encode(header, b"x"))));
+        assert!(!file_is_precompiled(&write("a.wasm", b"\0asm\x01\0\0\0")));
+        assert!(!file_is_precompiled(&write("short", b"wasi")));
+        assert!(!file_is_precompiled(&write("empty", b"")));
+        assert!(!file_is_precompiled(&dir.path().join("missing")));
     }
 
     #[test]

@@ -256,7 +256,8 @@ impl Server {
             limits.prepared_instances.min(limits.max_concurrent)
         };
         let runtime = Runtime::new(RuntimeOptions {
-            cache: options.cache,
+            // A `.cwasm` is never compiled: no cache (and no cache worker thread).
+            cache: options.cache && !crate::precompiled::is_precompiled(&bytes),
             cache_dir: options.cache_dir.clone(),
             pooling_instances: Some(instances::pool_size(
                 limits.max_concurrent,
