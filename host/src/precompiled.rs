@@ -179,7 +179,10 @@ mod tests {
             kind: Kind::Module,
             has_start: false,
         };
-        assert!(file_is_precompiled(&write("a.cwasm", &encode(header, b"x"))));
+        assert!(file_is_precompiled(&write(
+            "a.cwasm",
+            &encode(header, b"x")
+        )));
         assert!(!file_is_precompiled(&write("a.wasm", b"\0asm\x01\0\0\0")));
         assert!(!file_is_precompiled(&write("short", b"wasi")));
         assert!(!file_is_precompiled(&write("empty", b"")));
