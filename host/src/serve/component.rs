@@ -4,12 +4,16 @@
 //! within `--max-response-bytes` and the request's deadline.
 //!
 //! The guest may go on running after it has set the response (to finish streaming the
-//! body, or for work of its own): the instance runs in its own task that holds the
-//! request's concurrency permit until the instance is gone, and the request's deadline
-//! stops it like any other handler. Guest stdout and stderr are logged, escaped and
+//! body, or for work of its own). The client is answered as soon as the whole body is
+//! written; an instance still running then finishes in a background task that holds the
+//! request's concurrency permit until the instance is gone (so a flood of lingering
+//! guests meets the concurrency cap, and shutdown's drain waits for them), and the
+//! request's deadline stops it like any other handler. Until the answer is complete
+//! the instance is polled in the request's own task, so a client that goes away takes
+//! its instance with it. Guest stdout and stderr are logged, escaped and
 //! capped, as for modules.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
@@ -86,14 +90,15 @@ pub(super) async fn invoke(
     };
     // The instance and the answer are polled together in this task: the guest may still
     // be writing the body while it is read. The permit goes when the instance does.
-    let guest = async move {
+    let pre = pre.clone();
+    let mut guest = Box::pin(async move {
         let _permit = permit;
         let proxy = pre.instantiate_async(&mut store).await?;
         proxy
             .wasi_http_incoming_handler()
             .call_handle(&mut store, request, out)
             .await
-    };
+    });
     let answer = async {
         match receiver.await {
             Ok(Ok(response)) => {
@@ -114,32 +119,68 @@ pub(super) async fn invoke(
             Err(_) => Err(HandlerError::NoResponse),
         }
     };
-    let (ended, result) = tokio::join!(guest, answer);
-    // The instance's end says why there was no answer (trap, deadline, exit), and its
-    // output is complete only then.
+    tokio::pin!(answer);
+    let mut ended = None;
+    let result = loop {
+        tokio::select! {
+            result = &mut answer => break result,
+            e = &mut guest, if ended.is_none() => ended = Some(e),
+        }
+    };
+    let timeout = limits.request_timeout;
+    match (result, ended) {
+        // The whole response is written and the guest goes on running (work of its own
+        // after answering): the client has its answer now, and the instance finishes in
+        // the background within its deadline, holding the request's concurrency permit
+        // (the drain at shutdown waits for it). A failure then is logged.
+        (Ok(response), None) => {
+            tokio::spawn(async move {
+                let ended = guest.await;
+                log_guest_stderr(id, &output.contents());
+                if let Some(failure) = failure_of(ended, timeout) {
+                    warn!(request = id, "after its response: {failure}");
+                }
+            });
+            Ok(response)
+        }
+        // The whole response was written before the instance ended: it stands, and a
+        // failure is logged.
+        (Ok(response), Some(ended)) => {
+            log_guest_stderr(id, &output.contents());
+            if let Some(failure) = failure_of(ended, timeout) {
+                warn!(request = id, "after its response: {failure}");
+            }
+            Ok(response)
+        }
+        // No answer: the instance's end says why (trap, deadline, exit), and its output
+        // is complete only then.
+        (Err(error), ended) => {
+            let ended = match ended {
+                Some(ended) => ended,
+                None => guest.await,
+            };
+            log_guest_stderr(id, &output.contents());
+            match (error, failure_of(ended, timeout)) {
+                (HandlerError::NoResponse | HandlerError::BodyFailed(_), Some(failure)) => {
+                    Err(failure)
+                }
+                (error, _) => Err(error),
+            }
+        }
+    }
+}
+
+/// How an instance ended, as a request failure (`None`: it returned).
+fn failure_of(ended: wasmtime::Result<()>, timeout: Duration) -> Option<HandlerError> {
     let ended = match ended {
         Ok(()) => Outcome::Exited(0),
         Err(e) => classify(e),
     };
-    log_guest_stderr(id, &output.contents());
-    let failure = match ended {
+    match ended {
         Outcome::Exited(0) => None,
         Outcome::Exited(code) => Some(HandlerError::Exited(code)),
-        Outcome::TimedOut => Some(HandlerError::TimedOut(limits.request_timeout)),
+        Outcome::TimedOut => Some(HandlerError::TimedOut(timeout)),
         Outcome::Trapped(trace) => Some(HandlerError::Trapped(trace)),
-    };
-    match (result, failure) {
-        (Ok(response), None) => Ok(response),
-        // The whole response was written before the instance failed: it stands, and the
-        // failure is logged.
-        (Ok(response), Some(failure)) => {
-            warn!(request = id, "after its response: {failure}");
-            Ok(response)
-        }
-        (Err(HandlerError::NoResponse | HandlerError::BodyFailed(_)), Some(failure)) => {
-            Err(failure)
-        }
-        (Err(error), _) => Err(error),
     }
 }
 

@@ -275,3 +275,64 @@ async fn serve_dev_wires_the_embedded_sidecar_to_a_component() {
     assert_eq!(res.text().await.expect("body"), "hello");
     drop(served);
 }
+
+/// A component that goes on running after its answer: the client is answered at once,
+/// the instance keeps its concurrency permit until it ends (a second request meets the
+/// cap), its stderr is logged when it does, and SIGTERM's drain waits for it.
+#[tokio::test]
+async fn a_component_answers_before_its_instance_ends_and_the_drain_waits_for_it() {
+    let port = crate::serve::free_port();
+    let mut cmd = crate::support::wasi_dapr();
+    cmd.arg("serve")
+        .arg("--cache-dir")
+        .arg(crate::support::cache_dir())
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .args(["--max-concurrent", "1", "--queue-timeout", "100ms"])
+        .arg(PROXY)
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    let child = cmd.spawn().expect("spawn serve");
+    let base = format!("http://127.0.0.1:{port}");
+    crate::serve::wait_until_up(&format!("{base}/healthz")).await;
+    let c = http_client();
+
+    let lingering = c
+        .get(format!("{base}/linger?ms=1500"))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(lingering.status(), 200);
+    assert_eq!(lingering.text().await.expect("body"), "answered");
+    // The instance is still running: it holds the only permit.
+    let next = c.get(format!("{base}/hello")).send().await.expect("answer");
+    assert_eq!(
+        next.status(),
+        503,
+        "the lingering instance must still hold its permit"
+    );
+
+    let pid = child.id().expect("pid").to_string();
+    let kill = tokio::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .expect("kill");
+    assert!(kill.success());
+    let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("serve exits after the drain")
+        .expect("output");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("waiting for instances still running after their response"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("lingered 1500 ms"),
+        "the drain let the instance finish: {stderr}"
+    );
+}
