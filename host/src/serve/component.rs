@@ -127,6 +127,16 @@ pub(super) async fn invoke(
             e = &mut guest, if ended.is_none() => ended = Some(e),
         }
     };
+    // The answer is usually complete a moment before the guest returns from its
+    // handler: poll it once more, so that only a guest really running on is moved to a
+    // task of its own.
+    if ended.is_none() {
+        ended = std::future::poll_fn(|cx| match guest.as_mut().poll(cx) {
+            std::task::Poll::Ready(e) => std::task::Poll::Ready(Some(e)),
+            std::task::Poll::Pending => std::task::Poll::Ready(None),
+        })
+        .await;
+    }
     let timeout = limits.request_timeout;
     match (result, ended) {
         // The whole response is written and the guest goes on running (work of its own
@@ -134,6 +144,10 @@ pub(super) async fn invoke(
         // the background within its deadline, holding the request's concurrency permit
         // (the drain at shutdown waits for it). A failure then is logged.
         (Ok(response), None) => {
+            tracing::debug!(
+                request = id,
+                "answered; the instance runs on in the background"
+            );
             tokio::spawn(async move {
                 let ended = guest.await;
                 log_guest_stderr(id, &output.contents());
