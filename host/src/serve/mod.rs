@@ -462,7 +462,7 @@ async fn accept_loop(listener: TcpListener, app: Arc<App>, stop: watch::Receiver
     // component's work of its own) hold their request's permit until they end, within
     // their deadline: wait for those too.
     if app.permits.available_permits() < app.permits_total {
-        info!("waiting for instances still running after their response");
+        info!("waiting for running instances to end");
         let all = u32::try_from(app.permits_total).unwrap_or(u32::MAX);
         let bound = app.options.limits.request_timeout + Duration::from_secs(1);
         if tokio::time::timeout(bound, app.permits.acquire_many(all))

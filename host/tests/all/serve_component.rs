@@ -328,7 +328,7 @@ async fn a_component_answers_before_its_instance_ends_and_the_drain_waits_for_it
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(
-        stderr.contains("waiting for instances still running after their response"),
+        stderr.contains("waiting for running instances to end"),
         "{stderr}"
     );
     assert!(
