@@ -4,14 +4,12 @@
 
 use std::net::IpAddr;
 
-use bytes::Bytes;
-use http::{HeaderMap, Method};
 use wasi_dapr::config::HostConfig;
 use wasi_dapr::dapr_env::{Secret, SidecarEndpoint};
-use wasi_dapr::outbound::{NameLookup, OutboundHttp, OutboundRequest, SendError};
+use wasi_dapr::outbound::{NameLookup, OutboundHttp, SendError};
 use wasi_dapr::outbound_http::HttpError;
 
-use crate::support::{MockServer, Reply};
+use crate::support::{MockServer, Reply, outbound_get};
 
 fn ip(s: &str) -> IpAddr {
     s.parse().expect("address")
@@ -43,16 +41,6 @@ fn plain(toml: &str, names: &[(&str, &[&str])]) -> OutboundHttp {
     outbound(toml, names, "http://127.0.0.1:3500", None)
 }
 
-async fn get(http: &OutboundHttp, url: &str) -> Result<u16, SendError> {
-    let request = OutboundRequest {
-        url: url::Url::parse(url).expect("url"),
-        method: Method::GET,
-        headers: HeaderMap::new(),
-        body: Bytes::new(),
-    };
-    http.send(request).await.map(|r| r.status.as_u16())
-}
-
 /// The refusal as the guest sees it (error 7, like a denial) and its message.
 fn assert_blocked(result: Result<u16, SendError>, host: &str, address: &str) -> String {
     let err = match result {
@@ -80,7 +68,7 @@ async fn a_name_pointed_at_loopback_is_refused_before_connecting() {
         &[("rebind.test", &["127.0.0.1"])],
     );
     let msg = assert_blocked(
-        get(&http, &format!("http://rebind.test:{port}/")).await,
+        outbound_get(&http, &format!("http://rebind.test:{port}/")).await,
         "rebind.test",
         "127.0.0.1 (loopback)",
     );
@@ -95,7 +83,7 @@ async fn a_name_pointed_at_loopback_is_refused_before_connecting() {
 async fn the_same_server_named_by_its_address_is_allowed() {
     let up = MockServer::hello().await;
     let http = plain(&format!("allowed_hosts = [{:?}]", up.origin()), &[]);
-    assert_eq!(get(&http, &up.url("/")).await, Ok(200));
+    assert_eq!(outbound_get(&http, &up.url("/")).await, Ok(200));
     assert_eq!(up.connections(), 1);
 }
 
@@ -111,15 +99,15 @@ async fn localhost_itself_may_reach_loopback() {
         ],
     );
     assert_eq!(
-        get(&http, &format!("http://localhost:{port}/")).await,
+        outbound_get(&http, &format!("http://localhost:{port}/")).await,
         Ok(200)
     );
     assert_eq!(
-        get(&http, &format!("http://LOCALHOST.:{port}/")).await,
+        outbound_get(&http, &format!("http://LOCALHOST.:{port}/")).await,
         Ok(200)
     );
     assert_blocked(
-        get(&http, &format!("http://sub.localhost:{port}/")).await,
+        outbound_get(&http, &format!("http://sub.localhost:{port}/")).await,
         "sub.localhost",
         "127.0.0.1 (loopback)",
     );
@@ -135,13 +123,13 @@ async fn a_name_pointed_at_link_local_or_unspecified_is_refused() {
         ],
     );
     let msg = assert_blocked(
-        get(&http, "http://metadata.test/latest/meta-data/").await,
+        outbound_get(&http, "http://metadata.test/latest/meta-data/").await,
         "metadata.test",
         "169.254.169.254 (link-local), fe80::1 (link-local)",
     );
     assert!(!msg.contains("meta-data"), "no path in the error: {msg}");
     assert_blocked(
-        get(&http, "http://zero.test/").await,
+        outbound_get(&http, "http://zero.test/").await,
         "zero.test",
         "0.0.0.0 (unspecified), ::ffff:127.0.0.1 (loopback)",
     );
@@ -157,7 +145,7 @@ async fn private_addresses_are_refused_only_with_the_setting() {
         names,
     );
     let msg = assert_blocked(
-        get(&http, "http://svc.test/").await,
+        outbound_get(&http, "http://svc.test/").await,
         "svc.test",
         "10.96.0.10 (private), fd00::10 (private)",
     );
@@ -170,7 +158,7 @@ async fn private_addresses_are_refused_only_with_the_setting() {
         &[("bench.test", &["198.19.0.1"])],
     );
     let msg = assert_blocked(
-        get(&listed, "http://bench.test/").await,
+        outbound_get(&listed, "http://bench.test/").await,
         "bench.test",
         "198.19.0.1 (in 198.18.0.0/15)",
     );
@@ -193,7 +181,7 @@ async fn a_redirect_to_a_name_pointed_at_loopback_is_refused() {
         &[("rebind.test", &["127.0.0.1"])],
     );
     assert_blocked(
-        get(&http, &up.url("/start")).await,
+        outbound_get(&http, &up.url("/start")).await,
         "rebind.test",
         "127.0.0.1 (loopback)",
     );
@@ -211,7 +199,7 @@ async fn a_redirect_to_a_name_pointed_at_loopback_is_refused() {
         ),
         &[],
     );
-    assert_eq!(get(&http, &up2.url("/start")).await, Ok(200));
+    assert_eq!(outbound_get(&http, &up2.url("/start")).await, Ok(200));
     assert_eq!(target.connections(), 1);
 }
 
@@ -221,18 +209,18 @@ async fn an_ip_literal_allowed_only_by_a_wildcard_is_checked() {
     let port = up.addr.port();
     let wildcard = plain(&format!("allowed_hosts = [\"http://*:{port}\"]"), &[]);
     assert_blocked(
-        get(&wildcard, &up.url("/")).await,
+        outbound_get(&wildcard, &up.url("/")).await,
         "127.0.0.1",
         "127.0.0.1 (loopback)",
     );
     assert_blocked(
-        get(&wildcard, &format!("http://[::ffff:127.0.0.1]:{port}/")).await,
+        outbound_get(&wildcard, &format!("http://[::ffff:127.0.0.1]:{port}/")).await,
         "::ffff:127.0.0.1",
         "::ffff:127.0.0.1 (loopback)",
     );
     let all = plain("allowed_hosts = [\"*://*:*\"]", &[]);
     assert_blocked(
-        get(&all, "http://169.254.169.254/").await,
+        outbound_get(&all, "http://169.254.169.254/").await,
         "169.254.169.254",
         "(link-local)",
     );
@@ -242,7 +230,7 @@ async fn an_ip_literal_allowed_only_by_a_wildcard_is_checked() {
         &format!("allowed_hosts = [\"http://127.0.0.0/8:{port}\"]"),
         &[],
     );
-    assert_eq!(get(&cidr, &up.url("/")).await, Ok(200));
+    assert_eq!(outbound_get(&cidr, &up.url("/")).await, Ok(200));
     assert_eq!(up.connections(), 1);
 }
 
@@ -262,15 +250,15 @@ async fn unchecked_names_and_the_sidecar_name_may_reach_loopback() {
     for token in [None, Some("s3cr3t")] {
         let http = outbound(&toml, names, &sidecar, token);
         assert_eq!(
-            get(&http, &format!("http://proxy.test:{port}/")).await,
+            outbound_get(&http, &format!("http://proxy.test:{port}/")).await,
             Ok(200)
         );
         assert_eq!(
-            get(&http, &format!("http://sidecar.test:{port}/v1.0/healthz")).await,
+            outbound_get(&http, &format!("http://sidecar.test:{port}/v1.0/healthz")).await,
             Ok(200)
         );
         assert_blocked(
-            get(&http, &format!("http://other.test:{port}/")).await,
+            outbound_get(&http, &format!("http://other.test:{port}/")).await,
             "other.test",
             "127.0.0.1 (loopback)",
         );

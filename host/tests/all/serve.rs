@@ -381,13 +381,7 @@ async fn sigterm_finishes_in_flight_requests_then_exits() {
         async move { c.get(url).send().await.map(|r| r.status().as_u16()) }
     });
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let pid = s.pid().to_string();
-    let kill = tokio::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .await
-        .expect("kill");
-    assert!(kill.success());
+    crate::support::sigterm(s.pid()).await;
     assert_eq!(
         in_flight
             .await

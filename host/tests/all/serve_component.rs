@@ -203,13 +203,7 @@ async fn sigterm_finishes_in_flight_component_requests_then_exits() {
         async move { c.get(url).send().await.map(|r| r.status().as_u16()) }
     });
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let pid = s.pid().to_string();
-    let kill = tokio::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .await
-        .expect("kill");
-    assert!(kill.success());
+    crate::support::sigterm(s.pid()).await;
     assert_eq!(in_flight.await.expect("join").expect("answered"), 500);
     assert_eq!(s.wait().await, Some(0), "clean exit after SIGTERM");
 }
@@ -314,13 +308,7 @@ async fn a_component_answers_before_its_instance_ends_and_the_drain_waits_for_it
         "the lingering instance must still hold its permit"
     );
 
-    let pid = child.id().expect("pid").to_string();
-    let kill = tokio::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .await
-        .expect("kill");
-    assert!(kill.success());
+    crate::support::sigterm(child.id().expect("pid")).await;
     let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
         .await
         .expect("serve exits after the drain")

@@ -6,17 +6,15 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use bytes::Bytes;
-use http::{HeaderMap, Method};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::{self, pki_types::pem::PemObject};
 use wasi_dapr::config::HostConfig;
 use wasi_dapr::dapr_env::SidecarEndpoint;
-use wasi_dapr::outbound::{OutboundHttp, OutboundRequest, SendError};
+use wasi_dapr::outbound::{OutboundHttp, SendError};
 
-use crate::support::{MockServer, read_repo_file};
+use crate::support::{MockServer, outbound_get, read_repo_file};
 
 /// A TLS server on loopback with the self-signed fixture certificate. It counts the
 /// handshakes begun and the HTTP requests read after one completed (answering 200).
@@ -73,16 +71,6 @@ impl TlsServer {
     }
 }
 
-async fn get(http: &OutboundHttp, url: &str) -> Result<u16, SendError> {
-    let request = OutboundRequest {
-        url: url::Url::parse(url).expect("url"),
-        method: Method::GET,
-        headers: HeaderMap::new(),
-        body: Bytes::new(),
-    };
-    http.send(request).await.map(|r| r.status.as_u16())
-}
-
 #[tokio::test]
 async fn an_https_hop_verifies_the_certificate_and_refuses_a_self_signed_one() {
     let tls = TlsServer::start().await;
@@ -102,10 +90,15 @@ async fn an_https_hop_verifies_the_certificate_and_refuses_a_self_signed_one() {
     http.warm_up();
 
     // The plain hop is sent (and answered) by the client that loads no roots.
-    assert_eq!(get(&http, &plain.url("/hello")).await.expect("plain"), 200);
+    assert_eq!(
+        outbound_get(&http, &plain.url("/hello"))
+            .await
+            .expect("plain"),
+        200
+    );
 
     for host in ["127.0.0.1", "localhost"] {
-        let err = get(&http, &format!("https://{host}:{}/", tls.port))
+        let err = outbound_get(&http, &format!("https://{host}:{}/", tls.port))
             .await
             .expect_err("a self-signed certificate must be refused");
         let SendError::Failed(reason) = &err else {

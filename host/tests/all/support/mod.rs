@@ -215,3 +215,27 @@ pub fn read_repo_file(path: &str) -> String {
 pub fn example_output(example: &str) -> Vec<String> {
     readme::expected_output(&repo_root().join("examples").join(example).join("README.md"))
 }
+
+/// Sends SIGTERM to process `pid` (with the system's `kill`).
+pub async fn sigterm(pid: u32) {
+    let kill = tokio::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .await
+        .expect("kill");
+    assert!(kill.success(), "kill -TERM {pid}: {kill}");
+}
+
+/// `GET url` on the send path itself; the final status, or how it failed.
+pub async fn outbound_get(
+    http: &wasi_dapr::outbound::OutboundHttp,
+    url: &str,
+) -> Result<u16, wasi_dapr::outbound::SendError> {
+    let request = wasi_dapr::outbound::OutboundRequest {
+        url: url::Url::parse(url).expect("url"),
+        method: http::Method::GET,
+        headers: http::HeaderMap::new(),
+        body: bytes::Bytes::new(),
+    };
+    http.send(request).await.map(|r| r.status.as_u16())
+}
