@@ -399,12 +399,12 @@ describe("metadata and health", () => {
     assert.equal(typeof md.extended.daprRuntimeVersion, "string");
   });
 
-  test("metadata.get (1.18 shape): actorRuntime without placement is DISABLED", T, async () => {
+  test("metadata.get (1.18 shape): the embedded placement is connected, no app hosts actors", T, async () => {
     const md = await client.metadata.get();
     assert.deepEqual(md.actorRuntime, {
-      runtimeStatus: "DISABLED",
-      hostReady: false,
-      placement: "placement: disconnected",
+      runtimeStatus: "RUNNING",
+      hostReady: true,
+      placement: "placement: connected",
     });
   });
 
@@ -429,27 +429,31 @@ describe("metadata and health", () => {
   });
 });
 
-describe("actors (no placement service)", () => {
-  test("the SDK's HTTP actor client: every actor call is 400 ERR_ACTOR_NO_PLACEMENT", T, async () => {
+describe("actors (no app hosts them; no actor state store)", () => {
+  test("the SDK's HTTP actor client gets daprd's answers for a type hosted nowhere", T, async () => {
     const actors = new ActorClientHTTP.default(http);
     const id = new ActorId("counter-1");
+    const invoke = await rejected(() => actors.invoke("Counter", id, "add", { by: 1 }));
+    assert.equal(invoke.status, 500);
+    assert.deepEqual(invoke.body, {
+      errorCode: "ERR_ACTOR_INVOKE_METHOD",
+      message: "error invoke actor method: failed to lookup actor: did not find address for actor 'Counter||counter-1'",
+    });
     for (const call of [
-      () => actors.invoke("Counter", id, "add", { by: 1 }),
       () => actors.stateGet("Counter", id, "count"),
       () => actors.stateTransaction("Counter", id, [{ operation: "upsert", request: { key: "count", value: 1 } }]),
       () => actors.registerActorReminder("Counter", id, "tick", { period: "10s", data: 1 }),
       () => actors.reminderGet("Counter", id, "tick"),
       () => actors.unregisterActorReminder("Counter", id, "tick"),
       () => actors.registerActorTimer("Counter", id, "t", { period: "10s", callback: "add", data: 1 }),
-      () => actors.unregisterActorTimer("Counter", id, "t"),
     ]) {
       const e = await rejected(call);
-      assert.equal(e.status, 400);
-      assert.deepEqual(e.body, {
-        errorCode: "ERR_ACTOR_NO_PLACEMENT",
-        message: "placement service is not configured",
-      });
+      assert.equal(e.status, 500);
+      assert.equal(e.body.errorCode, "ERR_ACTOR_RUNTIME_NOT_FOUND");
+      assert.match(e.body.message, /actorStateStore/);
     }
+    // Deleting a timer is always 204.
+    await actors.unregisterActorTimer("Counter", id, "t");
   });
 });
 

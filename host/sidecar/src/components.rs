@@ -40,6 +40,12 @@ impl ComponentSpec {
         }
     }
 
+    /// The same spec with one more metadata entry.
+    pub fn with_metadata(mut self, key: &str, value: &str) -> Self {
+        self.metadata.insert(key.to_string(), value.to_string());
+        self
+    }
+
     /// The implemented type this component names, if any.
     pub fn component_kind(&self) -> Option<ComponentKind> {
         ComponentKind::from_type(&self.kind)

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use http::{HeaderValue, StatusCode};
 use tokio::sync::watch;
 
+use crate::actors::runtime::Actors;
 use crate::api::ApiError;
 use crate::app::{self, AppCallError, AppConnection, AppResponse};
 use crate::bindings::component::Binding;
@@ -51,6 +52,8 @@ pub(crate) struct Ctx {
     pub subscriptions: RwLock<Vec<Arc<DeliveryQueue>>>,
     /// The scheduled jobs (in memory).
     pub jobs: JobTable,
+    /// The actor runtime: hosted types, active actors, reminders and timers.
+    pub actors: Actors,
     pub(crate) ready: AtomicBool,
     pub(crate) shutdown: watch::Sender<bool>,
 }

@@ -9,6 +9,7 @@
 //   ctx                                     what the handlers share
 //   state/, pubsub/, bindings/, ...         the HTTP handlers of each building block
 //   loader, server                          components → Ctx; accept loop and route table
+mod actors;
 mod api;
 mod app;
 mod bindings;
@@ -90,7 +91,9 @@ impl Sidecar {
             Some(dir) => components::load_dir(dir, &opts.app_id)?,
             None => Resources {
                 components: vec![
-                    ComponentSpec::builtin("statestore", ComponentKind::StateInMemory),
+                    // As `dapr init`'s default statestore: also the actor state store.
+                    ComponentSpec::builtin("statestore", ComponentKind::StateInMemory)
+                        .with_metadata("actorStateStore", "true"),
                     ComponentSpec::builtin("pubsub", ComponentKind::PubSubInMemory),
                 ],
                 subscriptions: Vec::new(),
@@ -123,13 +126,22 @@ impl Sidecar {
         }
         // Without an app port no trigger could be delivered: jobs are kept, never fired.
         if ctx.app_port.is_some() {
-            inputs.push(tokio::spawn(jobs::scheduler::run(ctx.clone())));
+            inputs.push(tokio::spawn(jobs::scheduler::run(ctx.clone(), |c| &c.jobs)));
+            inputs.push(tokio::spawn(jobs::scheduler::run(ctx.clone(), |c| {
+                &c.actors.reminders
+            })));
+            inputs.push(tokio::spawn(jobs::scheduler::run(ctx.clone(), |c| {
+                &c.actors.timers
+            })));
+            inputs.push(tokio::spawn(actors::deactivate_idle(ctx.clone())));
         }
         let subscriber = if ctx.app_port.is_some() {
             Some(tokio::spawn(pubsub::delivery::load_app_subscriptions(
                 ctx.clone(),
             )))
         } else {
+            ctx.actors
+                .set_hosted(actors::config::HostedTypes::default());
             ctx.set_ready();
             None
         };

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::watch;
 
+use crate::actors::runtime::Actors;
 use crate::bindings::component::{Binding, LocalStorage, cron_from_spec};
 use crate::components::{BuildingBlock, ComponentKind, ComponentSpec, Resources};
 use crate::configuration::component::ConfigStore;
@@ -29,6 +30,14 @@ fn key_prefix(spec: &ComponentSpec) -> KeyPrefix {
         "none" => KeyPrefix::None,
         other => KeyPrefix::Custom(other.to_string()),
     }
+}
+
+/// dapr/kit's `IsTruthy`: `y yes true t on 1`, any case, trimmed.
+fn is_truthy(v: &str) -> bool {
+    matches!(
+        v.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes" | "true" | "t" | "on" | "1"
+    )
 }
 
 /// Replaces `secretKeyRef` metadata with values from the `auth.secretStore` secret store.
@@ -86,6 +95,13 @@ async fn add_component(ctx: &mut Ctx, spec: &ComponentSpec) -> Result<(), Sideca
         });
     }
     let mut capabilities = Vec::new();
+    let actor_store = matches!(kind.block(), BuildingBlock::State)
+        && spec.meta("actorStateStore").is_some_and(is_truthy);
+    if actor_store && let Some(other) = &ctx.actors.state_store {
+        return Err(spec.init_error(format!(
+            "detected duplicate actor state store: {other:?} already has actorStateStore: \"true\""
+        )));
+    }
     match kind {
         ComponentKind::StateInMemory => {
             let store: Arc<dyn StateStore> = Arc::new(memory::MemoryStore::default());
@@ -147,6 +163,10 @@ async fn add_component(ctx: &mut Ctx, spec: &ComponentSpec) -> Result<(), Sideca
                 .insert(spec.name.clone(), ConversationComponent::Echo);
         }
     }
+    if actor_store {
+        ctx.actors.state_store = Some(spec.name.clone());
+        capabilities.push("ACTOR");
+    }
     tracing::info!(name = %spec.name, kind = %spec.kind, file = %spec.file.display(), "component loaded");
     ctx.registered.push(RegisteredComponent {
         name: spec.name.clone(),
@@ -170,6 +190,13 @@ pub(crate) async fn build_ctx(
     shutdown: watch::Sender<bool>,
 ) -> Result<(Ctx, Vec<Subscription>), SidecarError> {
     let jobs = JobTable::new(tuning.max_jobs);
+    let actors = Actors::new(
+        None,
+        tuning.max_active_actors,
+        tuning.max_actor_pending_calls,
+        tuning.max_actor_reminders,
+        tuning.max_actor_timers,
+    );
     let mut ctx = Ctx {
         app_id: opts.app_id.clone(),
         app_port: opts.app_port,
@@ -187,6 +214,7 @@ pub(crate) async fn build_ctx(
         extended: Mutex::new(BTreeMap::new()),
         subscriptions: RwLock::new(Vec::new()),
         jobs,
+        actors,
         ready: AtomicBool::new(false),
         shutdown,
     };

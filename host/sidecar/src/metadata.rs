@@ -52,15 +52,12 @@ pub(crate) async fn get(ctx: &Ctx, _req: &ApiRequest) -> Result<Resp, ApiError> 
         conn["port"] = json!(port);
     }
     body.insert("appConnectionProperties".into(), conn);
-    // Always present; this sidecar has no actor runtime and no placement service.
-    body.insert(
-        "actorRuntime".into(),
-        json!({
-            "runtimeStatus": "DISABLED",
-            "hostReady": false,
-            "placement": "placement: disconnected",
-        }),
-    );
+    // Always present: INITIALIZING until the app was asked for its actor types.
+    let (runtime, actors) = crate::actors::metadata(ctx);
+    if let Some(actors) = actors {
+        body.insert("actors".into(), actors);
+    }
+    body.insert("actorRuntime".into(), runtime);
     Ok(json_response(StatusCode::OK, &Value::Object(body)))
 }
 

@@ -44,6 +44,18 @@ pub const DEFAULT_MAX_JOBS: usize = 10_000;
 /// Job triggers in flight to the app at a time.
 pub const DEFAULT_JOB_TRIGGER_CONCURRENCY: usize = 8;
 
+/// How often active actors are checked for idleness (deactivation after their type's
+/// `actorIdleTimeout`).
+pub const DEFAULT_ACTOR_SCAN_INTERVAL: Duration = Duration::from_secs(1);
+/// The most actors active at a time; activating one more is refused.
+pub const DEFAULT_MAX_ACTIVE_ACTORS: usize = 10_000;
+/// Calls queued for one actor's turn at a time (the one running included).
+pub const DEFAULT_MAX_ACTOR_PENDING_CALLS: usize = 256;
+/// The most actor reminders held at a time.
+pub const DEFAULT_MAX_ACTOR_REMINDERS: usize = 10_000;
+/// The most actor timers held at a time.
+pub const DEFAULT_MAX_ACTOR_TIMERS: usize = 10_000;
+
 /// What the sidecar listens on and which app it serves.
 #[derive(Clone)]
 pub struct SidecarOptions {
@@ -129,8 +141,23 @@ pub struct SidecarTuning {
     /// The most jobs held at a time (default 10,000); a new job beyond → 500
     /// `DAPR_SCHEDULER_SCHEDULE_JOB` (replacing one with `overwrite` is fine).
     pub max_jobs: usize,
-    /// Job triggers in flight to the app at a time (default 8); due triggers wait.
+    /// Job triggers in flight to the app at a time (default 8); due triggers wait. Also
+    /// the reminder ticks and the timer ticks in flight, each.
     pub job_trigger_concurrency: usize,
+    /// How often active actors are checked for idleness (default 1 s).
+    pub actor_scan_interval: Duration,
+    /// The most actors active at a time (default 10,000); a call that would activate one
+    /// more is `500 ERR_ACTOR_INVOKE_METHOD`.
+    pub max_active_actors: usize,
+    /// Calls queued for one actor at a time, the running turn included (default 256); one
+    /// more is `500 ERR_ACTOR_INVOKE_METHOD`.
+    pub max_actor_pending_calls: usize,
+    /// The most actor reminders (default 10,000); a new one beyond is
+    /// `500 ERR_ACTOR_REMINDER_CREATE`.
+    pub max_actor_reminders: usize,
+    /// The most actor timers (default 10,000); a new one beyond is
+    /// `500 ERR_ACTOR_TIMER_CREATE`.
+    pub max_actor_timers: usize,
 }
 
 impl Default for SidecarTuning {
@@ -153,6 +180,11 @@ impl Default for SidecarTuning {
             max_lock_id_bytes: DEFAULT_MAX_LOCK_ID_BYTES,
             max_jobs: DEFAULT_MAX_JOBS,
             job_trigger_concurrency: DEFAULT_JOB_TRIGGER_CONCURRENCY,
+            actor_scan_interval: DEFAULT_ACTOR_SCAN_INTERVAL,
+            max_active_actors: DEFAULT_MAX_ACTIVE_ACTORS,
+            max_actor_pending_calls: DEFAULT_MAX_ACTOR_PENDING_CALLS,
+            max_actor_reminders: DEFAULT_MAX_ACTOR_REMINDERS,
+            max_actor_timers: DEFAULT_MAX_ACTOR_TIMERS,
         }
     }
 }

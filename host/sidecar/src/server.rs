@@ -19,7 +19,9 @@ use crate::api::{ApiError, ApiRequest, Resp, bytes_response};
 use crate::ctx::{Ctx, wait_for_shutdown};
 use crate::pubsub::publish;
 use crate::state::is_write;
-use crate::{bindings, configuration, conversation, invoke, jobs, lock, metadata, secrets, state};
+use crate::{
+    actors, bindings, configuration, conversation, invoke, jobs, lock, metadata, secrets, state,
+};
 
 /// Percent-decodes one path segment or query part. Bytes that are not UTF-8 once decoded
 /// are a 400: a replacement character would make `k%FF` and `k%FE` the same key.
@@ -263,17 +265,26 @@ async fn route(
         (_, ["jobs", name]) if m == Method::POST => jobs::schedule(ctx, req, name).await,
         (_, ["jobs", name]) if get => jobs::get(ctx, name).await,
         (_, ["jobs", name]) if m == Method::DELETE => jobs::delete(ctx, name).await,
-        // Actors: this sidecar has no placement service, and answers as daprd without one.
-        (false, ["actors", _, _, "method", _]) if get || write || m == Method::DELETE => {
-            Err(no_placement())
+        // Actors (single node: this sidecar is its own placement).
+        (false, ["actors", t, i, "method", method]) if get || write || m == Method::DELETE => {
+            actors::invoke(ctx, req, t, i, method).await
         }
-        (false, ["actors", _, _, "state"]) if write => Err(no_placement()),
-        (false, ["actors", _, _, "state", _]) if get => Err(no_placement()),
-        (false, ["actors", _, _, "reminders", _]) if get || write || m == Method::DELETE => {
-            Err(no_placement())
+        (false, ["actors", t, i, "state"]) if write => actors::transaction(ctx, req, t, i).await,
+        (false, ["actors", t, i, "state", key]) if get => actors::get_state(ctx, t, i, key).await,
+        (false, ["actors", t, i, "reminders", name]) if write => {
+            actors::timers::create_reminder(ctx, req, t, i, name).await
         }
-        (false, ["actors", _, _, "timers", _]) if write || m == Method::DELETE => {
-            Err(no_placement())
+        (false, ["actors", t, i, "reminders", name]) if get => {
+            actors::timers::get_reminder(ctx, t, i, name).await
+        }
+        (false, ["actors", t, i, "reminders", name]) if m == Method::DELETE => {
+            actors::timers::delete_reminder(ctx, t, i, name).await
+        }
+        (false, ["actors", t, i, "timers", name]) if write => {
+            actors::timers::create_timer(ctx, req, t, i, name).await
+        }
+        (false, ["actors", t, i, "timers", name]) if m == Method::DELETE => {
+            actors::timers::delete_timer(ctx, t, i, name).await
         }
         // Metadata, health, shutdown.
         (false, ["metadata"]) if get => metadata::get(ctx, req).await,
@@ -285,14 +296,6 @@ async fn route(
         (false, ["shutdown"]) if write || get => metadata::shutdown(ctx).await,
         _ => invoke::fallback(ctx, req, path).await,
     }
-}
-
-/// daprd's answer to every actor call when no placement service is configured.
-fn no_placement() -> ApiError {
-    ApiError::bad_request(
-        "ERR_ACTOR_NO_PLACEMENT",
-        "placement service is not configured",
-    )
 }
 
 #[cfg(test)]

@@ -98,7 +98,10 @@ pub fn reply(status: u16, body: &str) -> Reply {
     }
 }
 
-type Handler = dyn Fn(&Recorded) -> Reply + Send + Sync;
+/// A reply computed later (an async handler, e.g. one that calls back into the sidecar).
+pub type ReplyFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Reply> + Send>>;
+
+type Handler = dyn Fn(Recorded) -> ReplyFuture + Send + Sync;
 
 /// A local HTTP/1 server on 127.0.0.1 that records every request and connection.
 /// Dropping it stops accepting.
@@ -134,6 +137,25 @@ impl MockServer {
     pub async fn start_at(
         addr: SocketAddr,
         handler: impl Fn(&Recorded) -> Reply + Send + Sync + 'static,
+    ) -> Self {
+        Self::start_async_at(addr, move |rec: Recorded| {
+            let reply = handler(&rec);
+            Box::pin(async move { reply }) as ReplyFuture
+        })
+        .await
+    }
+
+    /// [`MockServer::start`] with an async handler, on a free port: the request is
+    /// recorded when it arrives, the handler's future answers it.
+    pub async fn start_async(
+        handler: impl Fn(Recorded) -> ReplyFuture + Send + Sync + 'static,
+    ) -> Self {
+        Self::start_async_at(SocketAddr::from(([127, 0, 0, 1], 0)), handler).await
+    }
+
+    async fn start_async_at(
+        addr: SocketAddr,
+        handler: impl Fn(Recorded) -> ReplyFuture + Send + Sync + 'static,
     ) -> Self {
         let listener = TcpListener::bind(addr).await.expect("bind the mock server");
         let addr = listener.local_addr().expect("mock server address");
@@ -240,8 +262,8 @@ async fn answer(
         headers: parts.headers,
         body,
     };
-    let reply = handler(&rec);
-    requests.lock().expect("lock").push_back(rec);
+    requests.lock().expect("lock").push_back(rec.clone());
+    let reply = handler(rec).await;
     if let Some(d) = reply.delay {
         tokio::time::sleep(d).await;
     }

@@ -1,4 +1,4 @@
-//! The scheduler task: one timer over the job table's heap, triggers `POST /job/{name}` on the app with bounded concurrency, reports each outcome back, stops on shutdown.
+//! The scheduler task: one timer over a job table's heap (jobs, actor reminders or actor timers), fires each due trigger at the app with bounded concurrency, reports each outcome back, stops on shutdown.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +10,7 @@ use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::store::{Due, Trigger};
+use super::store::{Due, JobTable, Target, Trigger};
 use super::timefmt::{now, until};
 use crate::ctx::{Ctx, wait_for_shutdown};
 
@@ -18,7 +18,7 @@ use crate::ctx::{Ctx, wait_for_shutdown};
 const MAX_SLEEP: Duration = Duration::from_secs(30);
 
 /// Bytes escaped in the `/job/{name}` path.
-const PATH: &AsciiSet = &CONTROLS
+pub(crate) const PATH: &AsciiSet = &CONTROLS
     .add(b' ')
     .add(b'"')
     .add(b'#')
@@ -34,9 +34,10 @@ const PATH: &AsciiSet = &CONTROLS
     .add(b'|')
     .add(b'}');
 
-/// Runs until shutdown: sleeps until the earliest due trigger (or a change of the table),
-/// then fires every due trigger, at most `job_trigger_concurrency` at a time.
-pub(crate) async fn run(ctx: Arc<Ctx>) {
+/// Runs until shutdown over the table `table` picks out of the `Ctx`: sleeps until the
+/// earliest due trigger (or a change of the table), then fires every due trigger, at most
+/// `job_trigger_concurrency` at a time.
+pub(crate) async fn run(ctx: Arc<Ctx>, table: fn(&Ctx) -> &JobTable) {
     let mut shutdown = ctx.shutdown_rx();
     let permits = Arc::new(Semaphore::new(ctx.tuning.job_trigger_concurrency.max(1)));
     let mut in_flight = JoinSet::new();
@@ -49,12 +50,15 @@ pub(crate) async fn run(ctx: Arc<Ctx>) {
             },
             () = wait_for_shutdown(&mut shutdown) => break,
         };
-        match ctx.jobs.take_due(now()) {
+        match table(&ctx).take_due(now()) {
             Due::Fire(trigger) => {
                 let ctx = ctx.clone();
                 in_flight.spawn(async move {
-                    let success = fire(&ctx, &trigger).await;
-                    ctx.jobs.complete(&trigger, success, now());
+                    let success = match &trigger.job.target {
+                        Target::App => fire(&ctx, &trigger).await,
+                        _ => crate::actors::fire(&ctx, &trigger.job).await,
+                    };
+                    table(&ctx).complete(&trigger, success, now());
                     drop(permit);
                 });
             }
@@ -63,7 +67,7 @@ pub(crate) async fn run(ctx: Arc<Ctx>) {
                 let sleep = next.map_or(MAX_SLEEP, |t| until(t, now()).min(MAX_SLEEP));
                 tokio::select! {
                     () = tokio::time::sleep(sleep) => {}
-                    () = ctx.jobs.changed() => {}
+                    () = table(&ctx).changed() => {}
                     () = wait_for_shutdown(&mut shutdown) => break,
                 }
             }

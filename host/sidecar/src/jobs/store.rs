@@ -22,10 +22,35 @@ pub(crate) enum Begin {
     Due(Nanos),
 }
 
+/// Whom a job's triggers go to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// `POST /job/{name}` on the app (the Jobs API).
+    App,
+    /// An actor reminder: `PUT /actors/{type}/{id}/method/remind/{reminder}`.
+    Reminder {
+        actor_type: String,
+        actor_id: String,
+        reminder: String,
+    },
+    /// An actor timer: `PUT /actors/{type}/{id}/method/timer/{timer}`, with the strings it
+    /// was created with (the app is sent them).
+    Timer {
+        actor_type: String,
+        actor_id: String,
+        timer: String,
+        callback: String,
+        due_time: String,
+        period: String,
+    },
+}
+
 /// A scheduled job as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Job {
+    /// The key in its table (the job name; `type||id||name` for reminders and timers).
     pub name: String,
+    pub target: Target,
     /// The schedule as given, and parsed.
     pub schedule: Option<(String, Schedule)>,
     pub repeats: Option<u32>,
@@ -101,6 +126,7 @@ impl Job {
         };
         Ok(Job {
             name,
+            target: Target::App,
             schedule,
             repeats: body.repeats,
             due_time: body.due_time,
@@ -287,6 +313,11 @@ impl JobTable {
     /// Deletes a job (a trigger in flight finishes, but is not retried or followed).
     pub fn remove(&self, name: &str) {
         self.lock().jobs.remove(name);
+    }
+
+    /// Deletes every job whose name starts with `prefix`.
+    pub fn remove_prefixed(&self, prefix: &str) {
+        self.lock().jobs.retain(|name, _| !name.starts_with(prefix));
     }
 
     /// Takes the earliest trigger due by `now`, or says when the next one is.

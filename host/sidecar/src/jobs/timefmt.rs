@@ -139,6 +139,42 @@ pub(crate) fn parse_go_duration(s: &str) -> Result<i64, String> {
     }
 }
 
+/// Go's `time.Duration.String`: `1h0m0s`, `1m30s`, `1.5s`, `250ms`, `0s`.
+pub(crate) fn format_go_duration(d: i64) -> String {
+    if d == 0 {
+        return "0s".into();
+    }
+    let sign = if d < 0 { "-" } else { "" };
+    let u = d.unsigned_abs();
+    // `whole.fraction` of `u / scale`, trailing zeros of the fraction dropped.
+    let frac = |u: u64, scale: u64| {
+        let (whole, rest) = (u / scale, u % scale);
+        if rest == 0 {
+            return whole.to_string();
+        }
+        let width = scale.ilog10() as usize;
+        let digits = format!("{rest:0width$}");
+        format!("{whole}.{}", digits.trim_end_matches('0'))
+    };
+    if u < 1_000 {
+        return format!("{sign}{u}ns");
+    }
+    if u < 1_000_000 {
+        return format!("{sign}{}\u{b5}s", frac(u, 1_000));
+    }
+    if u < 1_000_000_000 {
+        return format!("{sign}{}ms", frac(u, 1_000_000));
+    }
+    let secs = u / 1_000_000_000;
+    let (h, m) = (secs / 3600, (secs / 60) % 60);
+    let s = frac(u % 60_000_000_000, 1_000_000_000);
+    match (h, m) {
+        (0, 0) => format!("{sign}{s}s"),
+        (0, m) => format!("{sign}{m}m{s}s"),
+        (h, m) => format!("{sign}{h}h{m}m{s}s"),
+    }
+}
+
 /// An ISO 8601 duration as dapr/kit's `ParseISO8601Duration` reads it:
 /// `[R<n>/]P[nY][nM][nW][nD][T[nH][nM][nS]]`, integers only (signed, as Go's `Atoi`), units
 /// in any order, a trailing number without unit ignored.
@@ -349,6 +385,24 @@ pub(crate) fn format_proto_duration(nanos: i128) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn go_duration_strings() {
+        for (d, want) in [
+            (0, "0s"),
+            (SECOND as i64, "1s"),
+            (1_500_000_000, "1.5s"),
+            (90 * SECOND as i64, "1m30s"),
+            (3600 * SECOND as i64, "1h0m0s"),
+            (3_723_000_000_000, "1h2m3s"),
+            (250_000_000, "250ms"),
+            (1_500, "1.5\u{b5}s"),
+            (7, "7ns"),
+            (-2 * SECOND as i64, "-2s"),
+        ] {
+            assert_eq!(format_go_duration(d), want, "{d}");
+        }
+    }
 
     #[test]
     fn civil_dates_round_trip_and_know_their_weekday() {

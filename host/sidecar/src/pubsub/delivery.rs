@@ -182,6 +182,8 @@ async fn deliver(ctx: &Arc<Ctx>, sub: &Subscription, msg: Message, conn: &mut Ap
 pub(crate) async fn load_app_subscriptions(ctx: Arc<Ctx>) {
     let mut shutdown = ctx.shutdown_rx();
     let mut backoff = ctx.tuning.subscribe_initial_backoff;
+    // One connection for `/dapr/subscribe` and `/dapr/config`, as daprd's app channel.
+    let mut conn = crate::app::AppConnection::default();
     loop {
         let mut builder = Request::builder()
             .method(Method::GET)
@@ -195,24 +197,29 @@ pub(crate) async fn load_app_subscriptions(ctx: Arc<Ctx>) {
         let Ok(req) = builder.body(Full::new(Bytes::new())) else {
             return;
         };
-        match ctx.call_app(req).await {
+        match ctx.call_app_on(&mut conn, req).await {
             Ok(res) if res.status == StatusCode::OK => {
                 let subs = parse_app_subscriptions(&res.body).unwrap_or_else(|e| {
                     tracing::warn!(error = %e, "the app's /dapr/subscribe answer is not a subscription list; no subscriptions");
                     Vec::new()
                 });
                 tracing::info!(count = subs.len(), "loaded the app's subscriptions");
+                crate::actors::load_app_config(&ctx, &mut conn).await;
                 install(&ctx, subs);
                 ctx.set_ready();
                 return;
             }
             Ok(res) if res.status == StatusCode::NOT_FOUND => {
                 tracing::info!("the app has no /dapr/subscribe; no programmatic subscriptions");
+                crate::actors::load_app_config(&ctx, &mut conn).await;
                 ctx.set_ready();
                 return;
             }
             Ok(res) => {
                 tracing::warn!(status = %res.status, "the app failed GET /dapr/subscribe; asking again");
+                if ctx.actors.hosted().is_none() {
+                    crate::actors::load_app_config(&ctx, &mut conn).await;
+                }
                 ctx.set_ready();
             }
             Err(e) => {

@@ -45,45 +45,6 @@ async fn api_token_is_required_except_on_health() {
     sc.shutdown().await;
 }
 
-/// Seen through the official JS SDK's actor client: daprd without placement answers every
-/// actor route 400 `ERR_ACTOR_NO_PLACEMENT`, not service invocation's 404.
-#[tokio::test]
-async fn actor_routes_answer_no_placement() {
-    let sc = sidecar(|_| {}).await;
-    let addr = sc.local_addr();
-    for (method, path) in [
-        (Method::POST, "/v1.0/actors/Counter/1/method/add"),
-        (Method::GET, "/v1.0/actors/Counter/1/method/get"),
-        (Method::DELETE, "/v1.0/actors/Counter/1/method/x"),
-        (Method::GET, "/v1.0/actors/Counter/1/state/k"),
-        (Method::PUT, "/v1.0/actors/Counter/1/state"),
-        (Method::POST, "/v1.0/actors/Counter/1/reminders/r"),
-        (Method::GET, "/v1.0/actors/Counter/1/reminders/r"),
-        (Method::DELETE, "/v1.0/actors/Counter/1/reminders/r"),
-        (Method::PUT, "/v1.0/actors/Counter/1/timers/t"),
-        (Method::DELETE, "/v1.0/actors/Counter/1/timers/t"),
-    ] {
-        let a = send(addr, method.clone(), path, &[], Bytes::from_static(b"{}")).await;
-        let msg = a.assert_error(400, "ERR_ACTOR_NO_PLACEMENT");
-        assert_eq!(
-            msg, "placement service is not configured",
-            "{method} {path}"
-        );
-    }
-    // Shapes daprd does not route stay service invocation.
-    for (method, path) in [
-        (Method::GET, "/v1.0/actors/Counter/1/timers/t"),
-        (Method::GET, "/v1.0/actors/Counter/1/state"),
-        (Method::POST, "/v1.0/actors/Counter/1/method/a/b"),
-        (Method::POST, "/v1.0-alpha1/actors/Counter/1/method/add"),
-    ] {
-        send(addr, method, path, &[], Bytes::new())
-            .await
-            .assert_error(404, "ERR_DIRECT_INVOKE");
-    }
-    sc.shutdown().await;
-}
-
 #[tokio::test]
 async fn unrouted_paths_and_body_limits() {
     let sc = sidecar(|_| {}).await;
@@ -611,7 +572,7 @@ async fn metadata_and_shutdown() {
     assert_eq!(
         m["components"],
         json!([
-            {"name": "statestore", "type": "state.in-memory", "version": "v1", "capabilities": ["ETAG", "TRANSACTIONAL", "TTL", "QUERY_API"]},
+            {"name": "statestore", "type": "state.in-memory", "version": "v1", "capabilities": ["ETAG", "TRANSACTIONAL", "TTL", "QUERY_API", "ACTOR"]},
             {"name": "pubsub", "type": "pubsub.in-memory", "version": "v1"},
         ])
     );

@@ -9,8 +9,9 @@ use wasi_dapr_test_support::mock::{MockServer, reply};
 use wasi_dapr_test_support::resources;
 use wasi_dapr_test_support::sidecar::sidecar;
 
+/// The embedded placement is always connected; these apps host no actor types.
 const NO_ACTORS: &str =
-    r#"{"runtimeStatus":"DISABLED","hostReady":false,"placement":"placement: disconnected"}"#;
+    r#"{"runtimeStatus":"RUNNING","hostReady":true,"placement":"placement: connected"}"#;
 
 /// The metadata answer, with `runtimeVersion` checked and taken out.
 async fn metadata(addr: std::net::SocketAddr) -> (Value, String) {
@@ -58,7 +59,7 @@ async fn default_components_and_no_app() {
             "id": "myapp",
             "components": [
                 {"name": "statestore", "type": "state.in-memory", "version": "v1",
-                 "capabilities": ["ETAG", "TRANSACTIONAL", "TTL", "QUERY_API"]},
+                 "capabilities": ["ETAG", "TRANSACTIONAL", "TTL", "QUERY_API", "ACTOR"]},
                 {"name": "pubsub", "type": "pubsub.in-memory", "version": "v1"}],
             "extended": {"daprRuntimeVersion": version, "team": "blue"},
             "appConnectionProperties": {"protocol": "http", "channelAddress": "127.0.0.1"},
