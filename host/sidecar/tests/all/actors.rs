@@ -1,5 +1,8 @@
 //! Actors conformance (dapr-http-api.md § Actors): the app's `/dapr/config`, turn-based calls, the app's required 200, state in daprd's key layout (memory and Redis), deactivation, reminders, timers, reentrancy and the error table, against a mock actor app.
 
+// Test code: a poisoned lock or a bad literal is a test failure.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -178,10 +181,12 @@ async fn turns_on_one_actor_never_overlap_while_two_actors_run_in_parallel() {
     for a in futures_util::future::join_all(calls).await {
         assert_eq!(a.status, 200, "{}", a.text());
     }
-    let s = seen.lock().unwrap();
-    assert_eq!(s.max_per_actor, 1, "calls to one actor overlapped");
-    assert_eq!(s.max_total, 2, "calls to two actors did not overlap");
-    drop(s);
+    let (per_actor, total) = {
+        let s = seen.lock().unwrap();
+        (s.max_per_actor, s.max_total)
+    };
+    assert_eq!(per_actor, 1, "calls to one actor overlapped");
+    assert_eq!(total, 2, "calls to two actors did not overlap");
     sc.shutdown().await;
 }
 
