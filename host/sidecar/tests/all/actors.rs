@@ -347,7 +347,7 @@ async fn state_on_redis_is_readable_where_daprd_reads_it() {
 
 #[tokio::test]
 async fn idle_actors_are_deactivated_and_come_back_with_their_state() {
-    let cfg = json!({"entities":["T","Slow"],"actorIdleTimeout":"200ms",
+    let cfg = json!({"entities":["T","Slow"],"actorIdleTimeout":"1s",
                      "entitiesConfig":[{"entities":["Slow"],"actorIdleTimeout":"1h"}]});
     let (app, _) = actor_app(cfg, Duration::ZERO, ok_behaviour()).await;
     let tuning = SidecarTuning {
