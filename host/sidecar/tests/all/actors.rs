@@ -372,9 +372,16 @@ async fn idle_actors_are_deactivated_and_come_back_with_their_state() {
         .collect();
     assert_eq!(del.len(), 1, "one deactivation");
     assert_eq!(del[0].target(), "/actors/T/1");
-    post_json(addr, "/v1.0/actors/T/1/state", "[]")
-        .await
-        .assert_error(400, "ERR_ACTOR_INSTANCE_MISSING");
+    // The DELETE is recorded when it arrives; the actor is gone once the app answered it.
+    let mut missing = post_json(addr, "/v1.0/actors/T/1/state", "[]").await;
+    for _ in 0..100 {
+        if missing.status == 400 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        missing = post_json(addr, "/v1.0/actors/T/1/state", "[]").await;
+    }
+    missing.assert_error(400, "ERR_ACTOR_INSTANCE_MISSING");
     assert_eq!(get(addr, "/v1.0/actors/T/1/state/k").await.json(), json!(1));
     assert!(
         app.requests()
