@@ -26,10 +26,6 @@ use runtime::{ActorKey, Turn, TurnError};
 /// The header that carries a reentrant call chain's id.
 const REENTRANCY_HEADER: &str = "dapr-reentrancy-id";
 
-/// An app answer header (any value) that makes daprd pass the app's status, body and
-/// headers to the caller as the actor's own error.
-const ERROR_RESPONSE_HEADER: &str = "x-daprerrorresponseheader";
-
 /// daprd's answer to state and reminder calls without an actor state store.
 fn runtime_not_found() -> ApiError {
     ApiError::internal(
@@ -176,7 +172,9 @@ pub(crate) async fn invoke(
     let res = ctx.call_app(out).await.map_err(invoke_error);
     drop(turn);
     let res = res?;
-    if res.headers.contains_key(ERROR_RESPONSE_HEADER) || app_ok(&res) {
+    // daprd checks the status first: only a 200 passes, with or without the actor-error
+    // header (which a real daprd turns into an actor error carrying that 200 answer).
+    if app_ok(&res) {
         let mut answer = Response::new(Full::new(res.body));
         *answer.status_mut() = res.status;
         for (name, value) in &res.headers {

@@ -198,6 +198,8 @@ async fn the_app_must_answer_exactly_200_and_actor_errors_pass_through() {
             reply(204, "")
         } else if path.ends_with("/missing") {
             reply(404, "no such method")
+        } else if path.ends_with("/flagged") {
+            reply(200, r#"{"error":"flagged"}"#).header("X-DaprErrorResponseHeader", "true")
         } else if path.ends_with("/refuse") {
             reply(409, r#"{"error":"insufficient funds"}"#)
                 .header("X-DaprErrorResponseHeader", "true")
@@ -237,9 +239,18 @@ async fn the_app_must_answer_exactly_200_and_actor_errors_pass_through() {
         .await
         .assert_error(500, "ERR_ACTOR_INVOKE_METHOD");
     assert!(msg.ends_with("(404) no such method"), "{msg}");
-    let a = put(addr, "/v1.0/actors/T/1/method/refuse", "{}").await;
-    assert_eq!(a.status, 409);
-    assert_eq!(a.json(), json!({"error":"insufficient funds"}));
+    // daprd checks the status before the actor-error header: a non-200 is a 500 even
+    // with the header; a 200 with it reaches the caller with the app's body and headers.
+    let msg = put(addr, "/v1.0/actors/T/1/method/refuse", "{}")
+        .await
+        .assert_error(500, "ERR_ACTOR_INVOKE_METHOD");
+    assert!(
+        msg.ends_with(r#"(409) {"error":"insufficient funds"}"#),
+        "{msg}"
+    );
+    let a = put(addr, "/v1.0/actors/T/1/method/flagged", "{}").await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.header("x-daprerrorresponseheader"), Some("true"));
     // A type the app does not host.
     let msg = put(addr, "/v1.0/actors/Nope/1/method/m", "")
         .await
