@@ -12,7 +12,8 @@
 #       examples/build/jobs-as.wasm                 examples/jobs-as/app.ts (served)
 #       examples/build/bulk-subscriber-as-publisher.wasm   examples/bulk-subscriber-as/publisher.ts
 #       examples/build/bulk-subscriber-as-subscriber.wasm  examples/bulk-subscriber-as/subscriber.ts (served)
-#   bash as-sdk/build-guests.sh OUT_DIR   the same ten files, all in OUT_DIR
+#       examples/build/actor-as.wasm                examples/actor-as/app.ts (served, actor type BankAccount)
+#   bash as-sdk/build-guests.sh OUT_DIR   the same eleven files, all in OUT_DIR
 #
 # Works from any directory. Exits non-zero if a module fails to compile.
 set -euo pipefail
@@ -70,3 +71,5 @@ build "examples/bulk-subscriber-as publisher" "$root/examples/bulk-subscriber-as
   "$root/examples/build/bulk-subscriber-as-publisher.wasm" "$root/examples/bulk-subscriber-as/publisher.ts"
 build "examples/bulk-subscriber-as subscriber" "$root/examples/bulk-subscriber-as/asconfig.json" \
   "$root/examples/build/bulk-subscriber-as-subscriber.wasm" "$root/examples/bulk-subscriber-as/subscriber.ts"
+build "examples/actor-as" "$root/examples/actor-as/asconfig.json" "$root/examples/build/actor-as.wasm" \
+  "$root/examples/actor-as/app.ts"

@@ -1,7 +1,8 @@
 /**
  * The inbound side for `wasi-dapr serve`: an `App` router for pub/sub subscriptions
  * (one message or a bulk batch per request), invoked methods, input bindings,
- * configuration updates and scheduled jobs, over one CGI request.
+ * configuration updates, scheduled jobs and hosted actors (`actors.ts`), over one CGI
+ * request.
  *
  * `wasi-dapr serve` runs the module once per request (WAGI/CGI: the request in the
  * environment and on stdin, the response on stdout). A served module registers its
@@ -39,6 +40,7 @@ import { ConfigurationItem, configurationItems } from "./dapr";
 import { QueryParam } from "./url";
 import { Result, ok, err } from "./result";
 import { environment } from "./wasi";
+import { ActorRuntime, ActorSettings, ActorType } from "./actors";
 
 // ----- WASI stdio ---------------------------------------------------------------------
 
@@ -790,6 +792,9 @@ class JobRoute {
  * request yourself). Requests are matched in this order; the first match answers:
  *
  * 1. `GET /dapr/subscribe` → 200, the JSON array of the registered subscriptions;
+ *    with at least one actor type (`actor()`): `GET /dapr/config` → 200, the actor
+ *    configuration, and every path under `/actors/` → the actor routes (see
+ *    `ActorRuntime.handle`); without actor types both fall through like any path;
  * 2. `POST` to a subscription's route or rule path → the CloudEvent to its handler,
  *    answered 200 `{"status":"SUCCESS"|"RETRY"|"DROP"}`; for a bulk subscription the
  *    envelope's entries to its handler, answered 200
@@ -814,6 +819,7 @@ export class App {
   private invokeRoutes: InvokeRoute[] = [];
   private bindingRoutes: BindingRoute[] = [];
   private configurationRoutes: ConfigurationRoute[] = [];
+  private actors: ActorRuntime = new ActorRuntime();
 
   /**
    * Subscribes `handler` to `topic` on `pubsub`; daprd delivers to `route` (a path such
@@ -919,6 +925,45 @@ export class App {
     return this;
   }
 
+  /**
+   * Hosts actor type `type` (its methods, reminders, timers, deactivation hook). The
+   * first one turns on `GET /dapr/config` and the `/actors/…` routes. A type registered
+   * twice by name replaces the first (logged).
+   */
+  actor(type: ActorType): App {
+    if (type.name.length == 0 || type.name.includes("/")) {
+      logLine("app: actor type ignored: bad name " + jsonString(type.name));
+      return this;
+    }
+    this.actors.add(type);
+    return this;
+  }
+
+  /** Sets the app-wide actor settings sent in `GET /dapr/config` (see `ActorSettings`). */
+  actorSettings(settings: ActorSettings): App {
+    this.actors.settings = settings;
+    return this;
+  }
+
+  /**
+   * The sidecar base URL the actor turns' clients use (state reads, the transaction,
+   * nested calls); default `null`: from the environment, like `new DaprClient()`.
+   */
+  actorEndpoint(endpoint: string | null): App {
+    this.actors.endpoint = endpoint;
+    return this;
+  }
+
+  /** The hosted actor types. */
+  get actorTypes(): ActorType[] {
+    return this.actors.types;
+  }
+
+  /** The `GET /dapr/config` answer (meaningful once an actor type is registered). */
+  actorConfigJson(): string {
+    return this.actors.configJson();
+  }
+
   /** The registered subscriptions. */
   get subscriptions(): Subscription[] {
     return this.registered;
@@ -936,6 +981,10 @@ export class App {
     const m = req.method;
     const path = req.path;
     if (path == "/dapr/subscribe" && m == "GET") return AppResponse.json(200, this.subscriptionsJson());
+    if (this.actors.types.length > 0) {
+      if (path == "/dapr/config" && m == "GET") return AppResponse.json(200, this.actors.configJson());
+      if (path.startsWith("/actors/")) return this.actors.handle(req);
+    }
 
     if (m == "POST") {
       for (let i = 0; i < this.topicRoutes.length; i++) {

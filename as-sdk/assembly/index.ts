@@ -60,3 +60,17 @@ export {
   readStdin,
   parseQuery,
 } from "./app";
+export {
+  ActorSettings,
+  ActorType,
+  ActorContext,
+  ActorStateManager,
+  ActorReminderEvent,
+  ActorTimerEvent,
+  ActorMethodHandler,
+  ActorReminderHandler,
+  ActorTimerHandler,
+  ActorDeactivateHandler,
+  ActorRuntime,
+  actorError,
+} from "./actors";

@@ -92,9 +92,12 @@ export function createHttp(handler, { chunk = 7 } = {}) {
   };
 }
 
-/** Instantiates and runs a WASI command; answers its exit code. */
-export async function runCommand(wasmPath, http, { env = {}, args = [], extra = {} } = {}) {
-  const wasi = new WASI({ version: "preview1", args: [wasmPath, ...args], env, returnOnExit: true });
+/**
+ * Instantiates and runs a WASI command; answers its exit code. `stdio` may give file
+ * descriptors `{stdin, stdout, stderr}` (a served module's CGI request and response).
+ */
+export async function runCommand(wasmPath, http, { env = {}, args = [], extra = {}, stdio = {} } = {}) {
+  const wasi = new WASI({ version: "preview1", args: [wasmPath, ...args], env, returnOnExit: true, ...stdio });
   const module = await WebAssembly.compile(readFileSync(wasmPath));
   const instance = await WebAssembly.instantiate(module, {
     wasi_snapshot_preview1: wasi.wasiImport,

@@ -1,5 +1,5 @@
-// A small in-process fake of the sidecar's state, publish and health routes, answering
-// as shared/dapr-http-api.md says daprd does. Used by run-fake-sidecar.mjs (through the
+// A small in-process fake of the sidecar's state, publish, health and actor (state,
+// reminders, timers) routes, answering as shared/dapr-http-api.md says daprd does. Used by run-fake-sidecar.mjs (through the
 // ABI mock, no network) and by fake-sidecar-server.mjs (over real HTTP, for running
 // guests through `wasi-dapr run` while the real `wasi-dapr sidecar` is not at hand).
 
@@ -27,6 +27,51 @@ export function fakeSidecar({ host = "127.0.0.1:3500" } = {}) {
     state.set(id, { data, etag: randomUUID() });
     return null;
   };
+  // Actors: state, reminders and timers by `type||id||name`, answered as daprd does.
+  const actorState = new Map();
+  const reminders = new Map();
+  const timers = new Map();
+  const actor = (method, [type, id, kind, ...rest], text) => {
+    const key = `${type}||${id}||${rest.join("/")}`;
+    if (kind === "state" && rest.length === 0 && (method === "POST" || method === "PUT")) {
+      let ops;
+      try {
+        ops = JSON.parse(text);
+      } catch {
+        return daprError(400, "ERR_MALFORMED_REQUEST", "failed to decode the transaction");
+      }
+      if (!Array.isArray(ops)) return daprError(400, "ERR_MALFORMED_REQUEST", "the transaction is not an array");
+      for (const op of ops) {
+        const k = `${type}||${id}||${op.request?.key}`;
+        if (!op.request?.key) return daprError(500, "ERR_ACTOR_STATE_TRANSACTION_SAVE", "missing key");
+        if (op.operation === "upsert") actorState.set(k, JSON.stringify(op.request.value));
+        else if (op.operation === "delete") actorState.delete(k);
+        else return daprError(500, "ERR_ACTOR_STATE_TRANSACTION_SAVE", `operation type ${op.operation} not supported`);
+      }
+      return { status: 204 };
+    }
+    if (kind === "state" && method === "GET") {
+      if (!actorState.has(key)) return { status: 204 };
+      return { status: 200, headers: [["Content-Type", "application/json"]], body: actorState.get(key) };
+    }
+    const table = kind === "reminders" ? reminders : kind === "timers" ? timers : null;
+    if (table && rest.length === 1) {
+      if (method === "POST" || method === "PUT") {
+        table.set(key, JSON.parse(text));
+        return { status: 204 };
+      }
+      if (method === "DELETE") {
+        table.delete(key);
+        return { status: 204 };
+      }
+      if (method === "GET" && kind === "reminders") {
+        const r = table.get(key);
+        if (!r) return daprError(404, "ERR_ACTOR_REMINDER_NOT_FOUND", `actor reminder not found: ${rest[0]}`);
+        return { status: 200, headers: [["Content-Type", "application/json"]], body: JSON.stringify({ actorID: id, actorType: type, ...r }) };
+      }
+    }
+    return daprError(500, "ERR_ACTOR_INVOKE_METHOD", "the fake sidecar does not invoke actors");
+  };
   const handler = ({ method, url, headers, body }) => {
     const u = new URL(url);
     if (host != null && u.host !== host) return { error: 11 };
@@ -53,6 +98,7 @@ export function fakeSidecar({ host = "127.0.0.1:3500" } = {}) {
       const components = [...STORES].map((name) => ({ name, type: "state.in-memory", version: "v1" }));
       return { status: 200, headers: [["Content-Type", "application/json"]], body: JSON.stringify({ id: "fake", components, extended }) };
     }
+    if (parts[0] === "v1.0" && parts[1] === "actors") return actor(method, parts.slice(2), text);
     if (parts[0] !== "v1.0" || parts[1] !== "state") return daprError(404, "ERR_DIRECT_INVOKE", "no route");
     const store = parts[2];
     if (!STORES.has(store)) return daprError(400, "ERR_STATE_STORE_NOT_FOUND", `state store ${store} is not found`);
@@ -97,5 +143,5 @@ export function fakeSidecar({ host = "127.0.0.1:3500" } = {}) {
     }
     return daprError(405, "ERR_MALFORMED_REQUEST", "unsupported");
   };
-  return { handler, state, published };
+  return { handler, state, published, actorState, reminders, timers };
 }

@@ -1,10 +1,14 @@
 // Runs AS guests under node's WASI against a small in-process fake of the sidecar's
-// state, publish and health routes (answers as in shared/dapr-http-api.md), then checks
-// what the fake recorded. A quick check that needs no host binary; the real run is
+// state, publish, health and actor routes (answers as in shared/dapr-http-api.md), then
+// checks what the fake recorded. A served module (examples/actor-as) is run once per
+// request the way `wasi-dapr serve` does: the CGI environment, the body on stdin, the
+// response read back from stdout. A quick check that needs no host binary; the real run is
 // tests/e2e.sh (wasi-dapr run against wasi-dapr sidecar).
 //
 // usage: node tests/run-fake-sidecar.mjs   (after `npm run build`)
 
+import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createHttp, runCommand } from "./abi-mock.mjs";
@@ -69,6 +73,88 @@ await check(
     return p;
   },
 );
+
+/**
+ * One CGI request to a served module, against `fake`: answers `{status, headers, body,
+ * stderr, requests}` (`requests`: what the module sent to the sidecar).
+ */
+async function serveOnce(wasm, fake, method, pathInfo, body = "", headers = {}) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "as-serve-"));
+  const file = (n) => path.join(dir, n);
+  fs.writeFileSync(file("in"), body);
+  const stdio = { stdin: fs.openSync(file("in"), "r"), stdout: fs.openSync(file("out"), "w"), stderr: fs.openSync(file("err"), "w") };
+  const env = { DAPR_HTTP_PORT: "3500", REQUEST_METHOD: method, PATH_INFO: pathInfo, QUERY_STRING: "" };
+  if (body.length > 0) Object.assign(env, { CONTENT_TYPE: "application/json", CONTENT_LENGTH: String(Buffer.byteLength(body)) });
+  for (const [n, v] of Object.entries(headers)) env[`HTTP_${n.toUpperCase().replaceAll("-", "_")}`] = v;
+  const http = createHttp(fake.handler);
+  const code = await runCommand(path.join(root, wasm), http, { env, stdio });
+  for (const fd of Object.values(stdio)) fs.closeSync(fd);
+  const out = fs.readFileSync(file("out"), "utf8");
+  const stderr = fs.readFileSync(file("err"), "utf8");
+  fs.rmSync(dir, { recursive: true });
+  const [head, ...rest] = out.split("\n\n");
+  const lines = head.split("\n");
+  const status = Number(lines[0].replace(/^Status: /, ""));
+  const hs = Object.fromEntries(lines.slice(1).map((l) => [l.slice(0, l.indexOf(":")).toLowerCase(), l.slice(l.indexOf(":") + 1).trim()]));
+  return { code, status, headers: hs, body: rest.join("\n\n"), stderr, requests: http.requests, open: http.open.size };
+}
+
+// examples/actor-as: the BankAccount actor, one CGI request per daprd call.
+{
+  const wasm = "examples/build/actor-as.wasm";
+  const fake = fakeSidecar();
+  const p = [];
+  const call = async (m, pathInfo, body = "", headers = {}) => {
+    const r = await serveOnce(wasm, fake, m, pathInfo, body, headers);
+    if (r.code !== 0) p.push(`${m} ${pathInfo}: exit code ${r.code}`);
+    if (r.open !== 0) p.push(`${m} ${pathInfo}: ${r.open} response handle(s) left open`);
+    return r;
+  };
+  const expect = (what, got, want) => {
+    if (JSON.stringify(got) !== JSON.stringify(want)) p.push(`${what}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
+  };
+  const base = "/actors/BankAccount/alice/method";
+  const txs = (r) => r.requests.filter((q) => q.method === "POST" && q.url.endsWith("/v1.0/actors/BankAccount/alice/state"));
+  const dec = new TextDecoder();
+
+  let r = await call("GET", "/dapr/config");
+  expect("config", [r.status, JSON.parse(r.body || "null")], [200, {
+    entities: ["BankAccount"], actorIdleTimeout: "1h", drainOngoingCallTimeout: "2s", drainRebalancedActors: true,
+    reentrancy: { enabled: false, maxStackDepth: 32 },
+  }]);
+  r = await call("PUT", `${base}/deposit`, '{"amount":7000}');
+  expect("deposit", [r.status, r.body], [200, '{"balance":7000}']);
+  expect("deposit: one bare-array transaction", txs(r).map((q) => dec.decode(q.body)), ['[{"operation":"upsert","request":{"key":"balance","value":7000}}]']);
+  expect("deposit: GETs", r.requests.filter((q) => q.method === "GET").map((q) => q.url), ["http://127.0.0.1:3500/v1.0/actors/BankAccount/alice/state/balance"]);
+  expect("stored balance", fake.actorState.get("BankAccount||alice||balance"), "7000");
+  r = await call("PUT", `${base}/withdraw`, '{"amount":10000}');
+  expect("withdraw too much", [r.status, r.headers["x-daprerrorresponseheader"], r.headers["x-wasi-dapr-actor-status"], JSON.parse(r.body || "null")], [200, "true", "409", { error: "insufficient funds", balance: 7000 }]);
+  expect("withdraw too much: no transaction", txs(r).length, 0);
+  r = await call("PUT", `${base}/balance`);
+  expect("balance", [r.status, r.body], [200, '{"balance":7000}']);
+  expect("balance: no transaction", txs(r).length, 0);
+  r = await call("PUT", `${base}/add_interest`);
+  expect("add_interest", r.status, 200);
+  expect("reminder registered", fake.reminders.get("BankAccount||alice||interest"), { dueTime: "1s", period: "R3/PT1S", data: { ratePercent: 10 } });
+  r = await call("PUT", `${base}/remind/interest`, '{"data":{"ratePercent":10},"dueTime":"","period":""}');
+  expect("reminder fired", [r.status, r.stderr], [200, "interest applied: 7000 -> 7700\n"]);
+  expect("balance after interest", fake.actorState.get("BankAccount||alice||balance"), "7700");
+  r = await call("PUT", `${base}/withdraw`, '{"amount":700}');
+  expect("withdraw", [r.status, r.body], [200, '{"balance":7000}']);
+  r = await call("PUT", "/actors/BankAccount/bob/method/balance");
+  expect("a new account is 0", r.body, '{"balance":0}');
+  r = await call("PUT", `${base}/nope`);
+  expect("unknown method", r.status, 404);
+  r = await call("DELETE", "/actors/BankAccount/alice");
+  expect("deactivate", r.status, 200);
+  if (p.length === 0) {
+    passed++;
+    console.log("ok - examples/actor-as served (CGI) against the fake sidecar: config, deposit, actor error (200, status 409), reminder interest");
+  } else {
+    failed++;
+    console.log(`not ok - examples/actor-as served (CGI) against the fake sidecar\n    ${p.join("\n    ")}`);
+  }
+}
 
 console.log(`${passed} passed, ${failed} failed`);
 process.exitCode = failed ? 1 : 0;

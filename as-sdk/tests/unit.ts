@@ -1,6 +1,7 @@
 /**
- * AS unit tests: header parsing, URL building, JSON wire shapes, and every client call
- * against the scripted ABI mock of `tests/run-unit.mjs` (which records each request).
+ * AS unit tests: header parsing, URL building, JSON wire shapes, every client call (actors
+ * included) and the App router (hosted actors included) against the scripted ABI mock
+ * of `tests/run-unit.mjs` (which records each request).
  *
  * @packageDocumentation
  */
@@ -43,7 +44,20 @@ import {
   metadataFromHeaders,
   parseBulkItem,
   resolveEndpoint,
+  ActorReminderRequest,
+  ActorTimerRequest,
+  isActorError,
+  actorErrorStatus,
 } from "../assembly/dapr";
+import {
+  ActorContext,
+  ActorReminderEvent,
+  ActorSettings,
+  ActorStateManager,
+  ActorTimerEvent,
+  ActorType,
+  actorError,
+} from "../assembly/actors";
 import { canonicalJson, jsonEquals, isValidJson, member, memberString, parseObject, jsonString } from "../assembly/json";
 import { encodeBase64 } from "../assembly/base64";
 import { ok, err } from "../assembly/result";
@@ -1370,6 +1384,355 @@ test("app: onJob: POST /job/<name> gets the data JSON; true 200, false 500; othe
   eqInt(app.handle(appReq("GET", "/job/reminder")).status, 404, "GET");
   eqInt(app.handle(appReq("POST", "/job/", "1")).status, 404, "no name");
   eq(new App().onJob("", onJobEvent).handle(appReq("POST", "/job/", "1")).status.toString(), "404", "empty name ignored");
+});
+
+// ----- actors: the client (assembly/dapr/actors.ts) ---------------------------------------
+
+test("actors: invoke: PUT by default, each segment encoded, query/headers/body; any verb", (): void => {
+  answer(200, "Content-Type:application/json\nX-App:1\n", '{"balance":5}');
+  const o = new InvokeOptions().withQuery("q", "a b").withHeader("X-Trace", "t1").withJson('{"amount":5}');
+  const r = dapr.invokeActor("Bank Account", "alice/1", "de posit", o).value!;
+  const s = last();
+  eq(s.method, "PUT", "default verb");
+  eq(s.url, "http://127.0.0.1:3500/v1.0/actors/Bank%20Account/alice%2F1/method/de%20posit?q=a%20b", "url");
+  eq(s.headers, "Content-Type:application/json\nX-Trace:t1\n", "headers");
+  eq(s.body, '{"amount":5}', "body");
+  eqInt(r.status, 200, "status");
+  eq(r.text() + " " + r.header("x-app")!, '{"balance":5} 1', "answer");
+  check(!isActorError(r), "200 is not an actor error");
+  answer(200);
+  dapr.invokeActor("T", "i", "m", null, Method.POST);
+  eq(last().method + " " + last().body + "|" + last().headers, "POST |", "POST, no body, no headers");
+});
+
+test("actors: invoke: an app's actor error is a reply; daprd's error JSON is a typed DaprError", (): void => {
+  answer(200, "Content-Type:application/json\nX-Daprerrorresponseheader:true\nX-Wasi-Dapr-Actor-Status:409\n", '{"error":"insufficient funds","balance":7}');
+  const r = dapr.invokeActor("BankAccount", "alice", "withdraw");
+  check(r.isOk, "an actor error is not a DaprError");
+  eqInt(r.value!.status, 200, "daprd passes an actor error on as a 200");
+  eqInt(actorErrorStatus(r.value!), 409, "the actor's status");
+  eq(r.value!.text(), '{"error":"insufficient funds","balance":7}', "the app's body");
+  check(isActorError(r.value!), "isActorError");
+  answer(200, "X-Daprerrorresponseheader:true\n", "no status header");
+  const plain = dapr.invokeActor("BankAccount", "alice", "withdraw").value!;
+  check(isActorError(plain), "the header alone makes an actor error");
+  eqInt(actorErrorStatus(plain), 200, "without X-Wasi-Dapr-Actor-Status, the HTTP status");
+  answer(500, "Content-Type:application/json\n",
+    '{"errorCode":"ERR_ACTOR_INVOKE_METHOD","message":"error invoke actor method: error from actor service: (500) boom"}');
+  const e = dapr.invokeActor("BankAccount", "alice", "boom").error!;
+  eq(e.toString(), "dapr error 500 ERR_ACTOR_INVOKE_METHOD: error invoke actor method: error from actor service: (500) boom", "ERR_ACTOR_INVOKE_METHOD");
+  answer(500, "", '{"errorCode":"ERR_ACTOR_STACK_DEPTH","message":"maximum stack depth exceeded"}');
+  eq(dapr.invokeActor("A", "1", "loop").error!.errorCode!, "ERR_ACTOR_STACK_DEPTH", "stack depth");
+  answer(400, "", '{"errorCode":"ERR_ACTOR_NO_PLACEMENT","message":"placement service is not configured"}');
+  eqInt(dapr.invokeActor("A", "1", "m").error!.status, 400, "no placement");
+  answer(500, "", "plain failure");
+  eqInt(dapr.invokeActor("A", "1", "m").value!.status, 500, "a non-JSON error body is a reply");
+  const before = mock_request_count();
+  eqInt(dapr.invokeActor("", "1", "m").error!.kind, DaprErrorKind.InvalidArgument, "empty type");
+  eqInt(dapr.invokeActor("A", "", "m").error!.kind, DaprErrorKind.InvalidArgument, "empty id");
+  eqInt(dapr.invokeActor("A", "1", "").error!.kind, DaprErrorKind.InvalidArgument, "empty method");
+  eqInt(mock_request_count(), before, "nothing sent");
+});
+
+test("actors: state get (200 verbatim, 204 null) and the bare-array transaction", (): void => {
+  answer(200, "Content-Type:application/json\n", '{"n": 1}');
+  eq(dapr.getActorState("BankAccount", "alice", "bal ance").value!, '{"n": 1}', "value verbatim");
+  eq(last().method + " " + last().url, "GET http://127.0.0.1:3500/v1.0/actors/BankAccount/alice/state/bal%20ance", "get request");
+  answer(204);
+  const missing = dapr.getActorState("BankAccount", "alice", "nope");
+  check(missing.isOk && isNull(missing.value), "204 is a missing key (null)");
+  answer(500, "", '{"errorCode":"ERR_ACTOR_STATE_GET","message":"error getting actor state"}');
+  eq(dapr.getActorState("A", "1", "k").error!.errorCode!, "ERR_ACTOR_STATE_GET", "get error");
+  answer(204);
+  check(dapr.transactActorState("BankAccount", "alice", [
+    StateOperation.upsert(SaveStateItem.ofJson("k", '{"a":1}')),
+    StateOperation.remove("old"),
+  ]) == null, "transaction");
+  const s = last();
+  eq(s.method + " " + s.url, "POST http://127.0.0.1:3500/v1.0/actors/BankAccount/alice/state", "transaction request");
+  eq(s.headers, "Content-Type:application/json\n", "content type");
+  eq(s.body, '[{"operation":"upsert","request":{"key":"k","value":{"a":1}}},{"operation":"delete","request":{"key":"old"}}]', "bare array body");
+  answer(400, "", '{"errorCode":"ERR_ACTOR_INSTANCE_MISSING","message":"actor instance is missing"}');
+  eq(dapr.transactActorState("A", "1", [StateOperation.remove("k")])!.errorCode!, "ERR_ACTOR_INSTANCE_MISSING", "not active");
+  const before = mock_request_count();
+  eqInt(dapr.transactActorState("A", "1", [StateOperation.upsert(SaveStateItem.ofJson("k", "{bad"))])!.kind, DaprErrorKind.InvalidArgument, "bad JSON refused");
+  eqInt(dapr.getActorState("A", "1", "").error!.kind, DaprErrorKind.InvalidArgument, "empty key refused");
+  eqInt(mock_request_count(), before, "nothing sent");
+});
+
+test("actors: reminders: create (R5/PT1S, raw JSON data), get, get 404 is null, delete", (): void => {
+  answer(204);
+  const rem = new ActorReminderRequest().withDueTime("1s").withPeriod("R5/PT1S").withTtl("1h").withData('{"ratePercent":10}').withOverwrite(false);
+  check(dapr.registerActorReminder("BankAccount", "alice", "interest", rem) == null, "created");
+  const s = last();
+  eq(s.method + " " + s.url, "POST http://127.0.0.1:3500/v1.0/actors/BankAccount/alice/reminders/interest", "request");
+  eq(s.body, '{"dueTime":"1s","period":"R5/PT1S","ttl":"1h","data":{"ratePercent":10},"overwrite":false}', "body: data raw, not base64");
+  eq(new ActorReminderRequest().withPeriod("1s").toJson(), '{"period":"1s"}', "unset members left out");
+  eq(new ActorReminderRequest().withDueTime("PT1S").withData('"x"').withOverwrite(true).toJson(), '{"dueTime":"PT1S","data":"x","overwrite":true}', "string data");
+  answer(409, "", '{"errorCode":"ERR_ACTOR_REMINDER_ALREADY_EXISTS","message":"reminder already exists"}');
+  eq(dapr.registerActorReminder("A", "1", "r", rem)!.errorCode!, "ERR_ACTOR_REMINDER_ALREADY_EXISTS", "409");
+  answer(200, "Content-Type:application/json\n",
+    '{"actorID":"alice","actorType":"BankAccount","data":{"ratePercent":10},"dueTime":"1s","period":"@every 1s"}');
+  const got = dapr.getActorReminder("BankAccount", "alice", "interest").value!;
+  eq(last().method + " " + last().url, "GET http://127.0.0.1:3500/v1.0/actors/BankAccount/alice/reminders/interest", "get request");
+  eq(got.actorType! + " " + got.actorId! + " " + got.data! + " " + got.dueTime! + " " + got.period!, 'BankAccount alice {"ratePercent":10} 1s @every 1s', "fields");
+  check(isNull(got.ttl), "absent ttl");
+  answer(404, "", '{"errorCode":"ERR_ACTOR_REMINDER_NOT_FOUND","message":"actor reminder not found: nope"}');
+  const none = dapr.getActorReminder("BankAccount", "alice", "nope");
+  check(none.isOk && isNull(none.value), "404 ERR_ACTOR_REMINDER_NOT_FOUND is null");
+  answer(403, "", '{"errorCode":"ERR_ACTOR_REMINDER_NON_HOSTED","message":"no such type"}');
+  eq(dapr.getActorReminder("X", "1", "r").error!.errorCode!, "ERR_ACTOR_REMINDER_NON_HOSTED", "403 stays an error");
+  answer(200, "", "not json");
+  eqInt(dapr.getActorReminder("A", "1", "r").error!.kind, DaprErrorKind.InvalidResponse, "bad answer");
+  answer(204);
+  check(dapr.unregisterActorReminder("BankAccount", "alice", "interest") == null, "deleted");
+  eq(last().method + " " + last().url, "DELETE http://127.0.0.1:3500/v1.0/actors/BankAccount/alice/reminders/interest", "delete request");
+  const before = mock_request_count();
+  eqInt(dapr.registerActorReminder("A", "1", "r", new ActorReminderRequest().withData("{no"))!.kind, DaprErrorKind.InvalidArgument, "bad data");
+  eqInt(dapr.registerActorReminder("A", "1", "", rem)!.kind, DaprErrorKind.InvalidArgument, "empty name");
+  eqInt(mock_request_count(), before, "nothing sent");
+});
+
+test("actors: timers: create with callback and data, delete", (): void => {
+  answer(204);
+  const t = new ActorTimerRequest("tick").withDueTime("0s").withPeriod("2s").withData('{"n":1}');
+  check(dapr.registerActorTimer("BankAccount", "alice", "t 1", t) == null, "created");
+  eq(last().method + " " + last().url, "POST http://127.0.0.1:3500/v1.0/actors/BankAccount/alice/timers/t%201", "request");
+  eq(last().body, '{"dueTime":"0s","period":"2s","callback":"tick","data":{"n":1}}', "body");
+  eq(new ActorTimerRequest("cb").toJson(), '{"callback":"cb"}', "minimal");
+  answer(500, "", '{"errorCode":"ERR_ACTOR_TIMER_CREATE","message":"error creating actor timer: bad period"}');
+  eq(dapr.registerActorTimer("A", "1", "t", t)!.errorCode!, "ERR_ACTOR_TIMER_CREATE", "error");
+  answer(204);
+  check(dapr.unregisterActorTimer("BankAccount", "alice", "t 1") == null, "deleted");
+  eq(last().method + " " + last().url, "DELETE http://127.0.0.1:3500/v1.0/actors/BankAccount/alice/timers/t%201", "delete request");
+});
+
+// ----- actors: hosting (assembly/actors.ts through App) -------------------------------------
+
+let turnGets: string = "";
+let turnBodies: string = "";
+function acctDeposit(ctx: ActorContext): AppResponse {
+  const a = ctx.state.get("balance");
+  turnGets += last().method + " " + last().url + ";";
+  const b = ctx.state.get("balance");
+  if (a.error != null || b.error != null) return AppResponse.text(500, "read failed");
+  const n = a.value != null ? I64.parseInt(a.value!) : 0;
+  const obj = ctx.bodyObject();
+  const add = obj != null ? I64.parseInt(member(obj, "amount")!) : 0;
+  ctx.state.set("balance", (n + add).toString());
+  ctx.state.setString("note", "hi");
+  ctx.state.remove("old");
+  check(ctx.state.get("note").value! == '"hi"', "a buffered write is read back in the turn");
+  check(isNull(ctx.state.get("old").value), "a buffered remove is read back in the turn");
+  return AppResponse.json(200, '{"balance":' + (n + add).toString() + "}");
+}
+function acctTouch(ctx: ActorContext): AppResponse {
+  ctx.state.set("balance", "1");
+  return AppResponse.empty(204);
+}
+function acctFail(ctx: ActorContext): AppResponse {
+  ctx.state.set("balance", "999");
+  return AppResponse.text(500, "handler failed");
+}
+function acctBroke(ctx: ActorContext): AppResponse {
+  ctx.state.set("balance", "0");
+  return actorError(409, '{"error":"insufficient funds","balance":0}');
+}
+function acctEmpty(ctx: ActorContext): AppResponse {
+  turnBodies = ctx.actorType + "/" + ctx.actorId + "/" + ctx.name + ":" + ctx.text() + ":" + ctx.request.contentType;
+  return AppResponse.empty(200);
+}
+function acctCallOther(ctx: ActorContext): AppResponse {
+  const r = ctx.invokeActor("Other", "o1", "ping", new InvokeOptions().withHeader("X-A", "1").withText("hello"));
+  if (r.error != null) return AppResponse.text(500, r.error!.toString());
+  return AppResponse.text(200, "other said " + r.value!.text());
+}
+let reminded: string = "";
+function acctRemind(ctx: ActorContext, r: ActorReminderEvent): bool {
+  const d = r.dataObject();
+  reminded = ctx.actorId + " " + r.name + " " + (r.data != null ? r.data! : "null") + " [" + r.dueTime + "|" + r.period + "] " +
+    (d != null ? member(d, "ratePercent")! : "-");
+  if (r.name == "fail") {
+    ctx.state.set("balance", "5");
+    return false;
+  }
+  return true;
+}
+let timed: string = "";
+function acctTick(ctx: ActorContext, t: ActorTimerEvent): bool {
+  timed = ctx.actorId + " " + t.name + " " + t.callback + " " + (t.data != null ? t.data! : "null") + " [" + t.dueTime + "|" + t.period + "]";
+  ctx.state.set("ticks", "1");
+  return true;
+}
+let deactivated: string = "";
+function acctDeactivate(ctx: ActorContext): void {
+  deactivated = ctx.actorType + "/" + ctx.actorId;
+}
+
+function actorApp(): App {
+  return new App()
+    .onInvoke("GET", "/hello", onEcho)
+    .actorEndpoint("http://127.0.0.1:3500")
+    .actor(
+      new ActorType("BankAccount")
+        .method("deposit", acctDeposit)
+        .method("touch", acctTouch)
+        .method("fail", acctFail)
+        .method("broke", acctBroke)
+        .method("empty", acctEmpty)
+        .method("call", acctCallOther)
+        .onReminder(acctRemind)
+        .timer("tick", acctTick)
+        .onDeactivate(acctDeactivate),
+    )
+    .actor(new ActorType("Counter").withIdleTimeout("30s").withReentrancy(true, 8));
+}
+
+function actorReq(method: string, path: string, body: string = "", headers: Header[] = []): AppRequest {
+  const hs: Header[] = [new Header("content-type", "application/json")];
+  for (let i = 0; i < headers.length; i++) hs.push(headers[i]);
+  return new AppRequest(method, path, "", hs, stringToBytes(body));
+}
+
+test("actors app: GET /dapr/config: entities, app-wide settings, entitiesConfig only for overrides", (): void => {
+  const res = actorApp().handle(actorReq("GET", "/dapr/config"));
+  eqInt(res.status, 200, "status");
+  eq(res.headerValue("content-type")!, "application/json", "content type");
+  eq(res.bodyText(),
+    '{"entities":["BankAccount","Counter"],"actorIdleTimeout":"1h","drainOngoingCallTimeout":"2s","drainRebalancedActors":true,' +
+      '"reentrancy":{"enabled":false,"maxStackDepth":32},' +
+      '"entitiesConfig":[{"entities":["Counter"],"actorIdleTimeout":"30s","drainOngoingCallTimeout":"2s","drainRebalancedActors":true,' +
+      '"reentrancy":{"enabled":true,"maxStackDepth":8}}]}',
+    "config");
+  const plain = new App()
+    .actor(new ActorType("T"))
+    .actorSettings(new ActorSettings().withIdleTimeout("10m").withDrainOngoingCallTimeout("30s").withDrainRebalancedActors(false).withReentrancy(true, 4));
+  eq(plain.actorConfigJson(),
+    '{"entities":["T"],"actorIdleTimeout":"10m","drainOngoingCallTimeout":"30s","drainRebalancedActors":false,"reentrancy":{"enabled":true,"maxStackDepth":4}}',
+    "no overrides: no entitiesConfig; settings sent");
+  eq(new App().actor(new ActorType("T").withIdleTimeout("5s")).actorConfigJson(),
+    '{"entities":["T"],"actorIdleTimeout":"1h","drainOngoingCallTimeout":"2s","drainRebalancedActors":true,"reentrancy":{"enabled":false,"maxStackDepth":32},' +
+      '"entitiesConfig":[{"entities":["T"],"actorIdleTimeout":"5s","drainOngoingCallTimeout":"2s","drainRebalancedActors":true,"reentrancy":{"enabled":false,"maxStackDepth":32}}]}',
+    "an idle-timeout override alone keeps the app's reentrancy");
+  eqInt(new App().actor(new ActorType("")).actor(new ActorType("a/b")).actorTypes.length, 0, "bad type names ignored");
+});
+
+test("actors app: without actor types /dapr/config and /actors/ are unchanged (404)", (): void => {
+  eqInt(testApp().handle(actorReq("GET", "/dapr/config")).status, 404, "no /dapr/config");
+  eqInt(testApp().handle(actorReq("PUT", "/actors/BankAccount/alice/method/deposit", "{}")).status, 404, "no actor routes");
+  const withRoute = new App().onInvoke("*", "/actors/*", onEcho);
+  eqInt(withRoute.handle(actorReq("PUT", "/actors/T/i/method/m")).status, 201, "an invoke route under /actors/ still answers");
+  eqInt(actorApp().handle(actorReq("GET", "/hello")).status, 201, "other routes still answer beside actors");
+  eqInt(actorApp().handle(actorReq("GET", "/dapr/subscribe")).status, 200, "/dapr/subscribe beside actors");
+});
+
+test("actors app: a method answers exactly 200 (204 too), body kept; unknown type/method 404; verbs", (): void => {
+  const app = actorApp();
+  const res = app.handle(actorReq("PUT", "/actors/BankAccount/alice/method/empty", '{"x":1}'));
+  eqInt(res.status, 200, "200");
+  eqInt(res.body.length, 0, "empty body");
+  eq(turnBodies, 'BankAccount/alice/empty:{"x":1}:application/json', "context: type, id, name, body, content type");
+  eqInt(mock_request_count(), 0, "no writes: no transaction");
+  answer(204);
+  eqInt(app.handle(actorReq("PUT", "/actors/BankAccount/alice/method/touch")).status, 200, "a 204 answer becomes 200");
+  eqInt(app.handle(actorReq("PUT", "/actors/BankAccount/alice/method/nope")).status, 404, "unknown method");
+  eqInt(app.handle(actorReq("PUT", "/actors/Nope/alice/method/deposit")).status, 404, "unknown type");
+  eqInt(app.handle(actorReq("PUT", "/actors/BankAccount")).status, 404, "no id");
+  eqInt(app.handle(actorReq("PUT", "/actors/BankAccount/alice/state/x")).status, 404, "not a method path");
+  const post = app.handle(actorReq("POST", "/actors/BankAccount/alice/method/empty"));
+  eq(post.status.toString() + " " + post.headerValue("allow")!, "405 PUT", "daprd always PUTs a method");
+  eqInt(mock_request_count(), 1, "one transaction in all (touch)");
+});
+
+test("actors app: state is read once per key per turn; every write in ONE bare-array transaction after the turn", (): void => {
+  turnGets = "";
+  answer(200, "Content-Type:application/json\n", "7000");
+  answer(204);
+  const res = actorApp().handle(actorReq("PUT", "/actors/BankAccount/alice/method/deposit", '{"amount":500}'));
+  eqInt(res.status, 200, "status");
+  eq(res.bodyText(), '{"balance":7500}', "body");
+  eq(turnGets, "GET http://127.0.0.1:3500/v1.0/actors/BankAccount/alice/state/balance;", "read through the sidecar");
+  eqInt(mock_request_count(), 2, "one GET (cached after), one transaction");
+  const s = last();
+  eq(s.method + " " + s.url, "POST http://127.0.0.1:3500/v1.0/actors/BankAccount/alice/state", "transaction");
+  eq(s.body,
+    '[{"operation":"upsert","request":{"key":"balance","value":7500}},{"operation":"upsert","request":{"key":"note","value":"hi"}},' +
+      '{"operation":"delete","request":{"key":"old"}}]',
+    "bare array, in first-use order");
+});
+
+test("actors app: a failed handler commits nothing; a failed commit is 500", (): void => {
+  const app = actorApp();
+  const res = app.handle(actorReq("PUT", "/actors/BankAccount/alice/method/fail"));
+  eq(res.status.toString() + " " + res.bodyText(), "500 handler failed", "the handler's 500");
+  eqInt(mock_request_count(), 0, "no transaction sent");
+  answer(400, "", '{"errorCode":"ERR_ACTOR_INSTANCE_MISSING","message":"actor instance is missing"}');
+  const bad = app.handle(actorReq("PUT", "/actors/BankAccount/alice/method/touch"));
+  eqInt(bad.status, 500, "commit failure is 500");
+  check(bad.bodyText().includes("ERR_ACTOR_INSTANCE_MISSING"), "says why: " + bad.bodyText());
+  const st = new ActorStateManager("T", "i", "http://127.0.0.1:3500");
+  check(st.set("k", "{bad") != null && st.set("", "1") != null, "bad JSON and empty keys refused");
+  st.remove("gone");
+  st.set("k", "1");
+  st.discard();
+  check(!st.hasChanges, "discard drops the writes");
+  answer(204);
+  check(st.get("missing").isOk, "read");
+  st.remove("missing");
+  check(!st.hasChanges, "removing a key read as missing is no change");
+});
+
+test("actors app: an actor error is a 200 with X-DaprErrorResponseHeader and its status in X-Wasi-Dapr-Actor-Status; nothing committed", (): void => {
+  const res = actorApp().handle(actorReq("PUT", "/actors/BankAccount/alice/method/broke"));
+  eqInt(res.status, 200, "status: daprd passes an actor error on from a 200 only");
+  eq(res.headerValue("X-Wasi-Dapr-Actor-Status")!, "409", "the chosen status");
+  eq(res.bodyText(), '{"error":"insufficient funds","balance":0}', "body");
+  eq(res.headerValue("X-DaprErrorResponseHeader")!, "true", "header");
+  eq(res.headerValue("content-type")!, "application/json", "content type");
+  eqInt(mock_request_count(), 0, "no transaction");
+  const cgi = bytesToString(toCgi(res));
+  check(cgi.startsWith("Status: 200\n") && cgi.includes("X-DaprErrorResponseHeader: true\n") && cgi.includes("X-Wasi-Dapr-Actor-Status: 409\n"), "on the wire: " + cgi);
+});
+
+test("actors app: reminders and timers are routed and their bodies decoded; DELETE runs the hook, 200", (): void => {
+  const app = actorApp();
+  reminded = "";
+  let res = app.handle(actorReq("PUT", "/actors/BankAccount/alice/method/remind/interest", '{"data":{"ratePercent":10},"dueTime":"","period":""}'));
+  eqInt(res.status, 200, "reminder 200");
+  eq(reminded, 'alice interest {"ratePercent":10} [|] 10', "reminder event");
+  app.handle(actorReq("PUT", "/actors/BankAccount/alice/method/remind/r2", '{"dueTime":"1s","period":"@every 1s"}'));
+  eq(reminded, "alice r2 null [1s|@every 1s] -", "no data: null");
+  eqInt(app.handle(actorReq("PUT", "/actors/BankAccount/alice/method/remind/fail", '{"data":1}')).status, 500, "false is 500");
+  eqInt(mock_request_count(), 0, "the failed reminder commits nothing");
+  eqInt(app.handle(actorReq("PUT", "/actors/BankAccount/alice/method/remind/x", "not json")).status, 400, "bad reminder body");
+  eqInt(app.handle(actorReq("PUT", "/actors/Counter/c/method/remind/x", "{}")).status, 404, "a type without a reminder handler");
+  answer(204);
+  res = app.handle(actorReq("PUT", "/actors/BankAccount/bob/method/timer/t1", '{"data":"go","callback":"tick","dueTime":"0s","period":"1s"}'));
+  eqInt(res.status, 200, "timer 200");
+  eq(timed, 'bob t1 tick "go" [0s|1s]', "timer event");
+  eq(last().body, '[{"operation":"upsert","request":{"key":"ticks","value":1}}]', "the timer's write committed");
+  eqInt(app.handle(actorReq("PUT", "/actors/BankAccount/bob/method/timer/t1", '{"callback":"nope"}')).status, 404, "unknown callback");
+  deactivated = "";
+  res = app.handle(actorReq("DELETE", "/actors/BankAccount/carol"));
+  eqInt(res.status, 200, "deactivate 200");
+  eq(deactivated, "BankAccount/carol", "hook ran");
+  eqInt(app.handle(actorReq("DELETE", "/actors/Counter/c")).status, 200, "no hook: 200");
+  eqInt(app.handle(actorReq("DELETE", "/actors/Nope/c")).status, 404, "unknown type");
+  eqInt(app.handle(actorReq("GET", "/actors/Counter/c")).status, 405, "GET on an actor");
+});
+
+test("actors app: the incoming Dapr-Reentrancy-Id is copied onto the turn's nested actor call", (): void => {
+  answer(200, "", "pong");
+  const rid = [new Header("dapr-reentrancy-id", "r-123")];
+  const res = actorApp().handle(actorReq("PUT", "/actors/BankAccount/alice/method/call", "", rid));
+  eq(res.status.toString() + " " + res.bodyText(), "200 other said pong", "answer");
+  const s = last();
+  eq(s.method + " " + s.url, "PUT http://127.0.0.1:3500/v1.0/actors/Other/o1/method/ping", "nested call");
+  eq(s.headers, "Content-Type:text/plain; charset=utf-8\nX-A:1\nDapr-Reentrancy-Id:r-123\n", "reentrancy id added after the caller's headers");
+  eq(s.body, "hello", "body");
+  answer(200, "", "pong");
+  actorApp().handle(actorReq("PUT", "/actors/BankAccount/alice/method/call"));
+  eq(last().headers, "Content-Type:text/plain; charset=utf-8\nX-A:1\n", "no incoming id: none sent");
 });
 
 // ----- WASI helpers ----------------------------------------------------------------

@@ -1,6 +1,6 @@
 /**
  * `DaprClient`: Dapr's sidecar HTTP API (state, pub/sub, invoke, bindings, secrets,
- * configuration, lock, jobs, conversation, metadata, health) over the outbound HTTP import, one file per
+ * configuration, lock, jobs, conversation, actors, metadata, health) over the outbound HTTP import, one file per
  * building block as in the Rust SDK's `dapr` module.
  *
  * ```ts
@@ -49,6 +49,17 @@ export {
   ConversationResponse,
   parseConversationResponse,
 } from "./conversation";
+export {
+  REENTRANCY_ID_HEADER,
+  ACTOR_ERROR_HEADER,
+  ACTOR_ERROR_STATUS_HEADER,
+  ActorReminderRequest,
+  ActorTimerRequest,
+  ActorReminder,
+  parseActorReminder,
+  isActorError,
+  actorErrorStatus,
+} from "./actors";
 export { ComponentMetadata, SidecarMetadata } from "./metadata";
 
 /**

@@ -11,7 +11,7 @@ import { JSON, decodeString, memberArray, memberString, memberStringMap, parseOb
 import { nowMillis, sleepMillis } from "../wasi";
 import { DaprError, DaprResult } from "./error";
 import { orEmpty, requireName } from "./client";
-import { ConversationClient } from "./conversation";
+import { ActorsClient } from "./actors";
 
 /** One component as listed by the metadata API. */
 export class ComponentMetadata {
@@ -46,7 +46,7 @@ export class SidecarMetadata {
 /**
  * The metadata and health calls of `DaprClient` (see there).
  */
-export class MetadataClient extends ConversationClient {
+export class MetadataClient extends ActorsClient {
 
   /** `GET /v1.0/metadata`. */
   getMetadata(): DaprResult<SidecarMetadata> {
