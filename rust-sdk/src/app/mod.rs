@@ -1,5 +1,6 @@
 //! The inbound side, for apps that daprd calls: a router for topic subscriptions (one
-//! message or bulk), invoked methods, input bindings, jobs and configuration updates.
+//! message or bulk), invoked methods, input bindings, jobs, configuration updates and
+//! virtual actors.
 //!
 //! Register handlers on an [`App`] in a function that returns it, and make that function
 //! the entry point with [`export!`]. The same source builds for both targets:
@@ -37,6 +38,7 @@
 //!
 //! A `wasm32-wasip1` module may also keep its own `fn main()` and call [`App::run`].
 
+mod actor;
 mod binding;
 mod bulk;
 mod cgi;
@@ -51,6 +53,10 @@ use std::io::Write;
 
 use serde_json::Value;
 
+pub use actor::{
+    ActorBuilder, ActorContext, ActorError, ActorRequest, ActorResult, ActorState, ReminderEvent,
+    TimerEvent,
+};
 pub use binding::BindingEvent;
 pub use bulk::{BulkEntry, BulkEntryEvent, BulkEntryStatus, BulkMessage, BulkSubscribe};
 pub use cgi::{Request, Response, TraceContext};
@@ -151,6 +157,7 @@ struct InvokeRoute {
 /// | `POST` to a bulk subscription's route | 200 `{"statuses":[{"entryId","status"}]}`, one per entry (see [`App::subscribe_bulk`]) |
 /// | `POST /job/<name>`, job registered | 200 when the handler returns `Ok`, 500 on its error |
 /// | `POST /configuration/<store>/<key>`, store registered | 200 (empty body) when the handler returns `Ok`; 500 on its error; 400 if the body is not an update |
+/// | `GET /dapr/config`, `PUT /actors/…`, `DELETE /actors/…`, actor types registered | see [`App::actor`] |
 /// | `OPTIONS /<binding>` | 200, so daprd counts the input binding as subscribed |
 /// | `POST` or `PUT /<binding>` | 200 when the handler returns `Ok`, 500 on its error |
 /// | any method to an [`App::on_invoke`] path | the handler's [`Response`] |
@@ -172,6 +179,7 @@ pub struct App {
     bindings: Vec<(String, BindingHandler)>,
     jobs: Vec<(String, JobHandler)>,
     configurations: Vec<(String, ConfigurationHandler)>,
+    actors: actor::Actors,
 }
 
 impl fmt::Debug for App {
@@ -200,6 +208,15 @@ impl fmt::Debug for App {
                     .configurations
                     .iter()
                     .map(|(s, _)| s)
+                    .collect::<Vec<_>>(),
+            )
+            .field(
+                "actor_types",
+                &self
+                    .actors
+                    .types
+                    .iter()
+                    .map(|t| &t.name)
                     .collect::<Vec<_>>(),
             )
             .finish()
@@ -359,6 +376,91 @@ impl App {
         self
     }
 
+    /// Hosts the actor type `name` (e.g. `BankAccount`); the returned builder adds its
+    /// method, reminder, timer and deactivation handlers and its settings. Registering
+    /// the same name again adds to that type.
+    ///
+    /// With at least one actor type the app also answers daprd's actor calls:
+    ///
+    /// | request | answer |
+    /// |---|---|
+    /// | `GET /dapr/config` | 200, [`App::actor_config_json`] |
+    /// | `PUT /actors/{type}/{id}/method/{method}` | the method's turn: 200 with its [`Response`]; 404 for an unknown method; 500 on a handler error; an [`ActorError::with_status`] is 200 with `X-DaprErrorResponseHeader` |
+    /// | `PUT /actors/{type}/{id}/method/remind/{name}` | the reminder handler's turn: 200, or 500 on its error |
+    /// | `PUT /actors/{type}/{id}/method/timer/{name}` | the turn of the timer callback the body names: 200, 500 on its error, 404 for an unknown callback |
+    /// | `DELETE /actors/{type}/{id}` | the deactivation handler, if any: 200 |
+    ///
+    /// Path segments are percent-decoded one by one. `POST` is accepted where daprd
+    /// sends `PUT`. A path for a type that is not registered goes on to the other
+    /// routes (and is a 404 there). Without actor types, `GET /dapr/config` is a 404,
+    /// which daprd reads as "no actors".
+    ///
+    /// **A turn**: the handler gets an [`ActorContext`]. Its state reads go to the
+    /// sidecar once per key; its writes are buffered and saved in one
+    /// [`Client::transact_actor_state`](crate::dapr::Client::transact_actor_state)
+    /// after the handler succeeded (nothing is sent without writes). A handler error
+    /// saves nothing; a failed save answers 500. The context's client is
+    /// [`App::actor_client`]'s, with the call's `Dapr-Reentrancy-Id` on its actor calls.
+    pub fn actor(&mut self, name: &str) -> ActorBuilder<'_> {
+        let index = match self.actors.types.iter().position(|t| t.name == name) {
+            Some(index) => index,
+            None => {
+                self.actors.types.push(actor::ActorType {
+                    name: name.to_owned(),
+                    ..Default::default()
+                });
+                self.actors.types.len() - 1
+            }
+        };
+        ActorBuilder {
+            actor: &mut self.actors.types[index],
+        }
+    }
+
+    /// `actorIdleTimeout`: deactivate actors after this long without calls (a Go
+    /// duration, `1h`). Unset: daprd's default, 60 minutes.
+    pub fn actor_idle_timeout(&mut self, timeout: &str) -> &mut Self {
+        self.actors.settings.idle_timeout = Some(timeout.to_owned());
+        self
+    }
+
+    /// `drainOngoingCallTimeout`: how long a rebalance waits for running calls. Unset:
+    /// daprd's default, 2 s (Dapr 1.17+; 60 s before).
+    pub fn actor_drain_ongoing_call_timeout(&mut self, timeout: &str) -> &mut Self {
+        self.actors.settings.drain_ongoing_call_timeout = Some(timeout.to_owned());
+        self
+    }
+
+    /// `drainRebalancedActors`: wait for running calls before a rebalance moves an
+    /// actor. Unset: daprd's default, `true` (Dapr 1.17+; `false` before).
+    pub fn actor_drain_rebalanced_actors(&mut self, drain: bool) -> &mut Self {
+        self.actors.settings.drain_rebalanced_actors = Some(drain);
+        self
+    }
+
+    /// `reentrancy` for every type: `Some(max_stack_depth)` enables it (daprd's default
+    /// depth is 32), `None` disables it. Unset: disabled. Types can override it
+    /// ([`ActorBuilder::reentrancy`]).
+    pub fn actor_reentrancy(&mut self, max_stack_depth: Option<u32>) -> &mut Self {
+        self.actors.settings.reentrancy = Some(max_stack_depth);
+        self
+    }
+
+    /// The sidecar client actor turns use (state, reminders, nested calls). Default:
+    /// [`Client::new`](crate::dapr::Client::new), resolved from the environment
+    /// (`DAPR_HTTP_ENDPOINT`, `DAPR_HTTP_PORT`, which `wasi-dapr serve` sets) at each
+    /// turn. Set one for tests (a client with a test transport) or another address.
+    pub fn actor_client(&mut self, client: crate::dapr::Client) -> &mut Self {
+        self.actors.client = Some(client);
+        self
+    }
+
+    /// The `GET /dapr/config` answer: `{"entities":[…]}` with the app-wide settings that
+    /// were set, and an `entitiesConfig` entry for each type with settings of its own.
+    pub fn actor_config_json(&self) -> Value {
+        self.actors.config_json()
+    }
+
     /// The registered subscriptions, in order.
     pub fn subscriptions(&self) -> &[Subscription] {
         &self.subscriptions
@@ -451,6 +553,9 @@ impl App {
         let method = request.method.to_ascii_uppercase();
         if method == "GET" && path == "/dapr/subscribe" {
             return Response::json(&self.subscriptions_json());
+        }
+        if let Some(response) = self.actors.dispatch(&method, request, log) {
+            return response;
         }
         if method == "POST"
             && let Some(response) = self.topic(&path, request, log)

@@ -41,6 +41,22 @@ pub enum Error {
         /// The start of the body as text (lossy UTF-8, at most 1 KiB).
         body: String,
     },
+    /// An actor answered with an error of its own: daprd's actor-error protocol (a 200
+    /// with `X-DaprErrorResponseHeader`, the body and headers passed through), or a
+    /// non-2xx answer whose body is not a Dapr error.
+    ///
+    /// `status` is the one an actor served by this SDK chose
+    /// ([`ActorError::with_status`](crate::app::ActorError::with_status), sent in
+    /// `X-Wasi-Dapr-Actor-Status`), else the HTTP status.
+    #[error("actor error {status}: {}", body_text(body))]
+    Actor {
+        /// The actor's status code.
+        status: u16,
+        /// The actor's headers.
+        headers: http::Headers,
+        /// The actor's body, whole.
+        body: Vec<u8>,
+    },
     /// Some entries of a bulk publish failed; the others were published.
     #[error("bulk publish failed for {} entries ({error_code})", failed_entries.len())]
     BulkPublishFailed {
@@ -89,6 +105,7 @@ impl Error {
         match self {
             Error::Dapr { status, .. }
             | Error::UnexpectedStatus { status, .. }
+            | Error::Actor { status, .. }
             | Error::BulkPublishFailed { status, .. } => Some(*status),
             Error::Unauthorized { .. } => Some(401),
             _ => None,
@@ -134,6 +151,15 @@ impl Error {
             }
             _ => false,
         }
+    }
+}
+
+impl Error {
+    /// Whether daprd refused an actor state call because the actor is not active on
+    /// this host: 400 `ERR_ACTOR_INSTANCE_MISSING` (a transaction outside the actor's
+    /// turn, or after it was deactivated).
+    pub fn is_actor_instance_missing(&self) -> bool {
+        matches!(self, Error::Dapr { error_code, .. } if error_code == "ERR_ACTOR_INSTANCE_MISSING")
     }
 }
 

@@ -1,5 +1,7 @@
-//! A client for the Dapr sidecar's HTTP API (state, pub/sub, invocation, bindings, jobs, ...).
+//! A client for the Dapr sidecar's HTTP API (state, pub/sub, invocation, bindings, jobs,
+//! actors, ...).
 
+mod actors;
 mod bindings;
 mod configuration;
 mod conversation;
@@ -21,6 +23,10 @@ use serde::de::DeserializeOwned;
 
 use crate::http::{Headers, ImportTransport, Request, Transport};
 
+pub use actors::{
+    ACTOR_ERROR_HEADER, ACTOR_ERROR_STATUS_HEADER, ActorInvokeRequest, ActorReminder,
+    ActorResponse, ActorStateOperation, REENTRANCY_ID_HEADER, ReminderRequest, TimerRequest,
+};
 pub use bindings::{BindingRequest, BindingResponse};
 pub use configuration::ConfigurationItem;
 pub use conversation::{
@@ -91,6 +97,8 @@ pub fn resolve_address(lookup: impl Fn(&str) -> Option<String>) -> String {
 pub struct Client {
     address: String,
     api_token: Option<String>,
+    /// `Dapr-Reentrancy-Id` for actor calls ([`Client::with_reentrancy_id`]).
+    reentrancy_id: Option<String>,
     transport: Arc<dyn Transport>,
 }
 
@@ -99,6 +107,7 @@ impl fmt::Debug for Client {
         f.debug_struct("Client")
             .field("address", &self.address)
             .field("api_token", &self.api_token.as_ref().map(|_| "<redacted>"))
+            .field("reentrancy_id", &self.reentrancy_id)
             .finish_non_exhaustive()
     }
 }
@@ -122,6 +131,7 @@ impl Client {
         Client {
             address: resolve_address(lookup),
             api_token: None,
+            reentrancy_id: None,
             transport: Arc::new(ImportTransport),
         }
     }
