@@ -29,7 +29,7 @@ use wasi_dapr_test_support::sidecar::sidecar;
 use wasi_dapr_test_support::{CLOUD_EVENT_FIELDS, resources};
 
 /// An allowlist for guests that call the sidecar at `port`.
-fn allow_port(port: u16) -> Allowlist {
+pub(crate) fn allow_port(port: u16) -> Allowlist {
     allowlist(&[format!("http://127.0.0.1:{port}")], "")
 }
 
@@ -69,7 +69,7 @@ fn port_of(base: &str) -> u16 {
 }
 
 /// Runs a guest with `wasi-dapr run` against the sidecar.
-async fn run_against(sc: &Sidecar, module: &str, args: &[&str]) -> Output {
+pub(crate) async fn run_against(sc: &Sidecar, module: &str, args: &[&str]) -> Output {
     let port = sc.local_addr().port();
     let allow = allow_port(port);
     Guest::new(module)
@@ -511,15 +511,15 @@ async fn invocation_through_the_sidecar_reaches_the_served_callee() {
 }
 
 /// `wasi-dapr serve` with the host's log (guest stderr included) collected.
-struct LoggedServe {
-    port: u16,
+pub(crate) struct LoggedServe {
+    pub(crate) port: u16,
     log: Arc<Mutex<String>>,
     _child: tokio::process::Child,
     _allow: Allowlist,
 }
 
 impl LoggedServe {
-    async fn start(module: &str, sidecar_port: u16) -> LoggedServe {
+    pub(crate) async fn start(module: &str, sidecar_port: u16) -> LoggedServe {
         let port = free_port();
         let allow = allow_port(sidecar_port);
         let mut cmd = wasi_dapr();
@@ -554,13 +554,13 @@ impl LoggedServe {
         }
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         self.log.lock().expect("lock").clone()
     }
 }
 
 /// The messages of the `guest: ...` lines of a host log, without the `request=N` field.
-fn guest_lines(log: &str) -> Vec<String> {
+pub(crate) fn guest_lines(log: &str) -> Vec<String> {
     log.lines()
         .filter_map(|l| l.split_once(" guest: ").map(|(_, rest)| rest))
         .map(|rest| {
@@ -878,7 +878,7 @@ async fn jobs_example_as_components_prints_its_readme_output() {
 }
 
 /// Waits until the log has `n` `guest:` lines (at most 20 s) and returns them.
-async fn wait_guest_lines(served: &LoggedServe, n: usize) -> Vec<String> {
+pub(crate) async fn wait_guest_lines(served: &LoggedServe, n: usize) -> Vec<String> {
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut got = guest_lines(&served.log());
     while got.len() < n && Instant::now() < deadline {
@@ -888,7 +888,7 @@ async fn wait_guest_lines(served: &LoggedServe, n: usize) -> Vec<String> {
     got
 }
 
-fn sorted(mut lines: Vec<String>) -> Vec<String> {
+pub(crate) fn sorted(mut lines: Vec<String>) -> Vec<String> {
     lines.sort();
     lines
 }

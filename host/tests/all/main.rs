@@ -1,6 +1,7 @@
 //! The host's integration tests, in one test binary.
 
 mod abi;
+mod actors;
 mod app_rust;
 mod compile;
 mod connect_policy;
