@@ -61,14 +61,14 @@ async fn count(sc: &Sidecar, id: &str, method: &str) -> i64 {
     answer.json()["count"].as_i64().expect("count")
 }
 
-async fn example(app: &str, readme: &str) {
+async fn example(app: &str, client: &str, readme: &str) {
     let blocks = example_output(readme);
     assert_eq!(blocks.len(), 2, "client, app");
     let expected_guest = guest_lines(&blocks[1]);
     assert_eq!(expected_guest.len(), 3, "{expected_guest:?}");
 
     let (sc, served) = host(app).await;
-    let out = run_against(&sc, guests::ACTOR_RUST_CLIENT, &["BankAccount", "alice"]).await;
+    let out = run_against(&sc, client, &["BankAccount", "alice"]).await;
     out.assert_success();
     assert_eq!(out.stdout, blocks[0], "{out}\nhost log:\n{}", served.log());
 
@@ -87,12 +87,28 @@ async fn example(app: &str, readme: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn actor_rust_example_prints_its_readme_output() {
-    example(guests::ACTOR_RUST_APP, "actor-rust").await;
+    example(
+        guests::ACTOR_RUST_APP,
+        guests::ACTOR_RUST_CLIENT,
+        "actor-rust",
+    )
+    .await;
+}
+
+/// The same sources as components: the app a `wasi:http/proxy`, the client a command.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn actor_rust_example_as_components_prints_its_readme_output() {
+    example(
+        guests::COMPONENT_ACTOR_RUST_APP,
+        guests::COMPONENT_ACTOR_RUST_CLIENT,
+        "actor-rust",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn actor_as_example_prints_its_readme_output() {
-    example(guests::AS_ACTOR_AS, "actor-as").await;
+    example(guests::AS_ACTOR_AS, guests::ACTOR_RUST_CLIENT, "actor-as").await;
 }
 
 /// The `enter`/`leave` times (unix ms) the guest logged, per actor id.
