@@ -247,5 +247,6 @@ fn error_code(error: &SendError, outbound: &OutboundHttp) -> Error {
         SendError::BodyTimeout | SendError::BodyFailed(_) => body_error(error),
         // The message names the variable, never its value.
         SendError::InvalidToken => Error::InternalError(Some(error.to_string())),
+        SendError::InvalidUrl(_) => Error::HttpRequestUriInvalid,
     }
 }

@@ -41,6 +41,12 @@ pub enum SendError {
     /// The body broke off.
     #[error("reading the response body: {0}")]
     BodyFailed(String),
+    /// The URL (of the first hop or a redirect) cannot be sent: it carries userinfo
+    /// (`user:password@`, which HTTP senders must not send and which hides the real host
+    /// from a reader), or it is longer than the host's URL cap. Refused before the
+    /// allowlist, so no connection is made; the reason never contains the userinfo.
+    #[error("invalid URL: {0}")]
+    InvalidUrl(&'static str),
     /// `DAPR_API_TOKEN` cannot be sent as a header value.
     #[error("DAPR_API_TOKEN is not a valid header value")]
     InvalidToken,

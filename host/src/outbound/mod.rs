@@ -27,7 +27,7 @@ mod trace;
 pub use address::{BlockReason, ConnectPolicy};
 pub use error::SendError;
 pub use resolve::NameLookup;
-pub use send::{OutboundHttp, OutboundRequest, OutboundResponse, ResponseBody};
+pub use send::{MAX_URL_BYTES, OutboundHttp, OutboundRequest, OutboundResponse, ResponseBody};
 pub use trace::{MAX_TRACESTATE_LEN, TraceContext};
 
 /// Request headers a guest may not set (every ABI drops them): the host derives them from the URL and body, and letting

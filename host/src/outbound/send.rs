@@ -103,6 +103,26 @@ struct Shared {
 
 /// What went wrong, with its causes (`...: invalid peer certificate: UnknownIssuer`) and
 /// without the URL, whose query may carry secrets (the log line shows it safely).
+/// The longest URL the send path sends (both ABIs; the legacy import refuses longer ones
+/// before copying them from the guest).
+pub const MAX_URL_BYTES: usize = 8 * 1024;
+
+/// Refuses a URL that must not be sent whatever the allowlist says: one with userinfo
+/// (RFC 9110 §4.2.4: senders must not generate it; `user@host` also reads as another
+/// host), or longer than [`MAX_URL_BYTES`]. The log line names neither the userinfo nor
+/// the query.
+fn check_url(url: &Url) -> Result<(), SendError> {
+    let reason = if !url.username().is_empty() || url.password().is_some() {
+        "it has userinfo (user:password@), which is never sent"
+    } else if url.as_str().len() > MAX_URL_BYTES {
+        "it is longer than 8 KiB"
+    } else {
+        return Ok(());
+    };
+    warn!(url = %loggable(url), reason, "outbound request refused: invalid URL");
+    Err(SendError::InvalidUrl(reason))
+}
+
 fn describe(error: reqwest::Error) -> String {
     let error = error.without_url();
     let mut text = error.to_string();
@@ -334,9 +354,12 @@ impl OutboundHttp {
                 | SendError::ResponseHeadersTooLarge
                 | SendError::ResponseBodyTooLarge,
             ) => metrics.outbound(&origin, OutboundResult::TooLarge),
-            Err(SendError::Failed(_) | SendError::BodyFailed(_) | SendError::InvalidToken) => {
-                metrics.outbound(&origin, OutboundResult::Error)
-            }
+            Err(
+                SendError::Failed(_)
+                | SendError::BodyFailed(_)
+                | SendError::InvalidToken
+                | SendError::InvalidUrl(_),
+            ) => metrics.outbound(&origin, OutboundResult::Error),
         }
         sent
     }
@@ -357,6 +380,7 @@ impl OutboundHttp {
         } = request;
         let mut hops = 0u32;
         loop {
+            check_url(&url)?;
             allow::check(&self.inner.config.allowed_hosts, &url)?;
             allow::check_literal(
                 &self.inner.config.allowed_hosts,

@@ -47,7 +47,7 @@ pub const MODULE: &str = "wasi_experimental_http";
 /// Largest request header block a guest may pass.
 pub const MAX_REQUEST_HEADER_BYTES: usize = 64 * 1024;
 /// Longest URL a guest may pass.
-pub const MAX_URL_BYTES: usize = 8 * 1024;
+pub const MAX_URL_BYTES: usize = crate::outbound::MAX_URL_BYTES;
 
 /// An error returned to the guest; each variant is one of the ABI's error numbers.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -126,6 +126,7 @@ impl From<SendError> for HttpError {
                 HttpError::DestinationNotAllowed
             }
             SendError::InvalidToken => HttpError::Runtime(e.to_string()),
+            SendError::InvalidUrl(reason) => HttpError::InvalidUrl(reason.to_string()),
             other => HttpError::Request(other.to_string()),
         }
     }

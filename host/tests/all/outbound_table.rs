@@ -20,6 +20,10 @@ const BOTH: [Abi; 2] = [Abi::Legacy, Abi::WasiHttp];
 #[derive(Debug, Clone, Copy)]
 enum Failure {
     Denied,
+    /// A URL the host refuses to send (userinfo, too long, no host).
+    InvalidUrl,
+    /// A scheme other than http and https.
+    Scheme,
     Timeout,
     RequestBodyTooLarge,
     ResponseBodyTooLarge,
@@ -37,6 +41,9 @@ impl Abi {
     fn error(self, failure: Failure) -> &'static str {
         match (self, failure) {
             (Abi::Legacy, Failure::Denied) => "7",
+            (Abi::Legacy, Failure::InvalidUrl | Failure::Scheme) => "10",
+            (Abi::WasiHttp, Failure::InvalidUrl) => "ErrorCode::HttpRequestUriInvalid",
+            (Abi::WasiHttp, Failure::Scheme) => "ErrorCode::HttpProtocolError",
             (Abi::Legacy, _) => "11",
             (Abi::WasiHttp, Failure::Denied) => "ErrorCode::HttpRequestDenied",
             (Abi::WasiHttp, Failure::Timeout) => "ErrorCode::ConnectionTimeout",
@@ -367,4 +374,84 @@ async fn requests_in_flight_per_component_instance_are_capped() {
         "two are refused\n{out}"
     );
     assert!(up.requests().len() <= 2, "refused requests are not sent");
+}
+
+/// Malformed or unsendable URLs are refused on both ABIs before any connection, each
+/// beside its well-formed twin to the same allowed upstream, which connects. Userinfo
+/// never appears in the log.
+#[tokio::test]
+async fn malformed_urls_are_refused_without_a_connection_on_both_abis() {
+    for abi in BOTH {
+        let up = MockServer::hello().await;
+        let allow = allowlist(&[up.origin()], "");
+        let origin = up.origin();
+        let port = origin.rsplit(':').next().expect("port");
+        let long = format!("http://127.0.0.1:{port}/{}", "a".repeat(9000));
+        let cases: [(&str, String, String, Failure); 5] = [
+            (
+                "userinfo before an allowed host",
+                format!("http://user:hunter2@127.0.0.1:{port}/"),
+                format!("http://127.0.0.1:{port}/"),
+                Failure::InvalidUrl,
+            ),
+            (
+                "the allowed host as userinfo",
+                format!("http://127.0.0.1:{port}@example.invalid/"),
+                format!("http://127.0.0.1:{port}/"),
+                Failure::InvalidUrl,
+            ),
+            (
+                "a scheme other than http",
+                format!("ftp://127.0.0.1:{port}/"),
+                format!("http://127.0.0.1:{port}/"),
+                Failure::Scheme,
+            ),
+            (
+                "a URL longer than 8 KiB",
+                long,
+                format!("http://127.0.0.1:{port}/{}", "a".repeat(8000)),
+                Failure::InvalidUrl,
+            ),
+            (
+                "no host",
+                format!("http://:{port}/"),
+                format!("http://127.0.0.1:{port}/"),
+                Failure::InvalidUrl,
+            ),
+        ];
+        for (what, bad, good, failure) in cases {
+            let before = up.connections();
+            let out = Guest::new(abi.guest())
+                .allowlist(&allow)
+                .args(&[&bad])
+                .run()
+                .await;
+            abi.assert_failed(&out, failure);
+            assert_eq!(
+                up.connections(),
+                before,
+                "{abi:?}, {what}: a refused URL must not connect\n{out}"
+            );
+            assert!(
+                !out.stderr.contains("hunter2"),
+                "{abi:?}, {what}: userinfo in the log\n{out}"
+            );
+            let twin = Guest::new(abi.guest())
+                .allowlist(&allow)
+                .args(&[&good])
+                .run()
+                .await;
+            twin.assert_success();
+            assert_eq!(
+                twin.value("status"),
+                Some("200"),
+                "{abi:?}, {what} twin\n{twin}"
+            );
+            assert_eq!(
+                up.connections(),
+                before + 1,
+                "{abi:?}, {what}: the twin connects"
+            );
+        }
+    }
 }
