@@ -1,5 +1,6 @@
 //! The app channel: plain HTTP/1.1 calls from the sidecar to the app on `127.0.0.1:<app port>`.
 
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -42,17 +43,95 @@ pub(crate) struct AppResponse {
     pub body: Bytes,
 }
 
-/// Sends `req` (origin-form URI) to the app on a connection of its own and reads the
-/// whole answer.
-pub(crate) async fn call(
-    port: Option<u16>,
-    req: Request<Full<Bytes>>,
-    timeout: Duration,
-    max_body: usize,
-) -> Result<AppResponse, AppCallError> {
-    AppConnection::default()
-        .call(port, req, timeout, max_body)
-        .await
+/// Idle keep-alive connections to the app, for the calls that do not keep a connection
+/// of their own (invocation, actor turns, bindings, job triggers), as daprd keeps a pooled
+/// HTTP client for its app channel. A call takes an idle connection or opens one, and
+/// puts it back afterwards if the app kept it open and fewer than `max_idle` are idle;
+/// so at most `max_idle` connections stay open between calls, while calls at the same
+/// time each have their own.
+pub(crate) struct AppPool {
+    idle: Mutex<Vec<AppConnection>>,
+    max_idle: usize,
+}
+
+impl AppPool {
+    pub(crate) fn new(max_idle: usize) -> Self {
+        AppPool {
+            idle: Mutex::new(Vec::new()),
+            max_idle,
+        }
+    }
+
+    /// Sends `req` (origin-form URI) to the app and reads the whole answer. A request
+    /// that meets an idle connection the app had just closed (nothing came back) is sent
+    /// once more on a new connection, as Go's transport does for a server-closed idle
+    /// connection.
+    pub(crate) async fn call(
+        &self,
+        port: Option<u16>,
+        req: Request<Full<Bytes>>,
+        timeout: Duration,
+        max_body: usize,
+    ) -> Result<AppResponse, AppCallError> {
+        let idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        match idle {
+            None => {
+                let mut conn = AppConnection::default();
+                let result = conn.call(port, req, timeout, max_body).await;
+                self.put_back(conn);
+                result
+            }
+            Some(mut conn) => {
+                let again = duplicate(&req);
+                match conn.call(port, req, timeout, max_body).await {
+                    Err(AppCallError::Http(e)) if e.is_canceled() || e.is_incomplete_message() => {
+                        tracing::debug!(error = %e, "the app closed an idle connection; sending again");
+                        let mut fresh = AppConnection::default();
+                        let result = fresh.call(port, again, timeout, max_body).await;
+                        self.put_back(fresh);
+                        result
+                    }
+                    result => {
+                        self.put_back(conn);
+                        result
+                    }
+                }
+            }
+        }
+    }
+
+    fn put_back(&self, conn: AppConnection) {
+        if conn.open.is_none() {
+            return;
+        }
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        if idle.len() < self.max_idle {
+            idle.push(conn);
+        }
+    }
+
+    /// How many connections are idle now.
+    #[cfg(test)]
+    pub(crate) fn idle(&self) -> usize {
+        self.idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+}
+
+/// A copy of `req` to send again (its body is shared bytes).
+fn duplicate(req: &Request<Full<Bytes>>) -> Request<Full<Bytes>> {
+    let mut copy = Request::new(req.body().clone());
+    *copy.method_mut() = req.method().clone();
+    *copy.uri_mut() = req.uri().clone();
+    *copy.version_mut() = req.version();
+    *copy.headers_mut() = req.headers().clone();
+    copy
 }
 
 /// One keep-alive HTTP/1.1 connection to the app, opened on first use and again after the
@@ -139,5 +218,106 @@ impl AppConnection {
             headers: parts.headers,
             body,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// An app on a free port that answers every request `ok`; with `one_per_connection`,
+    /// a second request on a connection is not answered but the connection closed, as an
+    /// app closing an idle connection just as a call is sent on it. Counts accepted
+    /// connections.
+    async fn app(one_per_connection: bool) -> (u16, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 4096];
+                    let mut answered = 0;
+                    loop {
+                        // Each test request is one small GET: one read holds it whole.
+                        match stream.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(_) if one_per_connection && answered == 1 => return,
+                            Ok(_) => {}
+                        }
+                        let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                        if stream.write_all(answer).await.is_err() {
+                            return;
+                        }
+                        answered += 1;
+                    }
+                });
+            }
+        });
+        (port, accepted)
+    }
+
+    fn get() -> Request<Full<Bytes>> {
+        Request::get("/ping")
+            .body(Full::new(Bytes::new()))
+            .expect("request")
+    }
+
+    #[tokio::test]
+    async fn sequential_calls_reuse_one_idle_connection() {
+        let (port, accepted) = app(false).await;
+        let pool = AppPool::new(4);
+        for _ in 0..5 {
+            let answer = pool
+                .call(Some(port), get(), Duration::from_secs(5), 1024)
+                .await
+                .expect("call");
+            assert_eq!(&answer.body[..], b"ok");
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+        assert_eq!(pool.idle(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_call_on_an_idle_connection_the_app_closed_is_sent_again() {
+        let (port, accepted) = app(true).await;
+        let pool = AppPool::new(4);
+        for _ in 0..3 {
+            let answer = pool
+                .call(Some(port), get(), Duration::from_secs(5), 1024)
+                .await
+                .expect("call on a closed idle connection is sent again");
+            assert_eq!(&answer.body[..], b"ok");
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn at_most_max_idle_connections_stay_open() {
+        let (port, accepted) = app(false).await;
+        let pool = Arc::new(AppPool::new(2));
+        let calls: Vec<_> = (0..6)
+            .map(|_| {
+                let pool = pool.clone();
+                tokio::spawn(async move {
+                    pool.call(Some(port), get(), Duration::from_secs(5), 1024)
+                        .await
+                        .map(|a| a.body)
+                })
+            })
+            .collect();
+        for call in calls {
+            assert_eq!(&call.await.expect("join").expect("call")[..], b"ok");
+        }
+        assert!(accepted.load(Ordering::SeqCst) >= 1);
+        assert!(pool.idle() <= 2, "idle {}", pool.idle());
     }
 }

@@ -11,7 +11,7 @@ use tokio::sync::watch;
 
 use crate::actors::runtime::Actors;
 use crate::api::ApiError;
-use crate::app::{self, AppCallError, AppConnection, AppResponse};
+use crate::app::{AppCallError, AppConnection, AppPool, AppResponse};
 use crate::bindings::component::Binding;
 use crate::configuration::component::ConfigStore;
 use crate::conversation::component::ConversationComponent;
@@ -54,23 +54,27 @@ pub(crate) struct Ctx {
     pub jobs: JobTable,
     /// The actor runtime: hosted types, active actors, reminders and timers.
     pub actors: Actors,
+    /// Idle keep-alive connections to the app (at most `max_idle_app_connections`).
+    pub(crate) app_pool: AppPool,
     pub(crate) ready: AtomicBool,
     pub(crate) shutdown: watch::Sender<bool>,
 }
 
 impl Ctx {
-    /// Sends `req` to the app with this sidecar's app timeout and body cap.
+    /// Sends `req` to the app with this sidecar's app timeout and body cap, on an idle
+    /// connection of [`Ctx::app_pool`] or a new one.
     pub async fn call_app(
         &self,
         req: http::Request<http_body_util::Full<bytes::Bytes>>,
     ) -> Result<AppResponse, AppCallError> {
-        app::call(
-            self.app_port,
-            req,
-            self.tuning.app_timeout,
-            self.tuning.max_body_bytes,
-        )
-        .await
+        self.app_pool
+            .call(
+                self.app_port,
+                req,
+                self.tuning.app_timeout,
+                self.tuning.max_body_bytes,
+            )
+            .await
     }
 
     /// [`Ctx::call_app`] on a kept connection (reused while the app keeps it open).

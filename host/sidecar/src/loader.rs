@@ -197,6 +197,7 @@ pub(crate) async fn build_ctx(
         tuning.max_actor_reminders,
         tuning.max_actor_timers,
     );
+    let app_pool = crate::app::AppPool::new(tuning.max_idle_app_connections);
     let mut ctx = Ctx {
         app_id: opts.app_id.clone(),
         app_port: opts.app_port,
@@ -215,6 +216,7 @@ pub(crate) async fn build_ctx(
         subscriptions: RwLock::new(Vec::new()),
         jobs,
         actors,
+        app_pool,
         ready: AtomicBool::new(false),
         shutdown,
     };

@@ -55,6 +55,8 @@ pub const DEFAULT_MAX_ACTOR_PENDING_CALLS: usize = 256;
 pub const DEFAULT_MAX_ACTOR_REMINDERS: usize = 10_000;
 /// The most actor timers held at a time.
 pub const DEFAULT_MAX_ACTOR_TIMERS: usize = 10_000;
+/// Idle keep-alive connections to the app kept between calls.
+pub const DEFAULT_MAX_IDLE_APP_CONNECTIONS: usize = 32;
 
 /// What the sidecar listens on and which app it serves.
 #[derive(Clone)]
@@ -158,6 +160,9 @@ pub struct SidecarTuning {
     /// The most actor timers (default 10,000); a new one beyond is
     /// `500 ERR_ACTOR_TIMER_CREATE`.
     pub max_actor_timers: usize,
+    /// Idle keep-alive connections to the app kept for the next calls (default 32);
+    /// calls beyond them open connections of their own, closed after the call.
+    pub max_idle_app_connections: usize,
 }
 
 impl Default for SidecarTuning {
@@ -185,6 +190,7 @@ impl Default for SidecarTuning {
             max_actor_pending_calls: DEFAULT_MAX_ACTOR_PENDING_CALLS,
             max_actor_reminders: DEFAULT_MAX_ACTOR_REMINDERS,
             max_actor_timers: DEFAULT_MAX_ACTOR_TIMERS,
+            max_idle_app_connections: DEFAULT_MAX_IDLE_APP_CONNECTIONS,
         }
     }
 }
