@@ -11,9 +11,9 @@ use http::Method;
 use serde_json::{Value, json};
 use wasi_dapr_sidecar::Sidecar;
 
-use crate::app_rust::{LoggedServe, guest_lines, run_against, sorted, wait_guest_lines};
+use crate::app_rust::{LoggedServe, guest_lines, served_example};
 use crate::serve::free_port;
-use crate::support::{example_output, guests};
+use crate::support::guests;
 use wasi_dapr_test_support::client::{Answer, get, send};
 use wasi_dapr_test_support::sidecar::sidecar;
 
@@ -61,28 +61,10 @@ async fn count(sc: &Sidecar, id: &str, method: &str) -> i64 {
     answer.json()["count"].as_i64().expect("count")
 }
 
+/// The bank walkthrough of `actor-rust-client` against `app`, checked against the
+/// `readme` example's expected output (its client output and three interest lines).
 async fn example(app: &str, client: &str, readme: &str) {
-    let blocks = example_output(readme);
-    assert_eq!(blocks.len(), 2, "client, app");
-    let expected_guest = guest_lines(&blocks[1]);
-    assert_eq!(expected_guest.len(), 3, "{expected_guest:?}");
-
-    let (sc, served) = host(app).await;
-    let out = run_against(&sc, client, &["BankAccount", "alice"]).await;
-    out.assert_success();
-    assert_eq!(out.stdout, blocks[0], "{out}\nhost log:\n{}", served.log());
-
-    let got = wait_guest_lines(&served, expected_guest.len()).await;
-    // The reminder was deleted after its three ticks: nothing more comes.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(got, guest_lines(&served.log()), "log:\n{}", served.log());
-    assert_eq!(
-        sorted(got),
-        sorted(expected_guest),
-        "log:\n{}",
-        served.log()
-    );
-    sc.shutdown().await;
+    served_example(readme, app, client, &["BankAccount", "alice"], 3).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

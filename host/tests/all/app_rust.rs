@@ -69,7 +69,7 @@ fn port_of(base: &str) -> u16 {
 }
 
 /// Runs a guest with `wasi-dapr run` against the sidecar.
-pub(crate) async fn run_against(sc: &Sidecar, module: &str, args: &[&str]) -> Output {
+async fn run_against(sc: &Sidecar, module: &str, args: &[&str]) -> Output {
     let port = sc.local_addr().port();
     let allow = allow_port(port);
     Guest::new(module)
@@ -878,7 +878,7 @@ async fn jobs_example_as_components_prints_its_readme_output() {
 }
 
 /// Waits until the log has `n` `guest:` lines (at most 20 s) and returns them.
-pub(crate) async fn wait_guest_lines(served: &LoggedServe, n: usize) -> Vec<String> {
+async fn wait_guest_lines(served: &LoggedServe, n: usize) -> Vec<String> {
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut got = guest_lines(&served.log());
     while got.len() < n && Instant::now() < deadline {
@@ -888,16 +888,30 @@ pub(crate) async fn wait_guest_lines(served: &LoggedServe, n: usize) -> Vec<Stri
     got
 }
 
-pub(crate) fn sorted(mut lines: Vec<String>) -> Vec<String> {
+fn sorted(mut lines: Vec<String>) -> Vec<String> {
     lines.sort();
     lines
 }
 
 async fn jobs_example(app: &str, scheduler: &str) {
-    let blocks = example_output("jobs-rust");
-    assert_eq!(blocks.len(), 2, "scheduler, app");
+    served_example("jobs-rust", app, scheduler, &[], 4).await;
+}
+
+/// Serves `app` behind a sidecar, runs `client` with `args` against it, and checks
+/// `examples/<example>/README.md`: the client's stdout is the first `text` block of
+/// `## Expected output`, and the app's `guest:` lines are the second (`n_guest` of them,
+/// in any order, and no more after a quiet 1.5 s: repeating work stops on time).
+pub(crate) async fn served_example(
+    example: &str,
+    app: &str,
+    client: &str,
+    args: &[&str],
+    n_guest: usize,
+) {
+    let blocks = example_output(example);
+    assert_eq!(blocks.len(), 2, "{example}: client, app");
     let expected_guest = guest_lines(&blocks[1]);
-    assert_eq!(expected_guest.len(), 4, "{expected_guest:?}");
+    assert_eq!(expected_guest.len(), n_guest, "{expected_guest:?}");
 
     let sidecar_port = free_port();
     let served = LoggedServe::start(app, sidecar_port).await;
@@ -906,12 +920,11 @@ async fn jobs_example(app: &str, scheduler: &str) {
         o.app_port = Some(served.port);
     })
     .await;
-    let out = run_against(&sc, scheduler, &[]).await;
+    let out = run_against(&sc, client, args).await;
     out.assert_success();
-    assert_eq!(out.stdout, blocks[0], "{out}");
+    assert_eq!(out.stdout, blocks[0], "{out}\nhost log:\n{}", served.log());
 
     let got = wait_guest_lines(&served, expected_guest.len()).await;
-    // `reminder` repeats 3 times only: nothing more comes after a quiet second.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let got_after = guest_lines(&served.log());
     assert_eq!(got, got_after, "log:\n{}", served.log());
