@@ -881,22 +881,8 @@ mod tests {
 
     use super::*;
     use crate::app::App;
+    use crate::app::tests::{call, request};
     use crate::dapr::testing::{Recorder, body_json};
-
-    fn request(method: &str, path: &str, body: &str) -> Request {
-        Request {
-            method: method.into(),
-            path: path.into(),
-            body: body.as_bytes().to_vec(),
-            ..Request::default()
-        }
-    }
-
-    fn call(app: &App, req: &Request) -> (Response, Vec<String>) {
-        let mut log = Vec::new();
-        let response = app.dispatch(req, &mut |line: &str| log.push(line.to_owned()));
-        (response, log)
-    }
 
     fn text(r: &Response) -> String {
         String::from_utf8_lossy(&r.body).into_owned()

@@ -1022,7 +1022,8 @@ mod tests {
 
     use super::*;
 
-    fn request(method: &str, path: &str, body: &str) -> Request {
+    /// A request with `method`, `path` and `body` (also for the `actor` tests).
+    pub(super) fn request(method: &str, path: &str, body: &str) -> Request {
         Request {
             method: method.into(),
             path: path.into(),
@@ -1032,7 +1033,7 @@ mod tests {
     }
 
     /// Dispatches and returns the response and the log lines.
-    fn call(app: &App, req: &Request) -> (Response, Vec<String>) {
+    pub(super) fn call(app: &App, req: &Request) -> (Response, Vec<String>) {
         let mut log = Vec::new();
         let response = app.dispatch(req, &mut |line: &str| log.push(line.to_owned()));
         (response, log)
