@@ -1,12 +1,12 @@
-//! WASI 0.2 components: the store state, the linker (`wasi:cli`, `wasi:io`,
+//! WASI 0.2 and 0.3 components: the store state, the linker (`wasi:cli`, `wasi:io`,
 //! `wasi:filesystem`, `wasi:sockets`, `wasi:clocks`, `wasi:random` from wasmtime-wasi,
 //! `wasi:http` from wasmtime-wasi-http with every outgoing request sent through
 //! [`crate::wasi_http::PolicyHooks`]), and the check that tells a component from a core
 //! module by its bytes.
 //!
-//! `run` instantiates a `wasi:cli/command` and calls `wasi:cli/run`; `serve` pre-instantiates
-//! a `wasi:http/proxy` and calls `wasi:http/incoming-handler` once per request
-//! ([`crate::serve`]).
+//! `run` instantiates a `wasi:cli/command` (0.2 or 0.3) and calls `wasi:cli/run`; `serve`
+//! pre-instantiates a `wasi:http/proxy` (0.2) and calls `wasi:http/incoming-handler` once
+//! per request, or a `wasi:http/service` (0.3) and calls `wasi:http/handler` ([`crate::serve`]).
 
 use std::time::{Duration, Instant};
 
@@ -115,13 +115,17 @@ impl StoreGuard for ComponentState {
     }
 }
 
-/// A component linker with WASI 0.2 and `wasi:http` (outgoing through the host's policy).
+/// A component linker with WASI 0.2 and 0.3 and `wasi:http` of both (every outgoing
+/// request, `outgoing-handler` or `client.send`, through the host's policy). A WASI 0.3
+/// component usually imports both versions: its language's standard library still
+/// speaks 0.2.
 pub fn linker(engine: &wasmtime::Engine) -> Result<Linker<ComponentState>, RuntimeError> {
+    let link = |e: wasmtime::Error| RuntimeError::Link(format!("{e:#}"));
     let mut linker = Linker::new(engine);
-    wasmtime_wasi::p2::add_to_linker_async(&mut linker)
-        .map_err(|e| RuntimeError::Link(format!("{e:#}")))?;
-    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
-        .map_err(|e| RuntimeError::Link(format!("{e:#}")))?;
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(link)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(link)?;
+    wasmtime_wasi::p3::add_to_linker(&mut linker).map_err(link)?;
+    wasmtime_wasi_http::p3::add_to_linker(&mut linker).map_err(link)?;
     Ok(linker)
 }
 

@@ -35,6 +35,9 @@ pub const METRICS_MAX_CONNECTIONS: u32 = 16;
 pub const SERVE_READY_CACHE: Duration = Duration::from_secs(1);
 /// `serve --prepared-instances`: instances kept instantiated ahead of requests.
 pub const SERVE_PREPARED_INSTANCES: u32 = 2;
+/// `serve --reuse-instances`: requests per instance of a WASI 0.3 service (1: a fresh
+/// instance per request; reuse is opt-in).
+pub const SERVE_REUSE_INSTANCES: u32 = 1;
 /// `serve --health-path`: liveness, answered by the host without an instance.
 pub const SERVE_HEALTH_PATH: &str = "/healthz";
 /// `serve --ready-path`: readiness, 200 once the sidecar's `healthz/outbound` answers.

@@ -112,6 +112,12 @@ struct ServeArgs {
     /// than --max-concurrent counts as --max-concurrent). Each holds one more pool slot.
     #[arg(long, default_value_t = defaults::SERVE_PREPARED_INSTANCES, value_name = "N")]
     prepared_instances: u32,
+    /// WASI 0.3 `wasi:http/service` components only: an instance that answered cleanly
+    /// serves up to N requests, one at a time, before it is dropped; its memory (statics,
+    /// caches) is shared by those requests. 1: a fresh instance per request (default).
+    #[arg(long, default_value_t = defaults::SERVE_REUSE_INSTANCES, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    reuse_instances: u32,
     /// Liveness path answered by the host (200) without running the module.
     #[arg(long, default_value = defaults::SERVE_HEALTH_PATH, value_name = "PATH")]
     health_path: String,
@@ -435,6 +441,7 @@ async fn serve(args: ServeArgs) -> Result<u8> {
         max_connections: args.max_connections.max(1),
         metrics_max_connections: args.metrics_max_connections.max(1),
         prepared_instances: args.prepared_instances,
+        reuse_instances: args.reuse_instances,
     };
     let server = Server::start(options)
         .await

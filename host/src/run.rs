@@ -99,7 +99,7 @@ pub enum RunError {
     NotACommand(PathBuf),
     /// The component does not export `wasi:cli/run`.
     #[error(
-        "{path} is a component but not a wasi:cli/command ({reason}); a wasi:http/proxy component is run with `wasi-dapr serve`"
+        "{path} is a component but not a wasi:cli/command ({reason}); a wasi:http/proxy or wasi:http/service component is run with `wasi-dapr serve`"
     )]
     NotACommandComponent {
         /// The component path.
@@ -232,10 +232,17 @@ async fn run_component(
             module: options.module.clone(),
             reason: format!("{e:#}"),
         })?;
-    let pre = CommandPre::new(pre).map_err(|e| RunError::NotACommandComponent {
-        path: options.module.clone(),
-        reason: format!("{e:#}"),
-    })?;
+    // A WASI 0.2 command, else a 0.3 one (its `run` is async: called in the store's
+    // event loop).
+    let command = match CommandPre::new(pre.clone()) {
+        Ok(pre) => Command::P2(pre),
+        Err(not_p2) => Command::P3(wasmtime_wasi::p3::bindings::CommandPre::new(pre).map_err(
+            |e| RunError::NotACommandComponent {
+                path: options.module.clone(),
+                reason: format!("{not_p2:#}; nor a wasi:cli/command@0.3.0: {e:#}"),
+            },
+        )?),
+    };
     let state = ComponentState::new(
         wasi.build(),
         outbound,
@@ -243,8 +250,12 @@ async fn run_component(
         options.timeout,
     );
     let mut store = runtime.new_store(state);
-    let command = match pre.instantiate_async(&mut store).await {
-        Ok(command) => command,
+    let instantiated = match &command {
+        Command::P2(pre) => pre.instantiate_async(&mut store).await.map(Ok),
+        Command::P3(pre) => pre.instantiate_async(&mut store).await.map(Err),
+    };
+    let instance = match instantiated {
+        Ok(instance) => instance,
         // A trap or a deadline while instantiating is the guest's outcome, as for `_start`.
         Err(e) if e.downcast_ref::<Trap>().is_some() => return Ok(classify(e)),
         Err(e) => {
@@ -255,13 +266,26 @@ async fn run_component(
         }
     };
     info!(component = %options.module.display(), "running");
-    let outcome = match command.wasi_cli_run().call_run(&mut store).await {
+    let ran = match instance {
+        Ok(p2) => p2.wasi_cli_run().call_run(&mut store).await,
+        Err(p3) => store
+            .run_concurrent(async |store| p3.wasi_cli_run().call_run(store).await)
+            .await
+            .and_then(|ran| ran),
+    };
+    let outcome = match ran {
         Ok(Ok(())) => Outcome::Exited(0),
         // `run` returned `err`: the command failed, as a program exiting with 1.
         Ok(Err(())) => Outcome::Exited(1),
         Err(e) => classify(e),
     };
     Ok(outcome)
+}
+
+/// A prepared `wasi:cli/command` of either WASI version.
+enum Command {
+    P2(CommandPre<ComponentState>),
+    P3(wasmtime_wasi::p3::bindings::CommandPre<ComponentState>),
 }
 
 /// Concatenates variable lists where a later list wins: one entry per name, in the order

@@ -162,6 +162,9 @@ impl Runtime {
     pub fn new(options: RuntimeOptions) -> Result<Self, RuntimeError> {
         let mut config = Config::new();
         config.epoch_interruption(true);
+        // WASI 0.3 components (`wasi:http/service`, 0.3 commands) use the component
+        // model's async ABI; 0.2 components and modules are not affected by it.
+        config.wasm_component_model_async(true);
         if options.cache {
             let mut cache_config = wasmtime::CacheConfig::new();
             if let Some(dir) = &options.cache_dir {

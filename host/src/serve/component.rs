@@ -185,7 +185,7 @@ pub(super) async fn invoke(
 }
 
 /// How an instance ended, as a request failure (`None`: it returned).
-fn failure_of(ended: wasmtime::Result<()>, timeout: Duration) -> Option<HandlerError> {
+pub(super) fn failure_of(ended: wasmtime::Result<()>, timeout: Duration) -> Option<HandlerError> {
     let ended = match ended {
         Ok(()) => Outcome::Exited(0),
         Err(e) => classify(e),
@@ -200,7 +200,7 @@ fn failure_of(ended: wasmtime::Result<()>, timeout: Duration) -> Option<HandlerE
 
 /// The guest's response with the host's framing: its framing headers dropped, and a
 /// status outside 200-599 refused.
-fn response_from(
+pub(super) fn response_from(
     head: http::response::Parts,
     body: Bytes,
 ) -> Result<Response<Full<Bytes>>, HandlerError> {

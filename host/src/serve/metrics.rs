@@ -46,6 +46,8 @@ fn answer(app: &App, req: &Request<Incoming>) -> Response<Full<Bytes>> {
     let prepared = match &app.handler {
         Handler::Module { instances, .. } => instances.prepared_count(),
         Handler::Component { .. } => 0,
+        // Idle reusable instances are ready for a request too.
+        Handler::Service(service) => service.idle_count(),
     };
     let mut res = Response::new(Full::new(Bytes::from(app.metrics.encode(in_use, prepared))));
     res.headers_mut().insert(

@@ -46,6 +46,7 @@ mod component;
 mod instances;
 mod listener;
 mod metrics;
+mod service;
 
 pub use cgi::{CGI_VARIABLES, CgiError, PathError, is_cgi_variable, parse_cgi};
 use cgi::{FRAMING_HEADERS, Inbound, StaticEnv, cgi_env};
@@ -81,6 +82,10 @@ pub struct ServeLimits {
     /// `max_concurrent`). Each holds one more pool slot. Modules with a wasm `start`
     /// function are never prepared ahead (see `serve/instances.rs`).
     pub prepared_instances: u32,
+    /// Requests one instance of a WASI 0.3 `wasi:http/service` component may serve, one
+    /// at a time (default 1: a fresh instance per request; opt-in, see `serve/service.rs`
+    /// for what reuse shares). Refused for other guests.
+    pub reuse_instances: u32,
 }
 
 impl Default for ServeLimits {
@@ -97,6 +102,7 @@ impl Default for ServeLimits {
             max_connections: defaults::SERVE_MAX_CONNECTIONS,
             metrics_max_connections: defaults::METRICS_MAX_CONNECTIONS,
             prepared_instances: defaults::SERVE_PREPARED_INSTANCES,
+            reuse_instances: defaults::SERVE_REUSE_INSTANCES,
         }
     }
 }
@@ -182,12 +188,23 @@ pub enum ServeError {
         #[source]
         source: std::io::Error,
     },
+    /// `--reuse-instances` was given for a guest that is not a WASI 0.3 service.
+    #[error(
+        "--reuse-instances: {module} is not a wasi:http/service@0.3.0 component; only those \
+         may serve more than one request per instance (0.2 proxies and modules get a fresh \
+         instance per request)"
+    )]
+    ReuseNeedsService {
+        /// The guest's path.
+        module: PathBuf,
+    },
     /// The helper thread that prepares and retires instances could not start.
     #[error("starting the instance helper thread")]
     Helper(#[source] std::io::Error),
 }
 
-/// What answers requests: a CGI module or a `wasi:http/proxy` component.
+/// What answers requests: a CGI module, a `wasi:http/proxy` (0.2) or a
+/// `wasi:http/service` (0.3) component.
 enum Handler {
     Module {
         pre: InstancePre<HostState>,
@@ -199,6 +216,8 @@ enum Handler {
     Component {
         pre: ProxyPre<ComponentState>,
     },
+    /// A WASI 0.3 `wasi:http/service` component (see [`service`]).
+    Service(service::ServiceHandler),
 }
 
 struct App {
@@ -248,6 +267,11 @@ impl Server {
         {
             return Err(ServeError::ReservedEnv { name: name.clone() });
         }
+        if !is_component && options.limits.reuse_instances > 1 {
+            return Err(ServeError::ReuseNeedsService {
+                module: options.module.clone(),
+            });
+        }
         let mut limits = options.limits.clone();
         limits.max_concurrent = limits.max_concurrent.max(1);
         limits.prepared_instances = if is_component {
@@ -279,9 +303,9 @@ impl Server {
             Loaded::Module(module, facts) => {
                 prepare_module(&runtime, &options, &limits, module, facts, &outbound)?
             }
-            Loaded::Component(component) => Handler::Component {
-                pre: prepare_component(&runtime, &options, &component)?,
-            },
+            Loaded::Component(component) => {
+                prepare_component(&runtime, &options, &limits, &component)?
+            }
         };
         let listener =
             TcpListener::bind(options.listen)
@@ -328,7 +352,8 @@ impl Server {
         });
         let kind = match app.handler {
             Handler::Module { .. } => "CGI module",
-            Handler::Component { .. } => "wasi:http/proxy component",
+            Handler::Component { .. } => "wasi:http/proxy@0.2 component",
+            Handler::Service(_) => "wasi:http/service@0.3.0 component",
         };
         info!(%addr, module = %app.options.module.display(), kind, "serving");
         let (stop, stop_rx) = watch::channel(false);
@@ -418,25 +443,45 @@ fn prepare_module(
     })
 }
 
-/// Links the component and checks that it is a `wasi:http/proxy`.
+/// Links the component and checks that it is a `wasi:http/proxy` (0.2) or a
+/// `wasi:http/service` (0.3); `--reuse-instances` is for the latter only.
 fn prepare_component(
     runtime: &Runtime,
     options: &ServeOptions,
+    limits: &ServeLimits,
     component: &wasmtime::component::Component,
-) -> Result<ProxyPre<ComponentState>, ServeError> {
+) -> Result<Handler, ServeError> {
+    let prepare = |reason: String| ServeError::Prepare {
+        module: options.module.clone(),
+        reason,
+    };
     let linker = crate::component::linker(runtime.engine())?;
     let pre = linker
         .instantiate_pre(component)
-        .map_err(|e| ServeError::Prepare {
+        .map_err(|e| prepare(format!("{e:#}")))?;
+    let proxy = match ProxyPre::new(pre.clone()) {
+        Ok(proxy) => proxy,
+        Err(not_a_proxy) => {
+            let service = wasmtime_wasi_http::p3::bindings::ServicePre::new(pre).map_err(|e| {
+                prepare(format!(
+                    "{not_a_proxy:#}; nor a WASI 0.3 service: {e:#}; serve needs a wasi:http/proxy@0.2 \
+                     component (exporting wasi:http/incoming-handler) or a wasi:http/service@0.3.0 \
+                     one (exporting wasi:http/handler); a wasi:cli/command is run with `wasi-dapr run`"
+                ))
+            })?;
+            return Ok(Handler::Service(service::ServiceHandler::new(
+                service,
+                limits.reuse_instances,
+                limits.max_concurrent as usize,
+            )));
+        }
+    };
+    if limits.reuse_instances > 1 {
+        return Err(ServeError::ReuseNeedsService {
             module: options.module.clone(),
-            reason: format!("{e:#}"),
-        })?;
-    ProxyPre::new(pre).map_err(|e| ServeError::Prepare {
-        module: options.module.clone(),
-        reason: format!(
-            "{e:#}; serve needs a wasi:http/proxy component (exporting wasi:http/incoming-handler), a wasi:cli/command is run with `wasi-dapr run`"
-        ),
-    })
+        });
+    }
+    Ok(Handler::Component { pre: proxy })
 }
 
 async fn accept_loop(listener: TcpListener, app: Arc<App>, stop: watch::Receiver<bool>) {
@@ -606,6 +651,7 @@ async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> Resp
             instances,
         } => invoke(&app, pre, start, instances, id, &request, body, permit).await,
         Handler::Component { pre } => component::invoke(&app, pre, id, &parts, body, permit).await,
+        Handler::Service(handler) => service::invoke(&app, handler, id, &parts, body, permit).await,
     };
     let response = match invoked {
         Ok(res) => res,
