@@ -1,6 +1,7 @@
 //! Per-request latency of sequential GETs to a local server: a guest module through the
-//! `wasi_experimental_http` import and a guest component through `wasi:http` versus a
-//! native Rust client in this same process.
+//! `wasi_experimental_http` import, a WASI 0.2 component through `wasi:http` and a WASI
+//! 0.3 component through `wasi:http/client` versus a native Rust client in this same
+//! process.
 //!
 //! `cargo bench -p wasi-dapr --bench outbound` (env `BENCH_REQUESTS`, default 2000).
 //! Prints one row per side and the ratio; the target is a ratio of 1.3 or less.
@@ -111,16 +112,29 @@ async fn component_guest(
     n: u64,
 ) -> Result<Duration> {
     let linker = wasi_dapr::component::linker(runtime.engine())?;
-    let pre = CommandPre::new(linker.instantiate_pre(component)?)?;
+    let pre = linker.instantiate_pre(component)?;
     let stdout = MemoryOutputPipe::new(4096);
     let mut wasi = WasiCtxBuilder::new();
     wasi.stdout(stdout.clone())
-        .args(&["http_fetch_p2", url, "--repeat", &n.to_string()]);
+        .args(&["http_fetch", url, "--repeat", &n.to_string()]);
     let state = ComponentState::new(wasi.build(), http.clone(), 1 << 28, None);
     let mut store = runtime.new_store(state);
     let start = Instant::now();
-    let command = pre.instantiate_async(&mut store).await?;
-    if command.wasi_cli_run().call_run(&mut store).await?.is_err() {
+    // A WASI 0.2 command, else a 0.3 one (run in the store's event loop).
+    let ran = match CommandPre::new(pre.clone()) {
+        Ok(pre) => {
+            let command = pre.instantiate_async(&mut store).await?;
+            command.wasi_cli_run().call_run(&mut store).await?
+        }
+        Err(_) => {
+            let pre = wasmtime_wasi::p3::bindings::CommandPre::new(pre)?;
+            let command = pre.instantiate_async(&mut store).await?;
+            store
+                .run_concurrent(async |s| command.wasi_cli_run().call_run(s).await)
+                .await??
+        }
+    };
+    if ran.is_err() {
         bail!(
             "component failed: {}",
             String::from_utf8_lossy(&stdout.contents())
@@ -146,12 +160,13 @@ async fn bench(n: u64) -> Result<()> {
     let module = runtime
         .load_module(std::path::Path::new(wasi_dapr_test_artifacts::BENCH_GET))
         .context("loading bench_get")?;
-    let component = match runtime.load(std::path::Path::new(
-        wasi_dapr_test_artifacts::COMPONENT_HTTP_FETCH_P2,
-    ))? {
-        Loaded::Component(c) => c,
-        Loaded::Module(..) => bail!("http_fetch_p2 is not a component"),
+    let load = |path: &str| match runtime.load(std::path::Path::new(path)) {
+        Ok(Loaded::Component(c)) => Ok(c),
+        Ok(Loaded::Module(..)) => bail!("{path} is not a component"),
+        Err(e) => Err(e.into()),
     };
+    let component = load(wasi_dapr_test_artifacts::COMPONENT_HTTP_FETCH_P2)?;
+    let component_p3 = load(wasi_dapr_test_artifacts::COMPONENT_HTTP_FETCH_P3)?;
     let config = HostConfig::from_toml_str(
         &format!("allowed_hosts = [\"http://127.0.0.1:{}\"]", addr.port()),
         "bench",
@@ -166,21 +181,33 @@ async fn bench(n: u64) -> Result<()> {
     native(&url, 100).await?;
     guest(&runtime, &module, &http, &url, 100).await?;
     component_guest(&runtime, &component, &http, &url, 100).await?;
+    component_guest(&runtime, &component_p3, &http, &url, 100).await?;
 
-    let (mut nat, mut gst, mut cmp) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut nat, mut gst, mut cmp, mut p3) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
         nat.push(native(&url, n).await?);
         gst.push(guest(&runtime, &module, &http, &url, n).await?);
         cmp.push(component_guest(&runtime, &component, &http, &url, n).await?);
+        p3.push(component_guest(&runtime, &component_p3, &http, &url, n).await?);
     }
     let per = |d: Duration| d.as_secs_f64() * 1e6 / n as f64;
-    let (nat, gst, cmp) = (per(median(nat)), per(median(gst)), per(median(cmp)));
+    let (nat, gst, cmp, p3) = (
+        per(median(nat)),
+        per(median(gst)),
+        per(median(cmp)),
+        per(median(p3)),
+    );
     println!("outbound GET, {n} sequential requests, median of {ROUNDS} rounds");
     println!("{:<28} {:>12}", "side", "µs/request");
     println!("{:<28} {:>12.1}", "native reqwest (host)", nat);
     println!("{:<28} {:>12.1}", "guest via import", gst);
     println!("{:<28} {:>12.1}", "component via wasi:http", cmp);
+    println!("{:<28} {:>12.1}", "0.3 component via client", p3);
     println!("ratio guest/native = {:.2} (target <= 1.30)", gst / nat);
     println!("ratio component/native = {:.2} (target <= 1.30)", cmp / nat);
+    println!(
+        "ratio 0.3 component/native = {:.2} (target <= 1.30)",
+        p3 / nat
+    );
     Ok(())
 }

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Served hello, measured from outside with wrk: `wasi-dapr serve` with the `cgi` fixture
-# module's /hello (side `wasi-dapr`) and with the `http-proxy` fixture component's /hello
-# (side `wasi-dapr-component`), `wasmtime serve` with the same component (the peer) and a
-# native hyper server (host/examples/native_hello.rs, the baseline), all on loopback,
-# alternating in rounds so that every side sees the same machine.
+# module's /hello (side `wasi-dapr`), with the `http-proxy` fixture component's /hello
+# (side `wasi-dapr-component`, WASI 0.2), with the `http-service` fixture's /hello (WASI
+# 0.3: side `wasi-dapr-p3`, a fresh instance per request, and `wasi-dapr-p3-reuse`,
+# `--reuse-instances 128`), `wasmtime serve` with the same components (the peers:
+# `wasmtime` for 0.2, `wasmtime-p3` for 0.3, which reuses an instance for 128 requests
+# by default) and a native hyper server (host/examples/native_hello.rs, the baseline),
+# all on loopback, alternating in rounds so that every side sees the same machine.
 #
 #   bash host/benches/wrk.sh
 #
@@ -35,6 +38,7 @@ cargo guests-p2 -q
 wasi_dapr=${WASI_DAPR:-target/release/wasi-dapr}
 module=target/guests/wasm32-wasip1/release/cgi.wasm
 component=target/guests/wasm32-wasip2/release/http_proxy.wasm
+service=target/guests/wasm32-wasip2/release/http_service.wasm
 
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
@@ -64,7 +68,10 @@ p=$(free_port); start wasi-dapr-component "$p" "$wasi_dapr" serve --listen "127.
 if [[ -n "${WASI_DAPR_BEFORE:-}" ]]; then
   p=$(free_port); start before "$p" "$WASI_DAPR_BEFORE" serve --listen "127.0.0.1:$p" "$module"
 fi
+p=$(free_port); start wasi-dapr-p3 "$p" "$wasi_dapr" serve --listen "127.0.0.1:$p" "$service"
+p=$(free_port); start wasi-dapr-p3-reuse "$p" "$wasi_dapr" serve --listen "127.0.0.1:$p" --reuse-instances 128 "$service"
 p=$(free_port); start wasmtime "$p" "$wasmtime_bin" serve -S cli --addr "127.0.0.1:$p" "$component"
+p=$(free_port); start wasmtime-p3 "$p" "$wasmtime_bin" serve -W component-model-async=y -S cli -S p3 --addr "127.0.0.1:$p" "$service"
 
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 # wrk prints latencies as 1.23ms / 456.00us / 1.2s; in µs.
@@ -86,11 +93,13 @@ for c in $conns; do
   done
 done
 
-printf '\n| conns | side | rps | p50 µs | p99 µs | of native | vs wasmtime serve |\n|---:|---|---:|---:|---:|---:|---:|\n'
+printf '\n| conns | side | rps | p50 µs | p99 µs | of native | vs its wasmtime serve peer |\n|---:|---|---:|---:|---:|---:|---:|\n'
 for c in $conns; do
   native=$(median <"$tmp/native.$c.rps")
-  wasmtime=$(median <"$tmp/wasmtime.$c.rps")
   for name in "${names[@]}"; do
+    # WASI 0.3 sides against `wasmtime serve` of the same 0.3 component; the rest against 0.2.
+    case $name in *p3*) peer=wasmtime-p3 ;; *) peer=wasmtime ;; esac
+    wasmtime=$(median <"$tmp/$peer.$c.rps")
     rps=$(median <"$tmp/$name.$c.rps")
     awk -v c="$c" -v n="$name" -v r="$rps" -v nat="$native" -v wt="$wasmtime" \
       -v p50="$(median <"$tmp/$name.$c.p50")" -v p99="$(median <"$tmp/$name.$c.p99")" \
