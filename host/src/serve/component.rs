@@ -59,24 +59,7 @@ pub(super) async fn invoke(
     );
     let mut store = app.runtime.new_store(state);
 
-    // A server-side request has only a path: the guest sees the full URL it was sent to.
-    let path = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/");
-    let mut request = Request::builder()
-        .method(parts.method.clone())
-        .uri(format!("http://{}{path}", app.env.authority))
-        .version(parts.version);
-    if let Some(headers) = request.headers_mut() {
-        *headers = parts.headers.clone();
-        // `APP_API_TOKEN` is checked by the host and stays with it.
-        headers.remove("dapr-api-token");
-    }
-    let request = request
-        .body(Full::new(body))
-        .map_err(|e| HandlerError::Instantiate(format!("building the request: {e}")))?;
+    let request = guest_request(app, parts, body)?;
     let (sender, receiver) = tokio::sync::oneshot::channel();
     let (request, out) = {
         let mut http = store.data_mut().http();
@@ -182,6 +165,32 @@ pub(super) async fn invoke(
             }
         }
     }
+}
+
+/// The request as a component sees it, for either WASI version: a server-side request
+/// has only a path, so the guest is given the full URL it was sent to; the
+/// `dapr-api-token` header (`APP_API_TOKEN`) is checked by the host and stays with it.
+pub(super) fn guest_request(
+    app: &App,
+    parts: &http::request::Parts,
+    body: Bytes,
+) -> Result<Request<Full<Bytes>>, HandlerError> {
+    let path = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let mut request = Request::builder()
+        .method(parts.method.clone())
+        .uri(format!("http://{}{path}", app.env.authority))
+        .version(parts.version);
+    if let Some(headers) = request.headers_mut() {
+        *headers = parts.headers.clone();
+        headers.remove("dapr-api-token");
+    }
+    request
+        .body(Full::new(body))
+        .map_err(|e| HandlerError::Instantiate(format!("building the request: {e}")))
 }
 
 /// How an instance ended, as a request failure (`None`: it returned).

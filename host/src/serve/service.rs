@@ -24,7 +24,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::Bytes;
-use http::{Request, Response};
+use http::Response;
 use http_body_util::{BodyExt, Full, Limited};
 use tokio::sync::OwnedSemaphorePermit;
 use wasmtime::Store;
@@ -32,7 +32,7 @@ use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi_http::p3::bindings::{Service, ServicePre};
 
-use super::component::{failure_of, response_from};
+use super::component::{failure_of, guest_request, response_from};
 use super::{App, HandlerError, log_guest_stderr};
 use crate::component::ComponentState;
 use crate::defaults;
@@ -147,24 +147,7 @@ pub(super) async fn invoke(
     }
     warm.store.set_epoch_deadline(1);
 
-    // A server-side request has only a path: the guest sees the full URL it was sent to.
-    let path = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/");
-    let mut request = Request::builder()
-        .method(parts.method.clone())
-        .uri(format!("http://{}{path}", app.env.authority))
-        .version(parts.version);
-    if let Some(headers) = request.headers_mut() {
-        *headers = parts.headers.clone();
-        // `APP_API_TOKEN` is checked by the host and stays with it.
-        headers.remove("dapr-api-token");
-    }
-    let request = request
-        .body(Full::new(body))
-        .map_err(|e| HandlerError::Instantiate(format!("building the request: {e}")))?;
+    let request = guest_request(app, parts, body)?;
     // The request body is in memory: its send result (the second value) has nothing to say.
     let (request, _) =
         wasmtime_wasi_http::p3::Request::from_http(&mut warm.store.data_mut().hooks, request);
