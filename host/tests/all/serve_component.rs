@@ -299,22 +299,11 @@ async fn serve_dev_wires_the_embedded_sidecar_to_a_component() {
 /// cap), its stderr is logged when it does, and SIGTERM's drain waits for it.
 #[tokio::test]
 async fn a_component_answers_before_its_instance_ends_and_the_drain_waits_for_it() {
-    let port = crate::serve::free_port();
-    let mut cmd = crate::support::wasi_dapr();
-    cmd.arg("serve")
-        .arg("--cache-dir")
-        .arg(crate::support::cache_dir())
-        .arg("--listen")
-        .arg(format!("127.0.0.1:{port}"))
-        .args(["--max-concurrent", "1", "--queue-timeout", "100ms"])
-        .arg(PROXY)
-        .env("RUST_LOG", "info")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true);
-    let child = cmd.spawn().expect("spawn serve");
-    let base = format!("http://127.0.0.1:{port}");
-    crate::serve::wait_until_up(&format!("{base}/healthz")).await;
+    let (child, base) = serve_with_logs(
+        PROXY,
+        &["--max-concurrent", "1", "--queue-timeout", "100ms"],
+    )
+    .await;
     let c = http_client();
 
     let lingering = c
@@ -421,23 +410,18 @@ async fn reuse_is_refused_for_guests_that_are_not_services() {
 /// and its deadline is re-armed for each request.
 #[tokio::test]
 async fn a_reused_service_logs_per_request_and_gets_a_fresh_deadline_each_time() {
-    let port = crate::serve::free_port();
-    let mut cmd = crate::support::wasi_dapr();
-    cmd.arg("serve")
-        .arg("--cache-dir")
-        .arg(crate::support::cache_dir())
-        .arg("--listen")
-        .arg(format!("127.0.0.1:{port}"))
-        .args(["--max-concurrent", "1", "--reuse-instances", "10"])
-        .args(["--request-timeout", "1s"])
-        .arg(SERVICE)
-        .env("RUST_LOG", "info")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true);
-    let child = cmd.spawn().expect("spawn serve");
-    let base = format!("http://127.0.0.1:{port}");
-    crate::serve::wait_until_up(&format!("{base}/healthz")).await;
+    let (child, base) = serve_with_logs(
+        SERVICE,
+        &[
+            "--max-concurrent",
+            "1",
+            "--reuse-instances",
+            "10",
+            "--request-timeout",
+            "1s",
+        ],
+    )
+    .await;
     let c = http_client();
     for _ in 0..2 {
         let res = c
@@ -467,4 +451,26 @@ async fn a_reused_service_logs_per_request_and_gets_a_fresh_deadline_each_time()
         2,
         "one line per request, none repeated: {stderr}"
     );
+}
+
+/// `wasi-dapr serve GUEST` with `extra` flags and its log (`RUST_LOG=info`) piped, for
+/// the tests that read it; returns the child (read with `wait_with_output`) and its base URL.
+async fn serve_with_logs(guest: &str, extra: &[&str]) -> (tokio::process::Child, String) {
+    let port = crate::serve::free_port();
+    let mut cmd = crate::support::wasi_dapr();
+    cmd.arg("serve")
+        .arg("--cache-dir")
+        .arg(crate::support::cache_dir())
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .args(extra)
+        .arg(guest)
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    let child = cmd.spawn().expect("spawn serve");
+    let base = format!("http://127.0.0.1:{port}");
+    crate::serve::wait_until_up(&format!("{base}/healthz")).await;
+    (child, base)
 }
