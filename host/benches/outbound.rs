@@ -156,17 +156,23 @@ fn median(mut v: Vec<Duration>) -> Duration {
 async fn bench(n: u64) -> Result<()> {
     let addr = serve_hello().await?;
     let url = format!("http://127.0.0.1:{}/hello", addr.port());
-    let runtime = Runtime::new(RuntimeOptions::default())?;
+    // The engines `run` chooses: without concurrency for the module and the 0.2
+    // component, with it for the 0.3 one (which uses the async ABI).
+    let runtime = Runtime::new(RuntimeOptions {
+        concurrency: false,
+        ..RuntimeOptions::default()
+    })?;
+    let runtime_p3 = Runtime::new(RuntimeOptions::default())?;
     let module = runtime
         .load_module(std::path::Path::new(wasi_dapr_test_artifacts::BENCH_GET))
         .context("loading bench_get")?;
-    let load = |path: &str| match runtime.load(std::path::Path::new(path)) {
+    let load = |runtime: &Runtime, path: &str| match runtime.load(std::path::Path::new(path)) {
         Ok(Loaded::Component(c)) => Ok(c),
         Ok(Loaded::Module(..)) => bail!("{path} is not a component"),
         Err(e) => Err(e.into()),
     };
-    let component = load(wasi_dapr_test_artifacts::COMPONENT_HTTP_FETCH_P2)?;
-    let component_p3 = load(wasi_dapr_test_artifacts::COMPONENT_HTTP_FETCH_P3)?;
+    let component = load(&runtime, wasi_dapr_test_artifacts::COMPONENT_HTTP_FETCH_P2)?;
+    let component_p3 = load(&runtime_p3, wasi_dapr_test_artifacts::COMPONENT_HTTP_FETCH_P3)?;
     let config = HostConfig::from_toml_str(
         &format!("allowed_hosts = [\"http://127.0.0.1:{}\"]", addr.port()),
         "bench",
@@ -181,14 +187,14 @@ async fn bench(n: u64) -> Result<()> {
     native(&url, 100).await?;
     guest(&runtime, &module, &http, &url, 100).await?;
     component_guest(&runtime, &component, &http, &url, 100).await?;
-    component_guest(&runtime, &component_p3, &http, &url, 100).await?;
+    component_guest(&runtime_p3, &component_p3, &http, &url, 100).await?;
 
     let (mut nat, mut gst, mut cmp, mut p3) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
         nat.push(native(&url, n).await?);
         gst.push(guest(&runtime, &module, &http, &url, n).await?);
         cmp.push(component_guest(&runtime, &component, &http, &url, n).await?);
-        p3.push(component_guest(&runtime, &component_p3, &http, &url, n).await?);
+        p3.push(component_guest(&runtime_p3, &component_p3, &http, &url, n).await?);
     }
     let per = |d: Duration| d.as_secs_f64() * 1e6 / n as f64;
     let (nat, gst, cmp, p3) = (

@@ -145,6 +145,8 @@ async fn instantiation_time(module_path: &str) -> Result<(Duration, Duration)> {
     let runtime = Runtime::new(RuntimeOptions {
         pooling_instances: Some(16),
         max_memory_bytes: 128 << 20,
+        // As `serve` builds it for a core module.
+        concurrency: false,
         ..Default::default()
     })?;
     let module = runtime.load_module(std::path::Path::new(module_path))?;

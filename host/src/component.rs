@@ -1,8 +1,9 @@
 //! WASI 0.2 and 0.3 components: the store state, the linker (`wasi:cli`, `wasi:io`,
 //! `wasi:filesystem`, `wasi:sockets`, `wasi:clocks`, `wasi:random` from wasmtime-wasi,
 //! `wasi:http` from wasmtime-wasi-http with every outgoing request sent through
-//! [`crate::wasi_http::PolicyHooks`]), and the check that tells a component from a core
-//! module by its bytes.
+//! [`crate::wasi_http::PolicyHooks`]), the check that tells a component from a core
+//! module by its bytes, and the one that tells whether it needs concurrency (the
+//! component model's async ABI, which WASI 0.3 is built on).
 //!
 //! `run` instantiates a `wasi:cli/command` (0.2 or 0.3) and calls `wasi:cli/run`; `serve`
 //! pre-instantiates a `wasi:http/proxy` (0.2) and calls `wasi:http/incoming-handler` once
@@ -124,14 +125,48 @@ pub fn linker(engine: &wasmtime::Engine) -> Result<Linker<ComponentState>, Runti
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(link)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(link)?;
-    wasmtime_wasi::p3::add_to_linker(&mut linker).map_err(link)?;
-    wasmtime_wasi_http::p3::add_to_linker(&mut linker).map_err(link)?;
+    if engine.get_concurrency_support() {
+        wasmtime_wasi::p3::add_to_linker(&mut linker).map_err(link)?;
+        wasmtime_wasi_http::p3::add_to_linker(&mut linker).map_err(link)?;
+    }
     Ok(linker)
+}
+
+/// The component model features that need an engine with concurrency support.
+const CONCURRENCY_FEATURES: wasmparser::WasmFeatures = wasmparser::WasmFeatures::CM_ASYNC
+    .union(wasmparser::WasmFeatures::CM_ASYNC_STACKFUL)
+    .union(wasmparser::WasmFeatures::CM_MORE_ASYNC_BUILTINS)
+    .union(wasmparser::WasmFeatures::CM_THREADING)
+    .union(wasmparser::WasmFeatures::CM_ERROR_CONTEXT);
+
+/// Whether the component `binary` uses the component model's async ABI (async lifts or
+/// lowers, `stream` and `future` types, task and waitable builtins, error contexts) and
+/// so needs an engine with concurrency support: every WASI 0.3 component does, a WASI
+/// 0.2 one does not.
+///
+/// Everything but the core function bodies is validated with those features off (the
+/// bodies are most of the bytes and cannot use them); a component that fails this for
+/// any reason is taken to need concurrency, so an invalid one is reported by the engine
+/// that accepts the most.
+pub fn needs_concurrency(binary: &[u8]) -> bool {
+    let features = wasmparser::WasmFeatures::all().difference(CONCURRENCY_FEATURES);
+    let mut validator = wasmparser::Validator::new_with_features(features);
+    let mut parser = wasmparser::Parser::new(0);
+    parser.set_features(features);
+    for payload in parser.parse_all(binary) {
+        let valid = payload
+            .map_err(wasmparser::BinaryReaderError::from)
+            .and_then(|payload| validator.payload(&payload));
+        if valid.is_err() {
+            return true;
+        }
+    }
+    false
 }
 
 #[cfg(test)]
 mod tests {
-    use super::is_component;
+    use super::{is_component, needs_concurrency};
 
     #[test]
     fn components_are_told_from_modules() {
@@ -140,5 +175,49 @@ mod tests {
         assert!(is_component(b"\0asm\x0d\0\x01\0"));
         assert!(!is_component(b"\0asm\x01\0\0\0"));
         assert!(!is_component(b"not wasm"));
+    }
+
+    fn binary(wat: &str) -> Vec<u8> {
+        wat::parse_str(wat).expect("valid wat")
+    }
+
+    #[test]
+    fn the_async_abi_is_told_from_the_sync_one() {
+        let sync = binary(
+            r#"(component
+                (core module $m (func (export "f") (result i32) i32.const 1))
+                (core instance $i (instantiate $m))
+                (func (export "f") (result u32) (canon lift (core func $i "f"))))"#,
+        );
+        assert!(!needs_concurrency(&sync));
+        // What the check says is what wasmtime's engines accept.
+        let engine = |concurrency: bool| {
+            let mut config = wasmtime::Config::new();
+            config.concurrency_support(concurrency);
+            config.wasm_component_model_async(concurrency);
+            wasmtime::Engine::new(&config).expect("engine")
+        };
+        let compiles = |concurrency, binary: &[u8]| {
+            wasmtime::component::Component::new(&engine(concurrency), binary).is_ok()
+        };
+        assert!(compiles(false, &sync));
+        let async_lift = binary(
+            r#"(component
+                (core module $m
+                  (func (export "f") (result i32) i32.const 0)
+                  (func (export "cb") (param i32 i32 i32) (result i32) i32.const 0))
+                (core instance $i (instantiate $m))
+                (func (export "f") async (result u32)
+                  (canon lift (core func $i "f") async (callback (core func $i "cb")))))"#,
+        );
+        let stream_type = binary(r#"(component (type (stream u8)))"#);
+        let builtin = binary(r#"(component (core func (canon waitable-set.new)))"#);
+        for needs in [async_lift, stream_type, builtin] {
+            assert!(needs_concurrency(&needs));
+            assert!(compiles(true, &needs), "{:#}", wasmtime::component::Component::new(&engine(true), &needs).err().unwrap());
+            assert!(!compiles(false, &needs));
+        }
+        // Not a component at all: the engine with the most features reports it.
+        assert!(needs_concurrency(b"\0asm\x0d\0\x01\0garbage"));
     }
 }

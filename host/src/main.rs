@@ -274,12 +274,16 @@ fn compile(args: &CompileArgs) -> Result<u8> {
         .unwrap_or_else(|| args.module.with_extension("cwasm"));
     let started = std::time::Instant::now();
     // The engine of `run` and `serve`: the settings that shape code are the same for
-    // both (see `RuntimeOptions`); the cache only slows a one-off compile down.
-    let runtime = Runtime::new(RuntimeOptions {
+    // both, concurrency chosen from the guest as they choose it (see `RuntimeOptions`);
+    // the cache only slows a one-off compile down.
+    let bytes = std::fs::read(&args.module)
+        .with_context(|| format!("reading {}", args.module.display()))?;
+    let options = RuntimeOptions {
         cache: false,
         ..RuntimeOptions::default()
-    })?;
-    let artifact = runtime.precompile(&args.module)?;
+    };
+    let (_runtime, artifact) =
+        Runtime::for_guest(options, &bytes, |runtime| runtime.precompile(&args.module))?;
     std::fs::write(&output, &artifact).with_context(|| format!("writing {}", output.display()))?;
     info!(
         module = %args.module.display(),
@@ -317,6 +321,7 @@ fn engine_options(engine: &EngineArgs, max_memory_mib: usize) -> RuntimeOptions 
         pooling_instances: None,
         max_memory_bytes: max_memory_mib.saturating_mul(1 << 20),
         components: false,
+        concurrency: true, // chosen from the guest by `Runtime::for_guest`
     }
 }
 
@@ -338,7 +343,6 @@ async fn run(args: RunArgs) -> Result<u8> {
     // A `.cwasm` is never compiled: the cache (and its worker thread) would only cost
     // start-up time.
     engine.cache &= !wasi_dapr::precompiled::file_is_precompiled(&args.module);
-    let runtime = Runtime::new(engine)?;
     let options = RunOptions {
         module: args.module,
         args: args.args,
@@ -349,7 +353,7 @@ async fn run(args: RunArgs) -> Result<u8> {
         api_token: Secret::from_env("DAPR_API_TOKEN"),
         timeout: args.timeout,
     };
-    let outcome = wasi_dapr::run::run(&runtime, options).await;
+    let outcome = wasi_dapr::run::run(engine, options).await;
     if let Some(embedded) = embedded {
         embedded.shutdown().await;
     }

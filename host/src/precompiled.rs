@@ -8,12 +8,14 @@
 //! |--------|----------------------------------------------------------------|
 //! | 0..16  | [`MAGIC`] (`wasi-dapr cwasm` and the format version)           |
 //! | 16     | kind: 0 core module, 1 component                               |
-//! | 17     | facts: bit 0 set when the module has a wasm `start` function   |
+//! | 17     | facts: bit 0 set when the module has a wasm `start` function,  |
+//! |        | bit 1 when it was compiled for an engine with concurrency      |
 //! | 18..24 | zero                                                           |
 //! | 24..56 | SHA-256 of the wasmtime artifact that follows                  |
 //!
-//! The header keeps what `serve` needs to know about a module and can no longer read
-//! from its bytes (a `start` function decides whether instances may be prepared ahead),
+//! The header keeps what `run` and `serve` need to know about a guest and can no longer
+//! read from its bytes (a `start` function decides whether instances may be prepared
+//! ahead; concurrency, the component model's async ABI, decides which engine loads it),
 //! and the checksum refuses a truncated or damaged file before wasmtime maps it. Wasmtime
 //! then refuses an artifact of another wasmtime version or engine configuration.
 //!
@@ -24,12 +26,13 @@ use sha2::{Digest, Sha256};
 
 /// The first bytes of every `.cwasm` written by `wasi-dapr compile`; the last byte is the
 /// format version.
-pub const MAGIC: &[u8; 16] = b"wasi-dapr cwasm\x01";
+pub const MAGIC: &[u8; 16] = b"wasi-dapr cwasm\x02";
 
 /// The header's length; wasmtime's artifact starts here.
 pub const HEADER_LEN: usize = 56;
 
 const FACT_HAS_START: u8 = 1;
+const FACT_CONCURRENCY: u8 = 2;
 
 /// What a `.cwasm` holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +50,9 @@ pub struct Header {
     pub kind: Kind,
     /// Whether the module declares a wasm `start` function (always false for components).
     pub has_start: bool,
+    /// Whether it was compiled by an engine with concurrency support (see
+    /// [`crate::runtime::RuntimeOptions::concurrency`]); only such an engine loads it.
+    pub concurrency: bool,
 }
 
 /// Why a file that starts like a `.cwasm` cannot be used.
@@ -101,7 +107,14 @@ pub fn encode(header: Header, artifact: &[u8]) -> Vec<u8> {
         Kind::Module => 0,
         Kind::Component => 1,
     });
-    out.push(if header.has_start { FACT_HAS_START } else { 0 });
+    let mut facts = 0;
+    if header.has_start {
+        facts |= FACT_HAS_START;
+    }
+    if header.concurrency {
+        facts |= FACT_CONCURRENCY;
+    }
+    out.push(facts);
     out.extend_from_slice(&[0; 6]);
     out.extend_from_slice(&Sha256::digest(artifact));
     out.extend_from_slice(artifact);
@@ -115,6 +128,12 @@ pub fn decode_kind(bytes: &[u8]) -> Option<Kind> {
         Some(1) => Some(Kind::Component),
         _ => None,
     }
+}
+
+/// Whether a `.cwasm`'s header says it was compiled with concurrency support, without
+/// checking the rest.
+pub fn decode_concurrency(bytes: &[u8]) -> bool {
+    bytes.get(17).is_some_and(|facts| facts & FACT_CONCURRENCY != 0)
 }
 
 /// Reads and checks a `.cwasm`: its header and wasmtime's artifact, whose checksum
@@ -131,7 +150,7 @@ pub fn decode(bytes: &[u8]) -> Result<(Header, &[u8]), FormatError> {
         1 => Kind::Component,
         other => return Err(FormatError::Kind(other)),
     };
-    if bytes[17] & !FACT_HAS_START != 0 || bytes[18..24].iter().any(|b| *b != 0) {
+    if bytes[17] & !(FACT_HAS_START | FACT_CONCURRENCY) != 0 || bytes[18..24].iter().any(|b| *b != 0) {
         return Err(FormatError::Header);
     }
     let artifact = &bytes[HEADER_LEN..];
@@ -141,6 +160,7 @@ pub fn decode(bytes: &[u8]) -> Result<(Header, &[u8]), FormatError> {
     let header = Header {
         kind,
         has_start: bytes[17] & FACT_HAS_START != 0,
+        concurrency: bytes[17] & FACT_CONCURRENCY != 0,
     };
     Ok((header, artifact))
 }
@@ -155,10 +175,17 @@ mod tests {
             Header {
                 kind: Kind::Module,
                 has_start: true,
+                concurrency: false,
             },
             Header {
                 kind: Kind::Component,
                 has_start: false,
+                concurrency: false,
+            },
+            Header {
+                kind: Kind::Component,
+                has_start: false,
+                concurrency: true,
             },
         ] {
             let file = encode(header, b"artifact");
@@ -178,6 +205,7 @@ mod tests {
         let header = Header {
             kind: Kind::Module,
             has_start: false,
+            concurrency: false,
         };
         assert!(file_is_precompiled(&write(
             "a.cwasm",
@@ -194,6 +222,7 @@ mod tests {
         let header = Header {
             kind: Kind::Module,
             has_start: false,
+            concurrency: false,
         };
         let file = encode(header, b"artifact bytes");
         assert_eq!(decode(&file[..20]), Err(FormatError::Header));
@@ -207,9 +236,12 @@ mod tests {
         let mut kind = file.clone();
         kind[16] = 7;
         assert_eq!(decode(&kind), Err(FormatError::Kind(7)));
-        let mut reserved = file;
+        let mut reserved = file.clone();
         reserved[20] = 1;
         assert_eq!(decode(&reserved), Err(FormatError::Header));
+        let mut facts = file;
+        facts[17] = 4;
+        assert_eq!(decode(&facts), Err(FormatError::Header));
     }
 
     #[test]

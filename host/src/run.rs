@@ -14,7 +14,7 @@ use crate::config::HostConfig;
 use crate::dapr_env::{Secret, SidecarEndpoint};
 use crate::outbound::OutboundHttp;
 use crate::outbound_http::OutboundHttpCtx;
-use crate::runtime::{HostState, Loaded, ModuleFacts, Runtime, RuntimeError};
+use crate::runtime::{HostState, Loaded, ModuleFacts, Runtime, RuntimeError, RuntimeOptions};
 use wasmtime_wasi::p2::bindings::CommandPre;
 
 /// Exit code used when the guest traps (as a process killed by SIGABRT would report).
@@ -130,9 +130,18 @@ impl Outcome {
     }
 }
 
-/// Runs the module or component once with inherited stdio.
-pub async fn run(runtime: &Runtime, options: RunOptions) -> Result<Outcome, RunError> {
-    let loaded = runtime.load(&options.module)?;
+/// Runs the module or component once with inherited stdio, on an engine built from
+/// `engine` for it ([`Runtime::for_guest`]).
+pub async fn run(engine: RuntimeOptions, options: RunOptions) -> Result<Outcome, RunError> {
+    let bytes = std::fs::read(&options.module).map_err(|source| RuntimeError::Read {
+        path: options.module.clone(),
+        source,
+    })?;
+    let (runtime, loaded) = Runtime::for_guest(engine, &bytes, |runtime| {
+        runtime.load_from(&options.module, &bytes)
+    })?;
+    drop(bytes);
+    let runtime = &runtime;
     let outbound = OutboundHttp::new(
         options.config.clone(),
         options.sidecar.clone(),
@@ -236,6 +245,14 @@ async fn run_component(
     // event loop).
     let command = match CommandPre::new(pre.clone()) {
         Ok(pre) => Command::P2(pre),
+        // A 0.3 command runs in the store's event loop: only on an engine with
+        // concurrency, which `for_guest` chose for every component using the async ABI.
+        Err(not_p2) if !runtime.engine().get_concurrency_support() => {
+            return Err(RunError::NotACommandComponent {
+                path: options.module.clone(),
+                reason: format!("{not_p2:#}"),
+            });
+        }
         Err(not_p2) => Command::P3(wasmtime_wasi::p3::bindings::CommandPre::new(pre).map_err(
             |e| RunError::NotACommandComponent {
                 path: options.module.clone(),

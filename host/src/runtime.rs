@@ -103,10 +103,11 @@ pub enum RuntimeError {
 
 /// Engine settings.
 ///
-/// None of them changes the code wasmtime generates (the cache, the pooling allocator and
-/// its sizes, the memory cap are runtime settings; wasmtime's artifact check compares the
-/// code-shaping ones, and epoch interruption is always on), so one `.cwasm` from
-/// `wasi-dapr compile` loads in `run` and in `serve` alike.
+/// Only `concurrency` changes the code wasmtime generates (the cache, the pooling
+/// allocator and its sizes, the memory cap are runtime settings; wasmtime's artifact check
+/// compares the code-shaping ones, and epoch interruption is always on). `run`, `serve`
+/// and `compile` choose it from the guest ([`needs_concurrency`], [`Runtime::for_guest`])
+/// and a `.cwasm` records it, so one `.cwasm` loads in `run` and in `serve` alike.
 #[derive(Debug, Clone)]
 pub struct RuntimeOptions {
     /// Cache compiled modules on disk so a second start does not recompile (default on;
@@ -122,6 +123,10 @@ pub struct RuntimeOptions {
     /// Size the pool for components (several core instances and memories each) rather
     /// than core modules.
     pub components: bool,
+    /// Concurrency support, which the component model's async ABI (WASI 0.3) needs and
+    /// which costs every store some set-up (default on: every guest loads; `run`,
+    /// `serve` and `compile` turn it off for guests that do not need it).
+    pub concurrency: bool,
 }
 
 impl Default for RuntimeOptions {
@@ -132,6 +137,7 @@ impl Default for RuntimeOptions {
             pooling_instances: None,
             max_memory_bytes: 1 << 30,
             components: false,
+            concurrency: true,
         }
     }
 }
@@ -163,8 +169,10 @@ impl Runtime {
         let mut config = Config::new();
         config.epoch_interruption(true);
         // WASI 0.3 components (`wasi:http/service`, 0.3 commands) use the component
-        // model's async ABI; 0.2 components and modules are not affected by it.
-        config.wasm_component_model_async(true);
+        // model's async ABI, which needs concurrency support in every store; an engine
+        // without it serves the rest about 1.5x faster (BENCHMARKS.md).
+        config.concurrency_support(options.concurrency);
+        config.wasm_component_model_async(options.concurrency);
         if options.cache {
             let mut cache_config = wasmtime::CacheConfig::new();
             if let Some(dir) = &options.cache_dir {
@@ -251,6 +259,38 @@ impl Runtime {
         }
     }
 
+    /// Builds the engine the guest `bytes` need ([`needs_concurrency`] decides
+    /// `options.concurrency`) and calls `with` with it. A component taken for one without
+    /// the async ABI that the engine then refuses (`with` fails with
+    /// [`RuntimeError::Compile`]) is tried once more on an engine with concurrency, so the
+    /// check can only cost time, never refuse a guest.
+    pub fn for_guest<T>(
+        mut options: RuntimeOptions,
+        bytes: &[u8],
+        with: impl Fn(&Runtime) -> Result<T, RuntimeError>,
+    ) -> Result<(Runtime, T), RuntimeError> {
+        options.concurrency = needs_concurrency(bytes);
+        let runtime = Runtime::new(options.clone())?;
+        match with(&runtime) {
+            Ok(value) => Ok((runtime, value)),
+            Err(RuntimeError::Compile { reason, .. })
+                if !options.concurrency
+                    && is_component(bytes)
+                    && !precompiled::is_precompiled(bytes) =>
+            {
+                debug!(%reason, "compiling again on an engine with concurrency support");
+                drop(runtime);
+                let runtime = Runtime::new(RuntimeOptions {
+                    concurrency: true,
+                    ..options
+                })?;
+                let value = with(&runtime)?;
+                Ok((runtime, value))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Reads and compiles a core module or a component, told apart by the bytes; a
     /// `.cwasm` from `wasi-dapr compile` is loaded without compiling.
     pub fn load(&self, path: &Path) -> Result<Loaded, RuntimeError> {
@@ -258,15 +298,15 @@ impl Runtime {
             path: path.to_path_buf(),
             source,
         })?;
-        self.load_from(path, bytes)
+        self.load_from(path, &bytes)
     }
 
     /// [`Runtime::load`] of bytes already read from `path`.
-    pub fn load_from(&self, path: &Path, bytes: Vec<u8>) -> Result<Loaded, RuntimeError> {
-        if precompiled::is_precompiled(&bytes) {
-            return self.load_precompiled(path, &bytes);
+    pub fn load_from(&self, path: &Path, bytes: &[u8]) -> Result<Loaded, RuntimeError> {
+        if precompiled::is_precompiled(bytes) {
+            return self.load_precompiled(path, bytes);
         }
-        if Engine::detect_precompiled(&bytes).is_some() {
+        if Engine::detect_precompiled(bytes).is_some() {
             return Err(RuntimeError::Foreign {
                 path: path.to_path_buf(),
             });
@@ -276,16 +316,16 @@ impl Runtime {
             path: path.to_path_buf(),
             reason: format!("{e:#}"),
         };
-        if !crate::component::is_component(&bytes) {
+        if !crate::component::is_component(bytes) {
             let facts = ModuleFacts {
-                has_start: has_start_function(&bytes),
+                has_start: has_start_function(bytes),
             };
-            let module = Module::new(&self.engine, &bytes).map_err(compile_error)?;
+            let module = Module::new(&self.engine, bytes).map_err(compile_error)?;
             debug!(path = %path.display(), elapsed = ?started.elapsed(), "module ready");
             return Ok(Loaded::Module(module, facts));
         }
         let component =
-            wasmtime::component::Component::new(&self.engine, &bytes).map_err(compile_error)?;
+            wasmtime::component::Component::new(&self.engine, bytes).map_err(compile_error)?;
         debug!(path = %path.display(), elapsed = ?started.elapsed(), "component ready");
         Ok(Loaded::Component(component))
     }
@@ -347,6 +387,7 @@ impl Runtime {
             path: path.to_path_buf(),
             reason: format!("{e:#}"),
         };
+        let concurrency = self.engine.get_concurrency_support();
         let (header, artifact) = if wasmparser::Parser::is_component(&binary) {
             let artifact = self
                 .engine
@@ -355,6 +396,7 @@ impl Runtime {
             let header = Header {
                 kind: Kind::Component,
                 has_start: false,
+                concurrency,
             };
             (header, artifact)
         } else {
@@ -365,6 +407,7 @@ impl Runtime {
             let header = Header {
                 kind: Kind::Module,
                 has_start: has_start_function(&binary),
+                concurrency,
             };
             (header, artifact)
         };
@@ -415,6 +458,23 @@ pub fn is_component(bytes: &[u8]) -> bool {
         return precompiled::decode_kind(bytes) == Some(Kind::Component);
     }
     crate::component::is_component(bytes)
+}
+
+/// Whether the guest `bytes` (wasm, text, or a `.cwasm`) need an engine with concurrency
+/// support ([`RuntimeOptions::concurrency`]): a component that uses the async ABI
+/// ([`crate::component::needs_concurrency`]), or a `.cwasm` compiled by such an engine. A
+/// core module never does; a damaged `.cwasm` is reported when it is loaded.
+pub fn needs_concurrency(bytes: &[u8]) -> bool {
+    if precompiled::is_precompiled(bytes) {
+        return precompiled::decode_concurrency(bytes);
+    }
+    match wat::parse_bytes(bytes) {
+        Ok(binary) => {
+            wasmparser::Parser::is_component(&binary)
+                && crate::component::needs_concurrency(&binary)
+        }
+        Err(_) => false,
+    }
 }
 
 /// What [`new_store`] needs from a store's state: its limits and its deadline.
@@ -533,8 +593,11 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let source = dir.path().join("guest.wat");
         std::fs::write(&source, wat).expect("write");
-        let artifact = runtime(RuntimeOptions::default())
-            .precompile(&source)
+        let options = RuntimeOptions {
+            cache: false,
+            ..RuntimeOptions::default()
+        };
+        let (_, artifact) = Runtime::for_guest(options, wat.as_bytes(), |rt| rt.precompile(&source))
             .expect("precompile");
         let path = dir.path().join("guest.cwasm");
         std::fs::write(&path, artifact).expect("write");
@@ -556,16 +619,85 @@ mod tests {
             ..RuntimeOptions::default()
         };
         for options in [RuntimeOptions::default(), serve(false), serve(true)] {
-            let rt = runtime(options);
-            match rt.load(&module).expect("module") {
+            let options = RuntimeOptions {
+                cache: false,
+                ..options
+            };
+            let module_bytes = std::fs::read(&module).expect("read");
+            let (rt, loaded) =
+                Runtime::for_guest(options.clone(), &module_bytes, |rt| rt.load(&module))
+                    .expect("module");
+            assert!(!rt.engine().get_concurrency_support());
+            match loaded {
                 Loaded::Module(_, facts) => assert!(facts.has_start),
                 Loaded::Component(_) => panic!("a module"),
             }
-            assert!(matches!(
-                rt.load(&component).expect("component"),
-                Loaded::Component(_)
-            ));
+            let (rt, loaded) =
+                Runtime::for_guest(options, &bytes, |rt| rt.load(&component)).expect("component");
+            assert!(!rt.engine().get_concurrency_support());
+            assert!(matches!(loaded, Loaded::Component(_)));
         }
+    }
+
+    #[test]
+    fn a_component_the_engine_refuses_is_tried_once_more_with_concurrency() {
+        // Valid but for a function body, which the check does not read: taken for
+        // synchronous, refused, tried again with concurrency, refused with the reason.
+        let bad_body = wat::parse_str(
+            r#"(component (core module (func (result i32) i64.const 1)))"#,
+        )
+        .expect("wat");
+        assert!(!needs_concurrency(&bad_body));
+        let path = Path::new("bad-body.wasm");
+        let tries = std::sync::Mutex::new(Vec::new());
+        let options = RuntimeOptions {
+            cache: false,
+            ..RuntimeOptions::default()
+        };
+        let err = Runtime::for_guest(options, &bad_body, |rt| {
+            tries
+                .lock()
+                .expect("lock")
+                .push(rt.engine().get_concurrency_support());
+            rt.load_from(path, &bad_body)
+        })
+        .err()
+        .expect("refused");
+        assert!(matches!(err, RuntimeError::Compile { .. }), "{err}");
+        assert!(err.to_string().contains("type mismatch"), "{err}");
+        assert_eq!(*tries.lock().expect("lock"), [false, true]);
+    }
+
+    #[test]
+    fn a_cwasm_records_the_concurrency_of_its_engine() {
+        // Compiled without concurrency (nothing in it needs it): an engine with
+        // concurrency refuses it, the one the header names loads it.
+        let (_dir, component) = precompiled("(component)");
+        let bytes = std::fs::read(&component).expect("read");
+        assert!(!needs_concurrency(&bytes));
+        let err = runtime(RuntimeOptions::default())
+            .load(&component)
+            .err()
+            .expect("refused");
+        assert!(matches!(err, RuntimeError::Incompatible { .. }), "{err}");
+        let sync = RuntimeOptions {
+            concurrency: false,
+            ..RuntimeOptions::default()
+        };
+        assert!(runtime(sync.clone()).load(&component).is_ok());
+        // Compiled with concurrency: the header says so and only that engine loads it.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let source = dir.path().join("guest.wat");
+        std::fs::write(&source, "(component)").expect("write");
+        let artifact = runtime(RuntimeOptions::default())
+            .precompile(&source)
+            .expect("precompile");
+        assert!(needs_concurrency(&artifact));
+        let path = dir.path().join("guest.cwasm");
+        std::fs::write(&path, &artifact).expect("write");
+        assert!(runtime(RuntimeOptions::default()).load(&path).is_ok());
+        let err = runtime(sync).load(&path).err().expect("refused");
+        assert!(matches!(err, RuntimeError::Incompatible { .. }), "{err}");
     }
 
     #[test]
@@ -578,6 +710,7 @@ mod tests {
         let header = Header {
             kind: Kind::Module,
             has_start: false,
+            concurrency: true,
         };
         let path = dir.path().join("other.cwasm");
         std::fs::write(&path, precompiled::encode(header, &artifact)).expect("write");

@@ -279,7 +279,7 @@ impl Server {
         } else {
             limits.prepared_instances.min(limits.max_concurrent)
         };
-        let runtime = Runtime::new(RuntimeOptions {
+        let engine = RuntimeOptions {
             // A `.cwasm` is never compiled: no cache (and no cache worker thread).
             cache: options.cache && !crate::precompiled::is_precompiled(&bytes),
             cache_dir: options.cache_dir.clone(),
@@ -289,8 +289,11 @@ impl Server {
             )),
             max_memory_bytes: limits.max_memory_bytes,
             components: is_component,
+            concurrency: true, // chosen from the bytes by `for_guest`
+        };
+        let (runtime, loaded) = Runtime::for_guest(engine, &bytes, |runtime| {
+            runtime.load_from(&options.module, &bytes)
         })?;
-        let loaded = runtime.load_from(&options.module, bytes)?;
         let outbound = OutboundHttp::new(
             options.config.clone(),
             options.sidecar.clone(),
@@ -461,6 +464,15 @@ fn prepare_component(
         .map_err(|e| prepare(format!("{e:#}")))?;
     let proxy = match ProxyPre::new(pre.clone()) {
         Ok(proxy) => proxy,
+        // A 0.3 service only on an engine with concurrency (whose event loop it runs in);
+        // `for_guest` chose one for every component that uses the async ABI.
+        Err(not_a_proxy) if !runtime.engine().get_concurrency_support() => {
+            return Err(prepare(format!(
+                "{not_a_proxy:#}; serve needs a wasi:http/proxy@0.2 component (exporting \
+                 wasi:http/incoming-handler) or a wasi:http/service@0.3.0 one (exporting \
+                 wasi:http/handler); a wasi:cli/command is run with `wasi-dapr run`"
+            )));
+        }
         Err(not_a_proxy) => {
             let service = wasmtime_wasi_http::p3::bindings::ServicePre::new(pre).map_err(|e| {
                 prepare(format!(

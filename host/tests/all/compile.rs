@@ -77,7 +77,11 @@ async fn a_compiled_component_runs_like_the_wasm() {
 #[tokio::test]
 async fn serve_answers_from_a_compiled_module_and_component() {
     let dir = tempfile::tempdir().expect("tempdir");
-    for module in [guests::CGI, guests::COMPONENT_HTTP_PROXY] {
+    for module in [
+        guests::CGI,
+        guests::COMPONENT_HTTP_PROXY,
+        guests::COMPONENT_HTTP_SERVICE,
+    ] {
         let cwasm = compiled(module, dir.path()).await;
         let s = Served::start(&cwasm, &[], &[], None).await;
         let res = http_client()
@@ -87,6 +91,24 @@ async fn serve_answers_from_a_compiled_module_and_component() {
             .expect("request");
         assert_eq!(res.status(), 200, "{module}");
         assert_eq!(res.text().await.expect("body"), "hello", "{module}");
+    }
+}
+
+#[tokio::test]
+async fn the_engine_follows_the_guest_and_its_cwasm() {
+    // Concurrency (the async ABI) for the WASI 0.3 fixtures only, in the `.cwasm` too.
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (guest, needs) in [
+        (guests::CGI, false),
+        (guests::COMPONENT_HTTP_PROXY, false),
+        (guests::COMPONENT_HTTP_FETCH_P2, false),
+        (guests::COMPONENT_HTTP_SERVICE, true),
+        (guests::COMPONENT_HTTP_FETCH_P3, true),
+    ] {
+        let bytes = std::fs::read(guest).expect("read");
+        assert_eq!(wasi_dapr::runtime::needs_concurrency(&bytes), needs, "{guest}");
+        let cwasm = std::fs::read(compiled(guest, dir.path()).await).expect("read");
+        assert_eq!(wasi_dapr::runtime::needs_concurrency(&cwasm), needs, "{guest}");
     }
 }
 
@@ -133,6 +155,8 @@ async fn damaged_and_foreign_artifacts_are_refused_clearly() {
     let header = wasi_dapr::precompiled::Header {
         kind: wasi_dapr::precompiled::Kind::Module,
         has_start: false,
+        // wasmtime's default, as the engine above has.
+        concurrency: true,
     };
     let other = dir.path().join("other-config.cwasm");
     std::fs::write(&other, wasi_dapr::precompiled::encode(header, &artifact)).expect("write");
