@@ -172,7 +172,10 @@ async fn bench(n: u64) -> Result<()> {
         Err(e) => Err(e.into()),
     };
     let component = load(&runtime, wasi_dapr_test_artifacts::COMPONENT_HTTP_FETCH_P2)?;
-    let component_p3 = load(&runtime_p3, wasi_dapr_test_artifacts::COMPONENT_HTTP_FETCH_P3)?;
+    let component_p3 = load(
+        &runtime_p3,
+        wasi_dapr_test_artifacts::COMPONENT_HTTP_FETCH_P3,
+    )?;
     let config = HostConfig::from_toml_str(
         &format!("allowed_hosts = [\"http://127.0.0.1:{}\"]", addr.port()),
         "bench",

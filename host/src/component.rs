@@ -214,7 +214,13 @@ mod tests {
         let builtin = binary(r#"(component (core func (canon waitable-set.new)))"#);
         for needs in [async_lift, stream_type, builtin] {
             assert!(needs_concurrency(&needs));
-            assert!(compiles(true, &needs), "{:#}", wasmtime::component::Component::new(&engine(true), &needs).err().unwrap());
+            assert!(
+                compiles(true, &needs),
+                "{:#}",
+                wasmtime::component::Component::new(&engine(true), &needs)
+                    .err()
+                    .unwrap()
+            );
             assert!(!compiles(false, &needs));
         }
         // Not a component at all: the engine with the most features reports it.

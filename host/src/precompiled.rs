@@ -133,7 +133,9 @@ pub fn decode_kind(bytes: &[u8]) -> Option<Kind> {
 /// Whether a `.cwasm`'s header says it was compiled with concurrency support, without
 /// checking the rest.
 pub fn decode_concurrency(bytes: &[u8]) -> bool {
-    bytes.get(17).is_some_and(|facts| facts & FACT_CONCURRENCY != 0)
+    bytes
+        .get(17)
+        .is_some_and(|facts| facts & FACT_CONCURRENCY != 0)
 }
 
 /// Reads and checks a `.cwasm`: its header and wasmtime's artifact, whose checksum
@@ -150,7 +152,9 @@ pub fn decode(bytes: &[u8]) -> Result<(Header, &[u8]), FormatError> {
         1 => Kind::Component,
         other => return Err(FormatError::Kind(other)),
     };
-    if bytes[17] & !(FACT_HAS_START | FACT_CONCURRENCY) != 0 || bytes[18..24].iter().any(|b| *b != 0) {
+    if bytes[17] & !(FACT_HAS_START | FACT_CONCURRENCY) != 0
+        || bytes[18..24].iter().any(|b| *b != 0)
+    {
         return Err(FormatError::Header);
     }
     let artifact = &bytes[HEADER_LEN..];

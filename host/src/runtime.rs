@@ -269,7 +269,9 @@ impl Runtime {
         bytes: &[u8],
         with: impl Fn(&Runtime) -> Result<T, RuntimeError>,
     ) -> Result<(Runtime, T), RuntimeError> {
+        let started = Instant::now();
         options.concurrency = needs_concurrency(bytes);
+        debug!(concurrency = options.concurrency, elapsed = ?started.elapsed(), "engine chosen for the guest");
         let runtime = Runtime::new(options.clone())?;
         match with(&runtime) {
             Ok(value) => Ok((runtime, value)),
@@ -597,8 +599,9 @@ mod tests {
             cache: false,
             ..RuntimeOptions::default()
         };
-        let (_, artifact) = Runtime::for_guest(options, wat.as_bytes(), |rt| rt.precompile(&source))
-            .expect("precompile");
+        let (_, artifact) =
+            Runtime::for_guest(options, wat.as_bytes(), |rt| rt.precompile(&source))
+                .expect("precompile");
         let path = dir.path().join("guest.cwasm");
         std::fs::write(&path, artifact).expect("write");
         (dir, path)
@@ -643,10 +646,9 @@ mod tests {
     fn a_component_the_engine_refuses_is_tried_once_more_with_concurrency() {
         // Valid but for a function body, which the check does not read: taken for
         // synchronous, refused, tried again with concurrency, refused with the reason.
-        let bad_body = wat::parse_str(
-            r#"(component (core module (func (result i32) i64.const 1)))"#,
-        )
-        .expect("wat");
+        let bad_body =
+            wat::parse_str(r#"(component (core module (func (result i32) i64.const 1)))"#)
+                .expect("wat");
         assert!(!needs_concurrency(&bad_body));
         let path = Path::new("bad-body.wasm");
         let tries = std::sync::Mutex::new(Vec::new());

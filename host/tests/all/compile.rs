@@ -106,9 +106,17 @@ async fn the_engine_follows_the_guest_and_its_cwasm() {
         (guests::COMPONENT_HTTP_FETCH_P3, true),
     ] {
         let bytes = std::fs::read(guest).expect("read");
-        assert_eq!(wasi_dapr::runtime::needs_concurrency(&bytes), needs, "{guest}");
+        assert_eq!(
+            wasi_dapr::runtime::needs_concurrency(&bytes),
+            needs,
+            "{guest}"
+        );
         let cwasm = std::fs::read(compiled(guest, dir.path()).await).expect("read");
-        assert_eq!(wasi_dapr::runtime::needs_concurrency(&cwasm), needs, "{guest}");
+        assert_eq!(
+            wasi_dapr::runtime::needs_concurrency(&cwasm),
+            needs,
+            "{guest}"
+        );
     }
 }
 
