@@ -154,9 +154,7 @@ pub fn needs_concurrency(binary: &[u8]) -> bool {
     let mut parser = wasmparser::Parser::new(0);
     parser.set_features(features);
     for payload in parser.parse_all(binary) {
-        let valid = payload
-            .map_err(wasmparser::BinaryReaderError::from)
-            .and_then(|payload| validator.payload(&payload));
+        let valid = payload.and_then(|payload| validator.payload(&payload));
         if valid.is_err() {
             return true;
         }
