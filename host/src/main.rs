@@ -282,8 +282,9 @@ fn compile(args: &CompileArgs) -> Result<u8> {
         cache: false,
         ..RuntimeOptions::default()
     };
-    let (_runtime, artifact) =
-        Runtime::for_guest(options, &bytes, |runtime| runtime.precompile(&args.module))?;
+    let (_runtime, artifact) = Runtime::for_guest(options, &bytes, |runtime| {
+        runtime.precompile_from(&args.module, &bytes)
+    })?;
     std::fs::write(&output, &artifact).with_context(|| format!("writing {}", output.display()))?;
     info!(
         module = %args.module.display(),

@@ -376,12 +376,17 @@ impl Runtime {
             path: path.to_path_buf(),
             source,
         })?;
-        if precompiled::is_precompiled(&bytes) || Engine::detect_precompiled(&bytes).is_some() {
+        self.precompile_from(path, &bytes)
+    }
+
+    /// [`Runtime::precompile`] of bytes already read from `path`.
+    pub fn precompile_from(&self, path: &Path, bytes: &[u8]) -> Result<Vec<u8>, RuntimeError> {
+        if precompiled::is_precompiled(bytes) || Engine::detect_precompiled(bytes).is_some() {
             return Err(RuntimeError::AlreadyPrecompiled {
                 path: path.to_path_buf(),
             });
         }
-        let binary = wat::parse_bytes(&bytes).map_err(|e| RuntimeError::NotWasm {
+        let binary = wat::parse_bytes(bytes).map_err(|e| RuntimeError::NotWasm {
             path: path.to_path_buf(),
             reason: e.to_string(),
         })?;
@@ -599,9 +604,10 @@ mod tests {
             cache: false,
             ..RuntimeOptions::default()
         };
-        let (_, artifact) =
-            Runtime::for_guest(options, wat.as_bytes(), |rt| rt.precompile(&source))
-                .expect("precompile");
+        let (_, artifact) = Runtime::for_guest(options, wat.as_bytes(), |rt| {
+            rt.precompile_from(&source, wat.as_bytes())
+        })
+        .expect("precompile");
         let path = dir.path().join("guest.cwasm");
         std::fs::write(&path, artifact).expect("write");
         (dir, path)
