@@ -9,7 +9,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
-    let url = args.next().unwrap_or_else(|| "http://127.0.0.1:8090/hello".into());
+    let url = args
+        .next()
+        .unwrap_or_else(|| "http://127.0.0.1:8090/hello".into());
     let n: u64 = args.next().and_then(|n| n.parse().ok()).unwrap_or(1000);
     let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder().no_proxy().build()?;
