@@ -167,7 +167,7 @@ async fn bench(n: u64) -> Result<()> {
         .load_module(std::path::Path::new(wasi_dapr_test_artifacts::BENCH_GET))
         .context("loading bench_get")?;
     let load = |runtime: &Runtime, path: &str| match runtime.load(std::path::Path::new(path)) {
-        Ok(Loaded::Component(c)) => Ok(c),
+        Ok(Loaded::Component(c, _)) => Ok(c),
         Ok(Loaded::Module(..)) => bail!("{path} is not a component"),
         Err(e) => Err(e.into()),
     };

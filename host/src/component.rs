@@ -2,8 +2,9 @@
 //! `wasi:filesystem`, `wasi:sockets`, `wasi:clocks`, `wasi:random` from wasmtime-wasi,
 //! `wasi:http` from wasmtime-wasi-http with every outgoing request sent through
 //! [`crate::wasi_http::PolicyHooks`]), the check that tells a component from a core
-//! module by its bytes, and the one that tells whether it needs concurrency (the
-//! component model's async ABI, which WASI 0.3 is built on).
+//! module by its bytes, the one that tells whether it needs concurrency (the
+//! component model's async ABI, which WASI 0.3 is built on), and the one that tells
+//! whether instantiating it runs guest code.
 //!
 //! `run` instantiates a `wasi:cli/command` (0.2 or 0.3) and calls `wasi:cli/run`; `serve`
 //! pre-instantiates a `wasi:http/proxy` (0.2) and calls `wasi:http/incoming-handler` once
@@ -162,9 +163,60 @@ pub fn needs_concurrency(binary: &[u8]) -> bool {
     false
 }
 
+/// Whether instantiating the component (binary or `.wat` text) runs guest code: a
+/// `start` function in any of its core modules, nested ones included, or a component
+/// start function. `serve` prepares instances ahead of requests only when it does not,
+/// since such code would see a prepared store's placeholder context. Unreadable input
+/// counts as yes.
+pub fn runs_code_at_instantiation(bytes: &[u8]) -> bool {
+    let Ok(binary) = wat::parse_bytes(bytes) else {
+        return true;
+    };
+    for payload in wasmparser::Parser::new(0).parse_all(&binary) {
+        match payload {
+            Ok(
+                wasmparser::Payload::StartSection { .. }
+                | wasmparser::Payload::ComponentStartSection { .. },
+            ) => return true,
+            Ok(_) => {}
+            Err(_) => return true,
+        }
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{is_component, needs_concurrency};
+    use super::{is_component, needs_concurrency, runs_code_at_instantiation};
+
+    #[test]
+    fn start_functions_anywhere_in_a_component_are_found() {
+        let none = r#"(component
+            (core module $m (func (export "f")))
+            (core instance $i (instantiate $m)))"#;
+        assert!(!runs_code_at_instantiation(none.as_bytes()));
+        let core_start = r#"(component
+            (core module $m (func $s) (start $s))
+            (core instance $i (instantiate $m)))"#;
+        assert!(runs_code_at_instantiation(core_start.as_bytes()));
+        let nested = r#"(component
+            (component $inner
+              (core module $m (func $s) (start $s))
+              (core instance $i (instantiate $m)))
+            (instance (instantiate $inner)))"#;
+        assert!(runs_code_at_instantiation(nested.as_bytes()));
+        let component_start = r#"(component
+            (core module $m (func (export "f")))
+            (core instance $i (instantiate $m))
+            (func $f (canon lift (core func $i "f")))
+            (start $f))"#;
+        assert!(runs_code_at_instantiation(component_start.as_bytes()));
+        assert!(runs_code_at_instantiation(b"\0asm\x0d\0\x01\0garbage"));
+        // The Rust `http-proxy` fixture (wasm32-wasip2) runs nothing until called.
+        let proxy = std::fs::read(wasi_dapr_test_artifacts::COMPONENT_HTTP_PROXY)
+            .expect("the http-proxy fixture is built");
+        assert!(!runs_code_at_instantiation(&proxy));
+    }
 
     #[test]
     fn components_are_told_from_modules() {

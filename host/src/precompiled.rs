@@ -8,7 +8,8 @@
 //! |--------|----------------------------------------------------------------|
 //! | 0..16  | [`MAGIC`] (`wasi-dapr cwasm` and the format version)           |
 //! | 16     | kind: 0 core module, 1 component                               |
-//! | 17     | facts: bit 0 set when the module has a wasm `start` function,  |
+//! | 17     | facts: bit 0 set when instantiating runs guest code (a wasm    |
+//! |        | `start` function, in a component's core modules or its own),   |
 //! |        | bit 1 when it was compiled for an engine with concurrency      |
 //! | 18..24 | zero                                                           |
 //! | 24..56 | SHA-256 of the wasmtime artifact that follows                  |
@@ -26,7 +27,7 @@ use sha2::{Digest, Sha256};
 
 /// The first bytes of every `.cwasm` written by `wasi-dapr compile`; the last byte is the
 /// format version.
-pub const MAGIC: &[u8; 16] = b"wasi-dapr cwasm\x02";
+pub const MAGIC: &[u8; 16] = b"wasi-dapr cwasm\x03";
 
 /// The header's length; wasmtime's artifact starts here.
 pub const HEADER_LEN: usize = 56;
@@ -48,7 +49,9 @@ pub enum Kind {
 pub struct Header {
     /// Module or component.
     pub kind: Kind,
-    /// Whether the module declares a wasm `start` function (always false for components).
+    /// Whether instantiating runs guest code: a module's wasm `start` function; for a
+    /// component, one in any of its core modules, or its own start function (format 3;
+    /// format 2 did not record it for components).
     pub has_start: bool,
     /// Whether it was compiled by an engine with concurrency support (see
     /// [`crate::runtime::RuntimeOptions::concurrency`]); only such an engine loads it.

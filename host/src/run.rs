@@ -14,7 +14,7 @@ use crate::config::HostConfig;
 use crate::dapr_env::{Secret, SidecarEndpoint};
 use crate::outbound::OutboundHttp;
 use crate::outbound_http::OutboundHttpCtx;
-use crate::runtime::{HostState, Loaded, ModuleFacts, Runtime, RuntimeError, RuntimeOptions};
+use crate::runtime::{GuestFacts, HostState, Loaded, Runtime, RuntimeError, RuntimeOptions};
 use wasmtime_wasi::p2::bindings::CommandPre;
 
 /// Exit code used when the guest traps (as a process killed by SIGABRT would report).
@@ -171,7 +171,7 @@ pub async fn run(engine: RuntimeOptions, options: RunOptions) -> Result<Outcome,
         Loaded::Module(module, facts) => {
             run_module(runtime, &options, module, facts, wasi, outbound).await
         }
-        Loaded::Component(component) => {
+        Loaded::Component(component, _) => {
             run_component(runtime, &options, component, wasi, outbound).await
         }
     }
@@ -181,7 +181,7 @@ async fn run_module(
     runtime: &Runtime,
     options: &RunOptions,
     module: wasmtime::Module,
-    facts: ModuleFacts,
+    facts: GuestFacts,
     mut wasi: WasiCtxBuilder,
     outbound: OutboundHttp,
 ) -> Result<Outcome, RunError> {

@@ -252,7 +252,7 @@ impl Runtime {
     pub fn load_module(&self, path: &Path) -> Result<Module, RuntimeError> {
         match self.load(path)? {
             Loaded::Module(module, _) => Ok(module),
-            Loaded::Component(_) => Err(RuntimeError::Compile {
+            Loaded::Component(..) => Err(RuntimeError::Compile {
                 path: path.to_path_buf(),
                 reason: "it is a component; a core module is needed here".into(),
             }),
@@ -319,17 +319,20 @@ impl Runtime {
             reason: format!("{e:#}"),
         };
         if !crate::component::is_component(bytes) {
-            let facts = ModuleFacts {
+            let facts = GuestFacts {
                 has_start: has_start_function(bytes),
             };
             let module = Module::new(&self.engine, bytes).map_err(compile_error)?;
             debug!(path = %path.display(), elapsed = ?started.elapsed(), "module ready");
             return Ok(Loaded::Module(module, facts));
         }
+        let facts = GuestFacts {
+            has_start: crate::component::runs_code_at_instantiation(bytes),
+        };
         let component =
             wasmtime::component::Component::new(&self.engine, bytes).map_err(compile_error)?;
         debug!(path = %path.display(), elapsed = ?started.elapsed(), "component ready");
-        Ok(Loaded::Component(component))
+        Ok(Loaded::Component(component, facts))
     }
 
     /// Loads a `.cwasm`: its header and checksum checked here, its engine version and
@@ -355,7 +358,7 @@ impl Runtime {
             // the user's promise, as documented for `run`, `serve` and `compile`.
             Kind::Module => Loaded::Module(
                 unsafe { Module::deserialize(&self.engine, artifact) }.map_err(incompatible)?,
-                ModuleFacts {
+                GuestFacts {
                     has_start: header.has_start,
                 },
             ),
@@ -363,6 +366,9 @@ impl Runtime {
             Kind::Component => Loaded::Component(
                 unsafe { wasmtime::component::Component::deserialize(&self.engine, artifact) }
                     .map_err(incompatible)?,
+                GuestFacts {
+                    has_start: header.has_start,
+                },
             ),
         };
         debug!(path = %path.display(), elapsed = ?started.elapsed(), "precompiled guest loaded");
@@ -402,7 +408,7 @@ impl Runtime {
                 .map_err(compile_error)?;
             let header = Header {
                 kind: Kind::Component,
-                has_start: false,
+                has_start: crate::component::runs_code_at_instantiation(&binary),
                 concurrency,
             };
             (header, artifact)
@@ -445,16 +451,18 @@ impl Runtime {
 /// component.
 pub enum Loaded {
     /// A core wasm module (WASI preview 1).
-    Module(Module, ModuleFacts),
-    /// A component (WASI 0.2).
-    Component(wasmtime::component::Component),
+    Module(Module, GuestFacts),
+    /// A component (WASI 0.2 or 0.3).
+    Component(wasmtime::component::Component, GuestFacts),
 }
 
-/// What `serve` needs to know of a module that wasmtime's [`Module`] does not say; read
-/// from the wasm, or from a `.cwasm`'s header.
+/// What `serve` needs to know of a guest that wasmtime's [`Module`] and `Component` do
+/// not say; read from the wasm, or from a `.cwasm`'s header.
 #[derive(Debug, Clone, Copy)]
-pub struct ModuleFacts {
-    /// Whether the module declares a wasm `start` function ([`has_start_function`]).
+pub struct GuestFacts {
+    /// Whether instantiating runs guest code: a module's wasm `start` function
+    /// ([`has_start_function`]); for a component, a start function in any of its core
+    /// modules or its own ([`crate::component::runs_code_at_instantiation`]).
     pub has_start: bool,
 }
 
@@ -639,12 +647,35 @@ mod tests {
             assert!(!rt.engine().get_concurrency_support());
             match loaded {
                 Loaded::Module(_, facts) => assert!(facts.has_start),
-                Loaded::Component(_) => panic!("a module"),
+                Loaded::Component(..) => panic!("a module"),
             }
             let (rt, loaded) =
                 Runtime::for_guest(options, &bytes, |rt| rt.load(&component)).expect("component");
             assert!(!rt.engine().get_concurrency_support());
-            assert!(matches!(loaded, Loaded::Component(_)));
+            assert!(matches!(loaded, Loaded::Component(_, facts) if !facts.has_start));
+        }
+    }
+
+    #[test]
+    fn a_component_that_runs_code_when_instantiated_says_so_from_wasm_and_cwasm() {
+        let wat = r#"(component
+            (core module $m (func $init) (start $init))
+            (core instance $i (instantiate $m)))"#;
+        let (_dir, cwasm) = precompiled(wat);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let source = dir.path().join("start.wat");
+        std::fs::write(&source, wat).expect("write");
+        let rt = Runtime::new(RuntimeOptions {
+            cache: false,
+            concurrency: false,
+            ..RuntimeOptions::default()
+        })
+        .expect("runtime");
+        for path in [&source, &cwasm] {
+            match rt.load(path).expect("load") {
+                Loaded::Component(_, facts) => assert!(facts.has_start, "{}", path.display()),
+                Loaded::Module(..) => panic!("a component"),
+            }
         }
     }
 

@@ -1,5 +1,7 @@
-//! Serving a `wasi:http/proxy` component: one fresh instance per request from a
-//! pre-instantiated [`ProxyPre`], `wasi:http/incoming-handler` called with the request
+//! Serving a `wasi:http/proxy` component: one fresh instance per request, instantiated
+//! ahead by the helper thread when one is ready (see [`super::instances`]; never for a
+//! component that runs code when instantiated) or else from the pre-instantiated
+//! [`ProxyPre`], `wasi:http/incoming-handler` called with the request
 //! (its body already read and capped by [`super::handle`]), the response collected
 //! within `--max-response-bytes` and the request's deadline.
 //!
@@ -26,16 +28,19 @@ use wasmtime_wasi_http::WasiHttpView;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 
+use super::instances::{ComponentTemplate, Instances, Prepared};
 use super::{App, FRAMING_HEADERS, HandlerError, log_guest_stderr};
 use crate::component::ComponentState;
 use crate::defaults;
 use crate::outbound::TraceContext;
 use crate::run::{Outcome, classify};
+use crate::wasi_http::PolicyHooks;
 
 /// Handles one request with a fresh instance of the component.
 pub(super) async fn invoke(
     app: &App,
     pre: &ProxyPre<ComponentState>,
+    instances: &Instances<ComponentTemplate>,
     id: u64,
     parts: &http::request::Parts,
     body: Bytes,
@@ -49,20 +54,47 @@ pub(super) async fn invoke(
         .stderr(output.clone())
         .arg(&app.env.program)
         .envs(&app.env.vars);
-    let state = ComponentState::new(
-        wasi.build(),
-        app.outbound
-            .clone()
-            .with_trace(TraceContext::from_headers(&parts.headers)),
-        limits.max_memory_bytes,
-        Some(limits.request_timeout),
-    );
-    let mut store = app.runtime.new_store(state);
+    let outbound = app
+        .outbound
+        .clone()
+        .with_trace(TraceContext::from_headers(&parts.headers));
+    // The store goes with the permit when `lease` is dropped, however the instance ends
+    // (here, or in the background after its answer): to the helper thread if this is
+    // the only request in flight (this one holds a permit), else dropped in place.
+    let quiet = app.permits.available_permits() + 1 >= app.permits_total;
+    let (mut lease, prepared) = match instances.take_prepared() {
+        Some(Prepared { store, instance }) => {
+            let mut lease = instances.lease(store, permit, quiet);
+            lease.set_request(|state| {
+                (
+                    std::mem::replace(&mut state.wasi, wasi.build()),
+                    std::mem::replace(&mut state.hooks, PolicyHooks::new(outbound)),
+                )
+            });
+            let store = lease.store();
+            store.data_mut().deadline = Some(Instant::now() + limits.request_timeout);
+            // Count epochs from now rather than from when the store was prepared.
+            store.set_epoch_deadline(1);
+            (lease, Some(instance))
+        }
+        None => {
+            let state = ComponentState::new(
+                wasi.build(),
+                outbound,
+                limits.max_memory_bytes,
+                Some(limits.request_timeout),
+            );
+            (
+                instances.lease(app.runtime.new_store(state), permit, quiet),
+                None,
+            )
+        }
+    };
 
     let request = guest_request(app, parts, body)?;
     let (sender, receiver) = tokio::sync::oneshot::channel();
     let (request, out) = {
-        let mut http = store.data_mut().http();
+        let mut http = lease.store().data_mut().http();
         let request = http
             .new_incoming_request(Scheme::Http, request)
             .map_err(|e| HandlerError::Instantiate(format!("{e:#}")))?;
@@ -75,11 +107,14 @@ pub(super) async fn invoke(
     // be writing the body while it is read. The permit goes when the instance does.
     let pre = pre.clone();
     let mut guest = Box::pin(async move {
-        let _permit = permit;
-        let proxy = pre.instantiate_async(&mut store).await?;
+        let store = lease.store();
+        let proxy = match prepared {
+            Some(proxy) => proxy,
+            None => pre.instantiate_async(&mut *store).await?,
+        };
         proxy
             .wasi_http_incoming_handler()
-            .call_handle(&mut store, request, out)
+            .call_handle(&mut *store, request, out)
             .await
     });
     let answer = async {

@@ -45,7 +45,7 @@ fn answer(app: &App, req: &Request<Incoming>) -> Response<Full<Bytes>> {
     let in_use = limit.saturating_sub(app.permits.available_permits());
     let prepared = match &app.handler {
         Handler::Module { instances, .. } => instances.prepared_count(),
-        Handler::Component { .. } => 0,
+        Handler::Component { instances, .. } => instances.prepared_count(),
         // Idle reusable instances are ready for a request too.
         Handler::Service(service) => service.idle_count(),
     };

@@ -38,7 +38,7 @@ use crate::metrics::{GuestFailure, Metrics, Route};
 use crate::outbound::{OutboundHttp, TraceContext};
 use crate::outbound_http::OutboundHttpCtx;
 use crate::run::{Outcome, classify, merge_env};
-use crate::runtime::{HostState, Loaded, ModuleFacts, Runtime, RuntimeError, RuntimeOptions};
+use crate::runtime::{GuestFacts, HostState, Loaded, Runtime, RuntimeError, RuntimeOptions};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 mod cgi;
@@ -50,7 +50,7 @@ mod service;
 
 pub use cgi::{CGI_VARIABLES, CgiError, PathError, is_cgi_variable, parse_cgi};
 use cgi::{FRAMING_HEADERS, Inbound, StaticEnv, cgi_env};
-use instances::{Instances, Prepared, Template};
+use instances::{ComponentTemplate, Instances, Prepared, Template};
 
 /// Per-request limits. Every one has a safe default and a command-line flag.
 #[derive(Debug, Clone)]
@@ -79,8 +79,9 @@ pub struct ServeLimits {
     /// from `max_connections` so scrapes and app traffic never starve each other.
     pub metrics_max_connections: u32,
     /// Instances kept instantiated ahead of requests (default 2; 0 turns it off; at most
-    /// `max_concurrent`). Each holds one more pool slot. Modules with a wasm `start`
-    /// function are never prepared ahead (see `serve/instances.rs`).
+    /// `max_concurrent`), for CGI modules and `wasi:http/proxy` components. Each holds
+    /// one more pool slot. Guests whose instantiation runs code (a wasm `start`
+    /// function) are never prepared ahead (see `serve/instances.rs`).
     pub prepared_instances: u32,
     /// Requests one instance of a WASI 0.3 `wasi:http/service` component may serve, one
     /// at a time (default 1: a fresh instance per request; opt-in, see `serve/service.rs`
@@ -211,10 +212,13 @@ enum Handler {
         /// The module's `_start`, resolved once so requests skip the name lookup.
         start: ModuleExport,
         /// Prepares instances ahead of requests and drops used stores (see [`instances`]).
-        instances: Instances,
+        instances: Instances<Template>,
     },
     Component {
         pre: ProxyPre<ComponentState>,
+        /// As for modules: instances ahead of requests, used stores dropped off the
+        /// request path.
+        instances: Instances<ComponentTemplate>,
     },
     /// A WASI 0.3 `wasi:http/service` component (see [`service`]).
     Service(service::ServiceHandler),
@@ -274,11 +278,7 @@ impl Server {
         }
         let mut limits = options.limits.clone();
         limits.max_concurrent = limits.max_concurrent.max(1);
-        limits.prepared_instances = if is_component {
-            0
-        } else {
-            limits.prepared_instances.min(limits.max_concurrent)
-        };
+        limits.prepared_instances = limits.prepared_instances.min(limits.max_concurrent);
         let engine = RuntimeOptions {
             // A `.cwasm` is never compiled: no cache (and no cache worker thread).
             cache: options.cache && !crate::precompiled::is_precompiled(&bytes),
@@ -306,8 +306,8 @@ impl Server {
             Loaded::Module(module, facts) => {
                 prepare_module(&runtime, &options, &limits, module, facts, &outbound)?
             }
-            Loaded::Component(component) => {
-                prepare_component(&runtime, &options, &limits, &component)?
+            Loaded::Component(component, facts) => {
+                prepare_component(&runtime, &options, &limits, &component, facts, &outbound)?
             }
         };
         let listener =
@@ -397,7 +397,7 @@ fn prepare_module(
     options: &ServeOptions,
     limits: &ServeLimits,
     module: wasmtime::Module,
-    facts: ModuleFacts,
+    facts: GuestFacts,
     outbound: &OutboundHttp,
 ) -> Result<Handler, ServeError> {
     // A wasm start function would run against a prepared store's placeholder context.
@@ -453,6 +453,8 @@ fn prepare_component(
     options: &ServeOptions,
     limits: &ServeLimits,
     component: &wasmtime::component::Component,
+    facts: GuestFacts,
+    outbound: &OutboundHttp,
 ) -> Result<Handler, ServeError> {
     let prepare = |reason: String| ServeError::Prepare {
         module: options.module.clone(),
@@ -493,7 +495,28 @@ fn prepare_component(
             module: options.module.clone(),
         });
     }
-    Ok(Handler::Component { pre: proxy })
+    // Start functions would run against a prepared store's placeholder context.
+    let prepared = if facts.has_start {
+        debug!("the component runs code when instantiated: instances are not prepared ahead");
+        0
+    } else {
+        limits.prepared_instances as usize
+    };
+    let instances = Instances::start(
+        ComponentTemplate {
+            engine: runtime.engine().clone(),
+            pre: proxy.clone(),
+            outbound: outbound.clone(),
+            max_memory_bytes: limits.max_memory_bytes,
+            prepared,
+        },
+        tokio::runtime::Handle::current(),
+    )
+    .map_err(ServeError::Helper)?;
+    Ok(Handler::Component {
+        pre: proxy,
+        instances,
+    })
 }
 
 async fn accept_loop(listener: TcpListener, app: Arc<App>, stop: watch::Receiver<bool>) {
@@ -662,7 +685,9 @@ async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> Resp
             start,
             instances,
         } => invoke(&app, pre, start, instances, id, &request, body, permit).await,
-        Handler::Component { pre } => component::invoke(&app, pre, id, &parts, body, permit).await,
+        Handler::Component { pre, instances } => {
+            component::invoke(&app, pre, instances, id, &parts, body, permit).await
+        }
         Handler::Service(handler) => service::invoke(&app, handler, id, &parts, body, permit).await,
     };
     let response = match invoked {
@@ -826,7 +851,7 @@ async fn invoke(
     app: &App,
     pre: &InstancePre<HostState>,
     start: &ModuleExport,
-    instances: &Instances,
+    instances: &Instances<Template>,
     id: u64,
     request: &Inbound<'_>,
     body: Bytes,
@@ -847,8 +872,8 @@ async fn invoke(
     // however this function ends.
     let (mut lease, instance) = match instances.take_prepared() {
         Some(Prepared { store, instance }) => {
-            let mut lease = instances.lease(store, permit);
-            lease.set_wasi(wasi.build_p1());
+            let mut lease = instances.lease(store, permit, true);
+            lease.set_request(|state| std::mem::replace(&mut state.wasi, wasi.build_p1()));
             let store = lease.store();
             store.data_mut().http.set_trace(trace);
             store.data_mut().deadline = Some(Instant::now() + limits.request_timeout);
@@ -864,7 +889,7 @@ async fn invoke(
                 limits.max_memory_bytes,
                 Some(limits.request_timeout),
             );
-            let mut lease = instances.lease(app.runtime.new_store(state), permit);
+            let mut lease = instances.lease(app.runtime.new_store(state), permit, true);
             let instance = pre
                 .instantiate_async(lease.store())
                 .await

@@ -308,7 +308,7 @@ async fn run_guest(http: &OutboundHttp, path: &str, url: &str) -> String {
             // The fixture exits non-zero on an error: that is an outcome here, not a failure.
             let _ = start.call_async(&mut store, ()).await;
         }
-        Loaded::Component(component) => {
+        Loaded::Component(component, _) => {
             let linker = wasi_dapr::component::linker(runtime.engine()).expect("linker");
             let pre = linker.instantiate_pre(&component).expect("pre");
             let state = ComponentState::new(wasi.build(), http.clone(), 1 << 28, None);

@@ -169,6 +169,76 @@ async fn component_requests_need_the_app_token_and_health_does_not() {
     }
 }
 
+/// A 0.2 proxy served from instances prepared ahead (the default) and from the request
+/// path (`--prepared-instances 0`): each request sees only its own request, its
+/// environment (`--env`) and outbound policy reach a prepared instance as they reach a
+/// fresh one, and a burst above `--max-concurrent` is answered (200, or 503 once the
+/// queue times out), never a 500 from a pool out of slots.
+#[tokio::test]
+async fn prepared_component_instances_see_only_their_own_request() {
+    let up = MockServer::start(|_| wasi_dapr_test_support::mock::Reply::ok("from upstream")).await;
+    let fetch = format!("FETCH_URL={}", up.url("/data"));
+    for prepared in ["2", "0"] {
+        let s = Served::start(
+            PROXY,
+            &[
+                "--prepared-instances",
+                prepared,
+                "--max-concurrent",
+                "2",
+                "--env",
+                &fetch,
+            ],
+            &[],
+            Some(allowlist(&[up.origin()], "")),
+        )
+        .await;
+        let c = http_client();
+        for i in 0..30 {
+            let text = c
+                .get(s.url("/echo"))
+                .header("x-seq", i.to_string())
+                .send()
+                .await
+                .expect("request")
+                .text()
+                .await
+                .expect("body");
+            let seen: Vec<&str> = text
+                .lines()
+                .filter(|l| l.starts_with("header x-seq="))
+                .collect();
+            assert_eq!(seen, [format!("header x-seq={i}")], "prepared {prepared}");
+            let res = c.get(s.url("/fetch")).send().await.expect("fetch");
+            assert_eq!(res.status(), 200, "prepared {prepared}");
+            assert_eq!(res.text().await.expect("body"), "from upstream");
+        }
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let (c, url) = (c.clone(), s.url("/hello"));
+            tasks.push(tokio::spawn(async move {
+                let mut statuses = Vec::new();
+                for _ in 0..20 {
+                    let res = c.get(&url).send().await.expect("request");
+                    statuses.push(res.status().as_u16());
+                }
+                statuses
+            }));
+        }
+        let mut ok = 0;
+        for t in tasks {
+            for status in t.await.expect("join") {
+                assert!(
+                    status == 200 || status == 503,
+                    "prepared {prepared}: {status}"
+                );
+                ok += usize::from(status == 200);
+            }
+        }
+        assert!(ok > 0, "prepared {prepared}: nothing succeeded");
+    }
+}
+
 #[tokio::test]
 async fn component_handlers_keep_the_outbound_allowlist() {
     for guest in BOTH {
