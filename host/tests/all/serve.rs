@@ -456,27 +456,13 @@ async fn every_request_gets_a_fresh_instance_under_load() {
                 .collect();
             assert_eq!(seen, [format!("HTTP_X_SEQ={i}")], "prepared {prepared}");
         }
-        let mut tasks = Vec::new();
-        for _ in 0..12 {
-            let (c, url) = (c.clone(), s.url("/hello"));
-            tasks.push(tokio::spawn(async move {
-                let mut statuses = Vec::new();
-                for _ in 0..25 {
-                    let res = c.get(&url).send().await.expect("request");
-                    statuses.push(res.status().as_u16());
-                }
-                statuses
-            }));
-        }
         let mut ok = 0;
-        for t in tasks {
-            for status in t.await.expect("join") {
-                assert!(
-                    status == 200 || status == 503,
-                    "prepared {prepared}: {status}"
-                );
-                ok += usize::from(status == 200);
-            }
+        for status in crate::support::burst(&c, &s.url("/hello"), 12, 25).await {
+            assert!(
+                status == 200 || status == 503,
+                "prepared {prepared}: {status}"
+            );
+            ok += usize::from(status == 200);
         }
         assert!(ok > 0, "prepared {prepared}: nothing succeeded");
         assert_eq!(

@@ -213,27 +213,13 @@ async fn prepared_component_instances_see_only_their_own_request() {
             assert_eq!(res.status(), 200, "prepared {prepared}");
             assert_eq!(res.text().await.expect("body"), "from upstream");
         }
-        let mut tasks = Vec::new();
-        for _ in 0..8 {
-            let (c, url) = (c.clone(), s.url("/hello"));
-            tasks.push(tokio::spawn(async move {
-                let mut statuses = Vec::new();
-                for _ in 0..20 {
-                    let res = c.get(&url).send().await.expect("request");
-                    statuses.push(res.status().as_u16());
-                }
-                statuses
-            }));
-        }
         let mut ok = 0;
-        for t in tasks {
-            for status in t.await.expect("join") {
-                assert!(
-                    status == 200 || status == 503,
-                    "prepared {prepared}: {status}"
-                );
-                ok += usize::from(status == 200);
-            }
+        for status in crate::support::burst(&c, &s.url("/hello"), 8, 20).await {
+            assert!(
+                status == 200 || status == 503,
+                "prepared {prepared}: {status}"
+            );
+            ok += usize::from(status == 200);
         }
         assert!(ok > 0, "prepared {prepared}: nothing succeeded");
     }

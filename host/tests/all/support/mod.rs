@@ -200,6 +200,28 @@ pub fn http_client() -> reqwest::Client {
         .expect("client")
 }
 
+/// Statuses of `tasks` clients each sending `each` GETs to `url` one after another, all
+/// at once: a burst for the concurrency-cap tests.
+pub async fn burst(client: &reqwest::Client, url: &str, tasks: usize, each: usize) -> Vec<u16> {
+    let mut running = Vec::new();
+    for _ in 0..tasks {
+        let (c, url) = (client.clone(), url.to_string());
+        running.push(tokio::spawn(async move {
+            let mut statuses = Vec::new();
+            for _ in 0..each {
+                let res = c.get(&url).send().await.expect("request");
+                statuses.push(res.status().as_u16());
+            }
+            statuses
+        }));
+    }
+    let mut statuses = Vec::new();
+    for task in running {
+        statuses.extend(task.await.expect("join"));
+    }
+    statuses
+}
+
 /// The repository's root folder.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
