@@ -22,7 +22,7 @@
 //! teardown about 2.5 µs. A component's store is handed to the helper only when its
 //! request was the only one in flight: with every core busy, waking the helper for a
 //! 2.5 µs teardown cost 7% of throughput at 16 connections (measured), while at one
-//! connection the helper's work overlaps the network exchange (+17% requests per
+//! connection the helper's work overlaps the network exchange (+16% requests per
 //! second). Under load the ready instances are used up and the helper waits; the next
 //! quiet request's store wakes it to top them up again.
 //!
