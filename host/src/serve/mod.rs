@@ -391,6 +391,18 @@ impl Server {
     }
 }
 
+/// How many instances the helper keeps ready for this guest: none when instantiating it
+/// runs guest code (a start function), which would see a prepared store's placeholder
+/// context rather than its request's.
+fn prepared_ahead(facts: GuestFacts, limits: &ServeLimits) -> usize {
+    if facts.has_start {
+        debug!("the guest runs code when instantiated: instances are not prepared ahead");
+        0
+    } else {
+        limits.prepared_instances as usize
+    }
+}
+
 /// Checks the module's `_start`, pre-instantiates it and starts the instance helper.
 fn prepare_module(
     runtime: &Runtime,
@@ -400,13 +412,7 @@ fn prepare_module(
     facts: GuestFacts,
     outbound: &OutboundHttp,
 ) -> Result<Handler, ServeError> {
-    // A wasm start function would run against a prepared store's placeholder context.
-    let prepared = if facts.has_start {
-        debug!("the module has a start function: instances are not prepared ahead");
-        0
-    } else {
-        limits.prepared_instances as usize
-    };
+    let prepared = prepared_ahead(facts, limits);
     let start = match module.get_export("_start") {
         Some(wasmtime::ExternType::Func(ty))
             if ty.params().len() == 0 && ty.results().len() == 0 =>
@@ -495,13 +501,7 @@ fn prepare_component(
             module: options.module.clone(),
         });
     }
-    // Start functions would run against a prepared store's placeholder context.
-    let prepared = if facts.has_start {
-        debug!("the component runs code when instantiated: instances are not prepared ahead");
-        0
-    } else {
-        limits.prepared_instances as usize
-    };
+    let prepared = prepared_ahead(facts, limits);
     let instances = Instances::start(
         ComponentTemplate {
             engine: runtime.engine().clone(),
